@@ -1,0 +1,34 @@
+// Import boundaries (see README "Architecture"): src/core and webview/ never import `vscode`;
+// webview/ and the panel protocol never import Node built-ins (they run in a browser).
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'util', 'events', 'stream', 'net', 'http', 'url', 'readline', 'zlib', 'module'];
+const nodePatterns = ['node:*', ...nodeBuiltins];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '**/*.js', '**/*.cjs', '**/*.mjs', 'test/**/.work/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts', 'src/cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core and src/cli must not import vscode (see README: Architecture).' }] }] },
+  },
+  {
+    files: ['webview/**/*.ts', 'src/core/protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'The webview talks to the host only through the typed protocol.' }],
+        patterns: [{ group: nodePatterns, message: 'webview/ and the protocol run in a browser: no Node built-ins.' }],
+      }],
+    },
+  },
+);
