@@ -1,0 +1,270 @@
+import { performance } from 'node:perf_hooks';
+import type { DeviceSource, TelemetryBackend, TickReading } from '../sampler/backend';
+import type { GpuInfo, GpuProcessUse, MetricName } from '../sampler/types';
+import { NVML_ARCHITECTURES, NvmlClock, NvmlField, NvmlReturn, nvmlReturnName } from './constants';
+import type { DeviceHandle, NvmlLoadOptions } from './nvml';
+import { Nvml } from './nvml';
+import { NvmlError } from './nvmlError';
+
+const METRIC_LABELS: Record<MetricName, string> = {
+  powerUsage: 'power usage (nvmlDeviceGetPowerUsage)',
+  powerInstant: 'instant power field (NVML_FI_DEV_POWER_INSTANT)',
+  powerAverageField: '1 s average power field (NVML_FI_DEV_POWER_AVERAGE)',
+  powerSamples: 'power sample ring (nvmlDeviceGetSamples)',
+  energyCounter: 'energy counter (nvmlDeviceGetTotalEnergyConsumption)',
+  utilization: 'utilization (nvmlDeviceGetUtilizationRates)',
+  memoryInfo: 'memory info (nvmlDeviceGetMemoryInfo)',
+  smClock: 'SM clock (nvmlDeviceGetClockInfo)',
+  memClock: 'memory clock (nvmlDeviceGetClockInfo)',
+  temperature: 'temperature (nvmlDeviceGetTemperature)',
+  powerLimit: 'enforced power limit (nvmlDeviceGetEnforcedPowerLimit)',
+  powerLimitConstraints: 'power limit range (nvmlDeviceGetPowerManagementLimitConstraints)',
+  clockEventReasons: 'clock-event reasons (nvmlDeviceGetCurrentClocksEventReasons)',
+  performanceState: 'performance state (nvmlDeviceGetPerformanceState)',
+  computeProcesses: 'running compute processes (nvmlDeviceGetComputeRunningProcesses)',
+  processUtilization: 'per-process utilization (nvmlDeviceGetProcessUtilization)',
+  architecture: 'architecture (nvmlDeviceGetArchitecture)',
+  pciBusId: 'PCI bus id (nvmlDeviceGetPciInfo)',
+};
+
+/**
+ * NVML-backed telemetry: one capability probe per device at open, then cheap reads per tick.
+ * A metric that answers NOT_SUPPORTED (or is missing from the library) is marked unsupported and
+ * reported once; any other error on a tick is counted and the field left out for that tick.
+ */
+export class NvmlBackend implements TelemetryBackend {
+  readonly kind = 'nvml' as const;
+  readonly devices: NvmlDevice[] = [];
+  readonly driverVersion?: string;
+  readonly nvmlVersion?: string;
+  private readonly notices: string[] = [];
+  private errors: Record<string, number> = {};
+  private closed = false;
+
+  private constructor(readonly nvml: Nvml) {
+    nvml.init();
+    try {
+      this.driverVersion = tryOr(() => nvml.systemGetDriverVersion(), undefined);
+      this.nvmlVersion = tryOr(() => nvml.systemGetNVMLVersion(), undefined);
+      const count = nvml.deviceGetCount();
+      for (let i = 0; i < count; i++) {
+        this.devices.push(new NvmlDevice(this, i, nvml.deviceGetHandleByIndex(i)));
+      }
+    } catch (e) {
+      nvml.shutdown();
+      throw e;
+    }
+  }
+
+  /** Load and initialise NVML and probe every device. Throws NvmlLoadError / NvmlError. */
+  static open(options: NvmlLoadOptions = {}): NvmlBackend {
+    return new NvmlBackend(Nvml.load(options));
+  }
+
+  nowMs(): number {
+    return performance.now();
+  }
+
+  /** @internal */
+  notice(text: string): void {
+    this.notices.push(text);
+  }
+
+  /** @internal */
+  countError(e: unknown, call: string): void {
+    const key = NvmlError.is(e) ? `${e.call}: ${nvmlReturnName(e.code)}` : `${call}: ${e instanceof Error ? e.message : String(e)}`;
+    this.errors[key] = (this.errors[key] ?? 0) + 1;
+  }
+
+  takeNotices(): string[] {
+    return this.notices.splice(0);
+  }
+
+  takeErrors(): Record<string, number> {
+    const e = this.errors;
+    this.errors = {};
+    return e;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    tryOr(() => this.nvml.shutdown(), undefined);
+  }
+}
+
+/** One NVML device with its probed capabilities. */
+export class NvmlDevice implements DeviceSource {
+  readonly info: GpuInfo;
+  private readonly supported: Partial<Record<MetricName, boolean>> = {};
+  private lastRingTimeStampUs = 0;
+  private lastProcUtilTimeStampUs = 0;
+  /** Offset from NVML's wall-clock microsecond timestamps to this process's monotonic ms clock. */
+  private readonly wallToMonoMs = performance.now() - Date.now();
+
+  constructor(
+    private readonly backend: NvmlBackend,
+    readonly index: number,
+    private readonly handle: DeviceHandle,
+  ) {
+    const nvml = backend.nvml;
+    const h = handle;
+    const name = nvml.deviceGetName(h);
+    const uuid = nvml.deviceGetUUID(h);
+    const probe = <T>(metric: MetricName, read: () => T): T | undefined => {
+      try {
+        const value = read();
+        this.supported[metric] = true;
+        return value;
+      } catch (e) {
+        if (NvmlError.isUnsupported(e)) {
+          this.supported[metric] = false;
+        } else {
+          // Transient or unexpected (e.g. NOT_FOUND before the first sample): keep trying per tick.
+          this.supported[metric] = true;
+          backend.countError(e, METRIC_LABELS[metric]);
+        }
+        return undefined;
+      }
+    };
+    const pciBusId = probe('pciBusId', () => nvml.deviceGetPciBusId(h));
+    const arch = probe('architecture', () => nvml.deviceGetArchitecture(h));
+    const mem = probe('memoryInfo', () => nvml.deviceGetMemoryInfo(h));
+    probe('powerUsage', () => nvml.deviceGetPowerUsage(h));
+    const fields = probe('powerInstant', () => {
+      const [instant, average] = nvml.deviceGetFieldValues(h, [NvmlField.POWER_INSTANT, NvmlField.POWER_AVERAGE]);
+      if (average instanceof NvmlError) this.supported.powerAverageField = !NvmlError.isUnsupported(average);
+      else this.supported.powerAverageField = true;
+      if (instant instanceof NvmlError) throw instant;
+      return instant;
+    });
+    void fields;
+    const energy = probe('energyCounter', () => nvml.deviceGetTotalEnergyConsumption(h));
+    probe('powerSamples', () => nvml.deviceGetPowerSamples(h, 0));
+    probe('utilization', () => nvml.deviceGetUtilizationRates(h));
+    probe('smClock', () => nvml.deviceGetClockInfo(h, NvmlClock.SM));
+    probe('memClock', () => nvml.deviceGetClockInfo(h, NvmlClock.MEM));
+    probe('temperature', () => nvml.deviceGetTemperature(h));
+    const limit = probe('powerLimit', () => nvml.deviceGetEnforcedPowerLimit(h));
+    const range = probe('powerLimitConstraints', () => nvml.deviceGetPowerManagementLimitConstraints(h));
+    probe('clockEventReasons', () => nvml.deviceGetCurrentClocksEventReasons(h));
+    probe('performanceState', () => nvml.deviceGetPerformanceState(h));
+    probe('computeProcesses', () => nvml.deviceGetComputeRunningProcesses(h));
+    probe('processUtilization', () => nvml.deviceGetProcessUtilization(h, 0));
+
+    for (const [metric, ok] of Object.entries(this.supported) as Array<[MetricName, boolean]>) {
+      if (!ok) backend.notice(`GPU ${index}: ${METRIC_LABELS[metric]} is not supported`);
+    }
+    const energyMethod = this.supported.energyCounter && energy !== undefined ? 'counter' : 'integrated';
+    this.info = {
+      index,
+      name,
+      uuid,
+      ...(pciBusId !== undefined ? { pciBusId } : {}),
+      ...(arch !== undefined ? { architecture: NVML_ARCHITECTURES[arch] ?? `arch ${arch}` } : {}),
+      ...(mem ? { memTotalBytes: mem.totalBytes } : {}),
+      ...(limit !== undefined ? { powerLimitMilliwatts: limit } : {}),
+      ...(range ? { powerLimitMinMilliwatts: range.minMilliwatts, powerLimitMaxMilliwatts: range.maxMilliwatts } : {}),
+      powerSource: this.supported.powerInstant ? 'instant' : 'average',
+      energyMethod,
+      ...(energyMethod === 'integrated'
+        ? {
+            energyMethodReason: this.supported.energyCounter === false
+              ? 'the energy counter (nvmlDeviceGetTotalEnergyConsumption) is not supported on this GPU (pre-Volta or vGPU); energy is integrated from sampled power'
+              : 'the energy counter failed at start; energy is integrated from sampled power',
+          }
+        : {}),
+      supported: { ...this.supported },
+    };
+  }
+
+  /** Run `read` for a supported metric; unsupported → undefined, lost GPU → rethrow, other → counted. */
+  private read<T>(metric: MetricName, read: () => T): T | undefined {
+    if (this.supported[metric] === false) return undefined;
+    try {
+      return read();
+    } catch (e) {
+      if (NvmlError.is(e, NvmlReturn.GPU_IS_LOST)) throw e;
+      if (NvmlError.isUnsupported(e)) {
+        this.supported[metric] = false;
+        this.backend.notice(`GPU ${this.index}: ${METRIC_LABELS[metric]} is not supported`);
+      } else {
+        this.backend.countError(e, METRIC_LABELS[metric]);
+      }
+      return undefined;
+    }
+  }
+
+  readTick(): TickReading {
+    const nvml = this.backend.nvml;
+    const h = this.handle;
+    const r: TickReading = {};
+    let power: number | undefined;
+    if (this.supported.powerInstant) {
+      power = this.read('powerInstant', () => {
+        const [v] = nvml.deviceGetFieldValues(h, [NvmlField.POWER_INSTANT]);
+        if (v instanceof NvmlError) throw v;
+        return v;
+      });
+    }
+    if (power === undefined && this.info.powerSource === 'average') power = this.read('powerUsage', () => nvml.deviceGetPowerUsage(h));
+    if (power !== undefined) r.powerMilliwatts = power;
+    const util = this.read('utilization', () => nvml.deviceGetUtilizationRates(h));
+    if (util) {
+      r.utilGpuPct = util.gpuPct;
+      r.utilMemPct = util.memoryPct;
+    }
+    const mem = this.read('memoryInfo', () => nvml.deviceGetMemoryInfo(h));
+    if (mem) r.memUsedBytes = mem.usedBytes;
+    const sm = this.read('smClock', () => nvml.deviceGetClockInfo(h, NvmlClock.SM));
+    if (sm !== undefined) r.smClockMhz = sm;
+    const memClock = this.read('memClock', () => nvml.deviceGetClockInfo(h, NvmlClock.MEM));
+    if (memClock !== undefined) r.memClockMhz = memClock;
+    const temp = this.read('temperature', () => nvml.deviceGetTemperature(h));
+    if (temp !== undefined) r.temperatureC = temp;
+    const reasons = this.read('clockEventReasons', () => nvml.deviceGetCurrentClocksEventReasons(h));
+    if (reasons !== undefined) r.clockEventReasons = reasons;
+    const limit = this.read('powerLimit', () => nvml.deviceGetEnforcedPowerLimit(h));
+    if (limit !== undefined) r.powerLimitMilliwatts = limit;
+    const pstate = this.read('performanceState', () => nvml.deviceGetPerformanceState(h));
+    if (pstate !== undefined) r.pstate = pstate;
+    return r;
+  }
+
+  readEnergyCounterMj(): number | undefined {
+    if (this.info.energyMethod !== 'counter') return undefined;
+    return this.read('energyCounter', () => this.backend.nvml.deviceGetTotalEnergyConsumption(this.handle));
+  }
+
+  drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }> {
+    const samples = this.read('powerSamples', () => this.backend.nvml.deviceGetPowerSamples(this.handle, this.lastRingTimeStampUs));
+    if (!samples || samples.length === 0) return [];
+    this.lastRingTimeStampUs = samples[samples.length - 1]!.timeStampUs;
+    return samples.map((s) => ({ tMs: s.timeStampUs / 1000 + this.wallToMonoMs, powerMilliwatts: s.powerMilliwatts }));
+  }
+
+  processes(): GpuProcessUse[] | undefined {
+    const procs = this.read('computeProcesses', () => this.backend.nvml.deviceGetComputeRunningProcesses(this.handle));
+    if (!procs) return undefined;
+    const utils = this.read('processUtilization', () => this.backend.nvml.deviceGetProcessUtilization(this.handle, this.lastProcUtilTimeStampUs)) ?? [];
+    const smByPid = new Map<number, number>();
+    for (const u of utils) {
+      this.lastProcUtilTimeStampUs = Math.max(this.lastProcUtilTimeStampUs, u.timeStampUs);
+      smByPid.set(u.pid, Math.max(smByPid.get(u.pid) ?? 0, u.smUtilPct));
+    }
+    return procs.map((p) => ({
+      gpu: this.index,
+      pid: p.pid,
+      ...(p.usedGpuMemoryBytes !== undefined ? { usedGpuMemoryBytes: p.usedGpuMemoryBytes } : {}),
+      ...(smByPid.has(p.pid) ? { smUtilPct: smByPid.get(p.pid)! } : {}),
+    }));
+  }
+}
+
+function tryOr<T, F>(fn: () => T, fallback: F): T | F {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}

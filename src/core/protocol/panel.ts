@@ -1,0 +1,373 @@
+/**
+ * The typed message protocol between the extension host and the energy panel webview.
+ * Imported by both sides, so no `vscode` and no Node built-ins here (ESLint enforces it).
+ *
+ * Every message that crosses the boundary is checked by hand: `isToPanel` in the webview,
+ * `parseFromPanel` in the host. A webview is a browser page that can be compromised through
+ * any content it renders, and a host bug must not crash the panel, so both sides treat the
+ * other as untrusted input.
+ */
+import type { EnergyMethod, GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
+
+/** Per-GPU part of a run summary. */
+export interface GpuSummaryView {
+  index: number;
+  name: string;
+  uuid: string;
+  energyJ: number;
+  avgPowerW: number;
+  avgUtilPct?: number;
+}
+
+/** A figure that makes an energy amount tangible, e.g. `{ label: 'smartphone charges', value: 3.1 }`. */
+export interface RelatableView {
+  label: string;
+  value: number;
+  /** Where the conversion factor comes from (a citation shown to the user). */
+  source: string;
+}
+
+export interface CostView {
+  amount: number;
+  /** ISO 4217 code, e.g. `EUR`. */
+  currency: string;
+  /** e.g. "0.25 EUR/kWh from joules.pricePerKWh". */
+  source?: string;
+}
+
+/** What the host knows about one run; the history lists these. Computed by the host, shown as-is. */
+export interface RunSummaryView {
+  id: string;
+  name: string;
+  status: RunStatus;
+  /** ISO 8601. */
+  startedAt: string;
+  durationS: number;
+  exitCode: number | null;
+  energyJ: number;
+  /** `mixed` when the GPUs of one run used different methods. */
+  energyMethod: EnergyMethod | 'mixed';
+  avgPowerW: number;
+  peakPowerW: number;
+  avgUtilPct?: number;
+  /** Energy spent while the GPUs were idle or starved, from the analysis findings. */
+  idleEnergyJ?: number;
+  steps?: number;
+  tokens?: number;
+  jPerStep?: number;
+  jPerToken?: number;
+  carbonG?: number;
+  /** e.g. "Electricity Maps, FR, 2025 average (56 gCO2/kWh)". */
+  carbonSource?: string;
+  cost?: CostView;
+  relatable?: RelatableView[];
+  gpus: GpuSummaryView[];
+}
+
+export type FindingSeverity = 'info' | 'warning' | 'error';
+
+/** An analysis finding over a span of the run; drawn as a band over the charts. */
+export interface FindingView {
+  code: string;
+  severity: FindingSeverity;
+  title: string;
+  message: string;
+  startS: number;
+  endS: number;
+  /** Energy spent during the span. */
+  energyJ: number;
+  /** The part of `energyJ` the finding judges avoidable. */
+  wastedJ: number;
+  /** NVML index; absent when the finding covers all GPUs. */
+  gpu?: number;
+}
+
+/**
+ * A point in time the program or the user marked.
+ * - `phase`: starts a named phase that lasts until the next `phase` marker or the end of the run (a band).
+ * - `event`: a single instant (a vertical line).
+ */
+export interface MarkerView {
+  tS: number;
+  label: string;
+  kind: 'phase' | 'event';
+}
+
+/** Training step `step` completed at `tS`; lets runs be compared per step. */
+export interface StepPoint {
+  tS: number;
+  step: number;
+}
+
+/** Everything the panel needs to draw one run. */
+export interface RunView {
+  summary: RunSummaryView;
+  gpus: GpuInfo[];
+  /** Ordered by `tMs`; all GPUs interleaved. */
+  samples: GpuSample[];
+  markers?: MarkerView[];
+  steps?: StepPoint[];
+  findings?: FindingView[];
+  gaps?: SampleGap[];
+}
+
+/** Host -> webview. */
+export type ToPanel =
+  /** Full state; the webview discards what it had. Sent on `ready` and whenever the panel becomes visible. */
+  | { type: 'init'; live?: RunView; history: RunSummaryView[]; selected?: RunView[] }
+  /** New samples of the live run, a few batches a second. */
+  | { type: 'samples'; runId: string; batch: SampleBatch }
+  | { type: 'runEnded'; summary: RunSummaryView }
+  /** Replaces the findings of a run. */
+  | { type: 'findings'; runId: string; findings: FindingView[] }
+  /** Answer to `selectRun` (`view: 'run'`) or `compare` (`view: 'compare'`). */
+  | { type: 'showRuns'; view: 'run' | 'compare'; runs: RunView[] }
+  | { type: 'history'; history: RunSummaryView[] }
+  /** Something the user should read, e.g. "run not found" or an export's file path. */
+  | { type: 'notice'; level: 'info' | 'error'; message: string };
+
+export type ExportFormat = 'csv' | 'json';
+
+/** Webview -> host. */
+export type FromPanel =
+  /** The webview has loaded and listens; the host answers with `init`. */
+  | { type: 'ready' }
+  | { type: 'selectRun'; runId: string }
+  /** The user went back to the live run; the host stops re-sending the selection in `init`. */
+  | { type: 'showLive' }
+  | { type: 'compare'; runIds: string[] }
+  | { type: 'export'; runIds: string[]; format: ExportFormat }
+  /** A problem the webview wants in the host's log (e.g. a dropped message). */
+  | { type: 'log'; level: 'warn' | 'error'; message: string };
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
+}
+
+/** Limits for validation; generous, but they bound what a bad message can make either side allocate. */
+export const ProtocolLimits = {
+  idChars: 200,
+  nameChars: 1000,
+  textChars: 8000,
+  compareRuns: 16,
+  gpus: 256,
+  /** 24 h at 10 Hz on 8 GPUs is 6.9 M; one message larger than this is refused. */
+  samples: 10_000_000,
+  powerPoints: 50_000_000,
+  history: 100_000,
+  findings: 100_000,
+  markers: 1_000_000,
+  steps: 10_000_000,
+  relatable: 64,
+} as const;
+
+// ---- small checks -------------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isStr(v: unknown, max: number): v is string {
+  return typeof v === 'string' && v.length <= max;
+}
+function isNum(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+function isNonNeg(v: unknown): v is number {
+  return isNum(v) && v >= 0;
+}
+function isIndex(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) >= 0;
+}
+function isPct(v: unknown): v is number {
+  return isNum(v) && v >= 0 && v <= 100;
+}
+function optional(v: unknown, check: (x: unknown) => boolean): boolean {
+  return v === undefined || check(v);
+}
+function isArr(v: unknown, max: number): v is unknown[] {
+  return Array.isArray(v) && v.length <= max;
+}
+function every(v: unknown, max: number, check: (x: unknown) => boolean): boolean {
+  if (!isArr(v, max)) return false;
+  for (const x of v) if (!check(x)) return false;
+  return true;
+}
+const id = (v: unknown): boolean => isStr(v, ProtocolLimits.idChars) && v.length > 0;
+const name = (v: unknown): boolean => isStr(v, ProtocolLimits.nameChars);
+const text = (v: unknown): boolean => isStr(v, ProtocolLimits.textChars);
+
+// ---- telemetry ----------------------------------------------------------------------------------
+
+const energyMethods: readonly string[] = ['counter', 'integrated'];
+const runStatuses: readonly string[] = ['running', 'succeeded', 'failed', 'stopped', 'interrupted'];
+
+export function isGpuInfo(v: unknown): v is GpuInfo {
+  if (!isObj(v)) return false;
+  if (!isIndex(v.index) || !name(v.name) || !id(v.uuid)) return false;
+  if (v.powerSource !== 'instant' && v.powerSource !== 'average') return false;
+  if (typeof v.energyMethod !== 'string' || !energyMethods.includes(v.energyMethod)) return false;
+  if (!optional(v.pciBusId, name) || !optional(v.architecture, name) || !optional(v.energyMethodReason, text)) return false;
+  for (const k of ['memTotalBytes', 'powerLimitMilliwatts', 'powerLimitMinMilliwatts', 'powerLimitMaxMilliwatts'] as const) {
+    if (!optional(v[k], isNonNeg)) return false;
+  }
+  if (!isObj(v.supported)) return false;
+  for (const val of Object.values(v.supported)) if (typeof val !== 'boolean') return false;
+  return true;
+}
+
+const sampleNumberFields = [
+  'powerMilliwatts', 'memUsedBytes', 'smClockMhz', 'memClockMhz', 'temperatureC', 'clockEventReasons',
+  'powerLimitMilliwatts', 'pstate', 'energyMillijoules',
+] as const;
+
+export function isGpuSample(v: unknown): v is GpuSample {
+  if (!isObj(v) || !isNonNeg(v.tMs) || !isIndex(v.gpu)) return false;
+  for (const k of sampleNumberFields) {
+    const x = v[k];
+    if (x !== undefined && !(typeof x === 'number' && Number.isFinite(x) && x >= 0)) return false;
+  }
+  return optional(v.utilGpuPct, isPct) && optional(v.utilMemPct, isPct);
+}
+
+function isPowerPoint(v: unknown): v is PowerPoint {
+  return isObj(v) && isIndex(v.gpu) && isNonNeg(v.tMs) && isNonNeg(v.powerMilliwatts);
+}
+
+function isGap(v: unknown): v is SampleGap {
+  return isObj(v) && isIndex(v.gpu) && isNonNeg(v.startMs) && optional(v.endMs, isNonNeg) && text(v.reason);
+}
+
+export function isSampleBatch(v: unknown): v is SampleBatch {
+  return isObj(v)
+    && every(v.samples, ProtocolLimits.samples, isGpuSample)
+    && every(v.powerPoints, ProtocolLimits.powerPoints, isPowerPoint)
+    && every(v.gaps, ProtocolLimits.gpus * 16, isGap);
+}
+
+// ---- runs ---------------------------------------------------------------------------------------
+
+function isGpuSummary(v: unknown): v is GpuSummaryView {
+  return isObj(v) && isIndex(v.index) && name(v.name) && id(v.uuid) && isNonNeg(v.energyJ) && isNonNeg(v.avgPowerW)
+    && optional(v.avgUtilPct, isPct);
+}
+
+function isRelatable(v: unknown): v is RelatableView {
+  return isObj(v) && name(v.label) && isNum(v.value) && text(v.source);
+}
+
+function isCost(v: unknown): v is CostView {
+  return isObj(v) && isNum(v.amount) && isStr(v.currency, 16) && optional(v.source, text);
+}
+
+export function isRunSummaryView(v: unknown): v is RunSummaryView {
+  if (!isObj(v)) return false;
+  if (!id(v.id) || !name(v.name) || !isStr(v.status, 20) || !runStatuses.includes(v.status)) return false;
+  if (!isStr(v.startedAt, 64) || Number.isNaN(Date.parse(v.startedAt))) return false;
+  if (!isNonNeg(v.durationS) || !(v.exitCode === null || Number.isInteger(v.exitCode))) return false;
+  if (!isNonNeg(v.energyJ) || !isNonNeg(v.avgPowerW) || !isNonNeg(v.peakPowerW)) return false;
+  if (v.energyMethod !== 'mixed' && !(typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod))) return false;
+  if (!optional(v.avgUtilPct, isPct)) return false;
+  for (const k of ['idleEnergyJ', 'steps', 'tokens', 'jPerStep', 'jPerToken', 'carbonG'] as const) {
+    if (!optional(v[k], isNonNeg)) return false;
+  }
+  return optional(v.carbonSource, text) && optional(v.cost, isCost)
+    && optional(v.relatable, (r) => every(r, ProtocolLimits.relatable, isRelatable))
+    && every(v.gpus, ProtocolLimits.gpus, isGpuSummary);
+}
+
+export function isFindingView(v: unknown): v is FindingView {
+  return isObj(v) && name(v.code) && (v.severity === 'info' || v.severity === 'warning' || v.severity === 'error')
+    && name(v.title) && text(v.message) && isNonNeg(v.startS) && isNonNeg(v.endS) && v.endS >= v.startS
+    && isNonNeg(v.energyJ) && isNonNeg(v.wastedJ) && optional(v.gpu, isIndex);
+}
+
+function isMarker(v: unknown): v is MarkerView {
+  return isObj(v) && isNonNeg(v.tS) && name(v.label) && (v.kind === 'phase' || v.kind === 'event');
+}
+
+function isStep(v: unknown): v is StepPoint {
+  return isObj(v) && isNonNeg(v.tS) && isNonNeg(v.step);
+}
+
+export function isRunView(v: unknown): v is RunView {
+  return isObj(v) && isRunSummaryView(v.summary)
+    && every(v.gpus, ProtocolLimits.gpus, isGpuInfo)
+    && every(v.samples, ProtocolLimits.samples, isGpuSample)
+    && optional(v.markers, (m) => every(m, ProtocolLimits.markers, isMarker))
+    && optional(v.steps, (s) => every(s, ProtocolLimits.steps, isStep))
+    && optional(v.findings, (f) => every(f, ProtocolLimits.findings, isFindingView))
+    && optional(v.gaps, (g) => every(g, ProtocolLimits.gpus * 1024, isGap));
+}
+
+/** Type guard for host -> webview messages; the webview drops (and logs) whatever fails it. */
+export function isToPanel(x: unknown): x is ToPanel {
+  if (!isObj(x) || typeof x.type !== 'string') return false;
+  switch (x.type) {
+    case 'init':
+      return optional(x.live, isRunView) && every(x.history, ProtocolLimits.history, isRunSummaryView)
+        && optional(x.selected, (s) => every(s, ProtocolLimits.compareRuns, isRunView));
+    case 'samples':
+      return id(x.runId) && isSampleBatch(x.batch);
+    case 'runEnded':
+      return isRunSummaryView(x.summary);
+    case 'findings':
+      return id(x.runId) && every(x.findings, ProtocolLimits.findings, isFindingView);
+    case 'showRuns':
+      return (x.view === 'run' || x.view === 'compare') && isArr(x.runs, ProtocolLimits.compareRuns)
+        && x.runs.length > 0 && x.runs.every(isRunView);
+    case 'history':
+      return every(x.history, ProtocolLimits.history, isRunSummaryView);
+    case 'notice':
+      return (x.level === 'info' || x.level === 'error') && text(x.message);
+    default:
+      return false;
+  }
+}
+
+function hasOnlyKeys(x: Obj, keys: readonly string[]): boolean {
+  for (const k of Object.keys(x)) if (!keys.includes(k)) return false;
+  return true;
+}
+
+function runIdList(v: unknown, min: number): string[] | undefined {
+  if (!isArr(v, ProtocolLimits.compareRuns) || v.length < min || !v.every(id)) return undefined;
+  const ids = v as string[];
+  return new Set(ids).size === ids.length ? [...ids] : undefined;
+}
+
+/**
+ * Validates a webview -> host message and returns a fresh copy holding only the known fields,
+ * or `undefined` (the host logs and drops it). Stricter than `isToPanel`: unknown keys are refused,
+ * since the webview is the less trusted side.
+ */
+export function parseFromPanel(x: unknown): FromPanel | undefined {
+  if (!isObj(x) || typeof x.type !== 'string') return undefined;
+  switch (x.type) {
+    case 'ready':
+    case 'showLive':
+      return hasOnlyKeys(x, ['type']) ? { type: x.type } : undefined;
+    case 'selectRun':
+      return hasOnlyKeys(x, ['type', 'runId']) && id(x.runId) ? { type: 'selectRun', runId: x.runId as string } : undefined;
+    case 'compare': {
+      const runIds = hasOnlyKeys(x, ['type', 'runIds']) ? runIdList(x.runIds, 2) : undefined;
+      return runIds ? { type: 'compare', runIds } : undefined;
+    }
+    case 'export': {
+      const runIds = hasOnlyKeys(x, ['type', 'runIds', 'format']) ? runIdList(x.runIds, 1) : undefined;
+      const format = x.format;
+      return runIds && (format === 'csv' || format === 'json') ? { type: 'export', runIds, format } : undefined;
+    }
+    case 'log': {
+      const level = x.level;
+      return hasOnlyKeys(x, ['type', 'level', 'message']) && (level === 'warn' || level === 'error') && text(x.message)
+        ? { type: 'log', level, message: x.message as string }
+        : undefined;
+    }
+    default:
+      return undefined;
+  }
+}

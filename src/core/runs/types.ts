@@ -1,0 +1,137 @@
+import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, SampleBatch } from '../sampler/types';
+
+/** Lifecycle of a run. `interrupted`: the monitoring process died (VS Code killed) before the run ended. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
+
+/** What to launch. Arguments are passed as an argv array, never joined into a shell string. */
+export interface LaunchSpec {
+  /** Executable, or the whole command line when `shell` is true. */
+  command: string;
+  args: string[];
+  cwd: string;
+  /** Extra environment on top of the parent's; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** Run through the platform shell; only when the user's own command line asks for it. */
+  shell?: boolean;
+  /** Display name in history (default: the script's or command's base name). */
+  name?: string;
+  /** The Python script the run executes, for source analysis. */
+  scriptPath?: string;
+}
+
+/** Per-GPU figures of a run. */
+export interface GpuRunSummary {
+  index: number;
+  name: string;
+  uuid: string;
+  energyJ: number;
+  avgPowerW: number;
+  peakPowerW: number;
+  avgUtilPct?: number;
+  peakMemUsedBytes?: number;
+  memTotalBytes?: number;
+  energyMethod: EnergyMethod;
+  energyMethodReason?: string;
+  powerSource: Exclude<PowerSource, 'ring'>;
+  /** True when the run's processes were seen on this GPU (or CUDA_VISIBLE_DEVICES named it). */
+  attributed: boolean;
+  /**
+   * Share of this GPU's SM activity that belonged to the run when other processes shared it
+   * (from nvmlDeviceGetProcessUtilization: an estimate).
+   */
+  runSmSharePct?: number;
+}
+
+/** A finding as it appears in a summary (full evidence lives in the analysis types). */
+export interface FindingSummary {
+  code: string;
+  severity: 'warning' | 'information' | 'hint';
+  message: string;
+  startS: number;
+  endS: number;
+  energyJ: number;
+  wastedJ: number;
+  gpu?: number;
+  file?: string;
+  /** 1-based line, as printed for humans and in `--json`. */
+  line?: number;
+}
+
+/** What a finished (or interrupted) run cost. Written to `run.json` and printed by `joules run --json`. */
+export interface RunSummary {
+  /** Format version of the record; bump on incompatible change. */
+  schema: 1;
+  id: string;
+  name: string;
+  status: RunStatus;
+  /** ISO 8601 wall-clock start. */
+  startedAt: string;
+  durationS: number;
+  exitCode: number | null;
+  signal?: string | null;
+  command: string[];
+  cwd: string;
+  scriptPath?: string;
+  /** Energy of the run's GPUs (attributed ones; all GPUs when none could be attributed). */
+  energyJ: number;
+  /** `counter` only when every counted GPU used the hardware counter. */
+  energyMethod: EnergyMethod;
+  avgPowerW: number;
+  peakPowerW: number;
+  avgUtilPct?: number;
+  gpus: GpuRunSummary[];
+  /** How the run's GPUs were chosen: `processes`, `cuda_visible_devices`, or `all` when neither told. */
+  attribution: 'processes' | 'cuda_visible_devices' | 'all';
+  /** True for `joules demo`: figures from a recorded trace, not this machine. */
+  replay?: boolean;
+  /** Driver/NVML versions, for reproducibility. */
+  driverVersion?: string;
+  nvmlVersion?: string;
+  sampleIntervalMs: number;
+  /** NVML errors seen during the run, by call and code name (e.g. "nvmlDeviceGetPowerUsage: GPU_IS_LOST": 3). */
+  errors?: Record<string, number>;
+  /** Metrics some GPU did not support (reported once, not per tick). */
+  unsupported?: string[];
+  findings?: FindingSummary[];
+}
+
+/** Live figures of a running run, for the status bar and the panel. */
+export interface LiveStatus {
+  runId: string;
+  elapsedS: number;
+  /** Latest power of the run's GPUs, summed. */
+  powerW: number | undefined;
+  /** Energy of the run's GPUs so far. */
+  energyJ: number;
+  energyMethod: EnergyMethod;
+  gpus: Array<{
+    index: number;
+    name: string;
+    attributed: boolean;
+    powerW?: number;
+    utilPct?: number;
+    memUsedBytes?: number;
+    memTotalBytes?: number;
+    temperatureC?: number;
+    energyJ?: number;
+  }>;
+  /** Seconds the run's GPUs have been continuously idle (util 0) or starved up to now. */
+  idleForS: number;
+  starvedForS: number;
+}
+
+/** A stored run: its summary, GPUs and full sample series. */
+export interface RunRecord {
+  summary: RunSummary;
+  gpus: GpuInfo[];
+  samples: GpuSample[];
+  /** Last part of the run's output (stdout and stderr interleaved). */
+  outputTail: string;
+}
+
+/** Events a running run emits. */
+export interface RunEvents {
+  output: (text: string, stream: 'stdout' | 'stderr') => void;
+  batch: (batch: SampleBatch) => void;
+  end: (summary: RunSummary) => void;
+}

@@ -1,0 +1,32 @@
+import type { GpuInfo, GpuProcessUse, GpuSample } from './types';
+
+/** The per-tick readings of one GPU, without time and energy (the engine adds those). */
+export type TickReading = Omit<GpuSample, 'tMs' | 'gpu' | 'energyMillijoules'>;
+
+/** One GPU as the sampler engine reads it. Implemented over NVML and over a recorded trace. */
+export interface DeviceSource {
+  readonly info: GpuInfo;
+  /** Cheap readings (µs each). Throws NvmlError GPU_IS_LOST when the GPU fell off the bus. */
+  readTick(): TickReading;
+  /** The hardware energy counter in mJ, or undefined when `info.energyMethod` is `integrated`. Slow (~4 ms). */
+  readEnergyCounterMj(): number | undefined;
+  /** Power-ring points newer than the last drain, with times on the backend clock (ms). */
+  drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }>;
+  /** Processes on this GPU (for attribution), or undefined when unsupported. */
+  processes(): GpuProcessUse[] | undefined;
+}
+
+/** Where telemetry comes from: NVML on this machine, or a recorded trace replayed. */
+export interface TelemetryBackend {
+  readonly kind: 'nvml' | 'replay';
+  readonly devices: DeviceSource[];
+  readonly driverVersion?: string;
+  readonly nvmlVersion?: string;
+  /** Monotonic milliseconds on the backend's clock (virtual for a replay). */
+  nowMs(): number;
+  /** Metrics reported unsupported, once each ("GPU 0: instant power field (NOT_SUPPORTED)"). */
+  takeNotices(): string[];
+  /** NVML errors by "call: CODE", counted since the last take. */
+  takeErrors(): Record<string, number>;
+  close(): void;
+}

@@ -1,0 +1,35 @@
+import type { EngineBatch, GpuEnergy } from './engine';
+import type { GpuInfo } from './types';
+
+/** Which telemetry the worker opens. */
+export type BackendSpec =
+  | { kind: 'nvml'; libraryPath?: string }
+  | { kind: 'replay'; tracePath: string; /** Replay N times faster than recorded; Infinity = as fast as possible. */ speed: number };
+
+/** workerData of the sampler worker. */
+export interface WorkerStartOptions {
+  backend: BackendSpec;
+  intervalMs: number;
+  /** How often batches are posted (sampler time). */
+  batchMs: number;
+  counterIntervalMs?: number;
+}
+
+export type ToWorker = { type: 'finish' } | { type: 'mark'; id: number };
+
+export type FromWorker =
+  | {
+      type: 'ready';
+      gpus: GpuInfo[];
+      backend: 'nvml' | 'replay';
+      driverVersion?: string;
+      nvmlVersion?: string;
+      libraryPath?: string;
+      /** Replays only: length of the recording. */
+      replayDurationMs?: number;
+    }
+  | { type: 'batch'; batch: EngineBatch; energies: GpuEnergy[]; elapsedMs: number }
+  | { type: 'mark'; id: number; energies: GpuEnergy[]; elapsedMs: number }
+  | { type: 'replayEnded' }
+  | { type: 'finished'; batch: EngineBatch; energies: GpuEnergy[]; elapsedMs: number }
+  | { type: 'error'; message: string; fatal: boolean };

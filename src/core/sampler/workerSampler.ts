@@ -1,0 +1,194 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { EngineBatch, GpuEnergy } from './engine';
+import type { GpuInfo } from './types';
+import type { BackendSpec, FromWorker, ToWorker, WorkerStartOptions } from './workerProtocol';
+
+/** Options of {@link WorkerSampler.start}. */
+export interface SamplerOptions {
+  backend: BackendSpec;
+  /** Tick period, 20 ms - 10 s (default 100 ms). */
+  intervalMs?: number;
+  /** Batch period towards the owner (default 250 ms: a few updates a second). */
+  batchMs?: number;
+  counterIntervalMs?: number;
+  /** Path of the worker script; defaults to the bundled `samplerWorker.js` beside this file. */
+  workerFile?: string;
+}
+
+export const MIN_INTERVAL_MS = 20;
+export const MAX_INTERVAL_MS = 10_000;
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+
+/** What the worker said when it came up. */
+export type SamplerReady = Extract<FromWorker, { type: 'ready' }>;
+
+/** Result of {@link WorkerSampler.finish}. */
+export interface SamplerFinish {
+  batch: EngineBatch;
+  energies: GpuEnergy[];
+  elapsedMs: number;
+}
+
+/**
+ * Owner side of the sampler worker: starts it, relays batches, and asks for the final energies.
+ * Nothing here touches NVML, so it is safe on the extension host's main thread.
+ */
+export class WorkerSampler {
+  private readonly batchListeners = new Set<Listener<[EngineBatch, GpuEnergy[], number]>>();
+  private readonly errorListeners = new Set<Listener<[string]>>();
+  private readonly replayEndListeners = new Set<Listener<[]>>();
+  private finishing: Promise<SamplerFinish> | undefined;
+  private exited = false;
+  private markId = 0;
+  private readonly marks = new Map<number, (e: { energies: GpuEnergy[]; elapsedMs: number }) => void>();
+  /** Latest per-GPU energy, updated with every batch. */
+  lastEnergies: GpuEnergy[] = [];
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly ready: SamplerReady,
+  ) {}
+
+  get gpus(): GpuInfo[] {
+    return this.ready.gpus;
+  }
+
+  /** Start the worker; resolves once NVML (or the trace) is open and the epoch is set. */
+  static start(options: SamplerOptions): Promise<WorkerSampler> {
+    const intervalMs = options.intervalMs ?? 100;
+    if (!(intervalMs >= MIN_INTERVAL_MS && intervalMs <= MAX_INTERVAL_MS)) {
+      return Promise.reject(new RangeError(`sample interval must be ${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS} ms, got ${intervalMs}`));
+    }
+    const data: WorkerStartOptions = {
+      backend: options.backend,
+      intervalMs,
+      batchMs: options.batchMs ?? 250,
+      ...(options.counterIntervalMs ? { counterIntervalMs: options.counterIntervalMs } : {}),
+    };
+    const file = options.workerFile ?? defaultWorkerFile();
+    // From TypeScript sources (tests), the worker needs the same on-the-fly compiler as its owner.
+    const execArgv = file.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
+    const worker = new Worker(file, { workerData: data, execArgv });
+    return new Promise((resolve, reject) => {
+      let sampler: WorkerSampler | undefined;
+      worker.on('message', (m: FromWorker) => {
+        if (!sampler) {
+          if (m.type === 'ready') {
+            sampler = new WorkerSampler(worker, m);
+            resolve(sampler);
+          } else if (m.type === 'error') {
+            reject(new Error(m.message));
+            void worker.terminate();
+          }
+          return;
+        }
+        sampler.onMessage(m);
+      });
+      worker.once('error', (e) => {
+        if (!sampler) reject(e);
+        else sampler.emitError(`sampler worker crashed: ${e.message}`);
+      });
+      worker.once('exit', (code) => {
+        if (!sampler) reject(new Error(`sampler worker exited (${code}) before it was ready`));
+        else sampler.exited = true;
+      });
+    });
+  }
+
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'batch':
+        this.lastEnergies = m.energies;
+        for (const l of this.batchListeners) l(m.batch, m.energies, m.elapsedMs);
+        break;
+      case 'mark':
+        this.marks.get(m.id)?.({ energies: m.energies, elapsedMs: m.elapsedMs });
+        this.marks.delete(m.id);
+        break;
+      case 'replayEnded':
+        for (const l of this.replayEndListeners) l();
+        break;
+      case 'error':
+        this.emitError(m.message);
+        break;
+      case 'ready':
+      case 'finished':
+        break;
+    }
+  }
+
+  private emitError(message: string): void {
+    for (const l of this.errorListeners) l(message);
+  }
+
+  /** Batches of samples, with each GPU's energy so far and the sampler's elapsed time. */
+  onBatch(listener: Listener<[EngineBatch, GpuEnergy[], number]>): () => void {
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
+  }
+
+  /** Non-fatal sampler errors (fatal ones reject `start`). */
+  onError(listener: Listener<[string]>): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Replays only: the recording has been played to its end. */
+  onReplayEnded(listener: Listener<[]>): () => void {
+    this.replayEndListeners.add(listener);
+    return () => this.replayEndListeners.delete(listener);
+  }
+
+  /** Read the energy counters now (a window boundary such as a step or phase marker). */
+  mark(): Promise<{ energies: GpuEnergy[]; elapsedMs: number }> {
+    const id = ++this.markId;
+    return new Promise((resolve) => {
+      this.marks.set(id, resolve);
+      this.post({ type: 'mark', id });
+    });
+  }
+
+  /** Stop sampling: a last tick and counter read, then the worker exits. Idempotent. */
+  finish(): Promise<SamplerFinish> {
+    if (this.finishing) return this.finishing;
+    this.finishing = new Promise<SamplerFinish>((resolve, reject) => {
+      if (this.exited) {
+        reject(new Error('sampler worker already exited'));
+        return;
+      }
+      const onMessage = (m: FromWorker): void => {
+        if (m.type === 'finished') {
+          this.worker.off('message', onMessage);
+          this.lastEnergies = m.energies;
+          resolve({ batch: m.batch, energies: m.energies, elapsedMs: m.elapsedMs });
+        }
+      };
+      this.worker.on('message', onMessage);
+      this.worker.once('exit', () => reject(new Error('sampler worker exited before finishing')));
+      this.post({ type: 'finish' });
+    });
+    return this.finishing;
+  }
+
+  /** Stop the worker without waiting for final figures. */
+  async terminate(): Promise<void> {
+    if (!this.exited) await this.worker.terminate();
+  }
+
+  private post(m: ToWorker): void {
+    if (!this.exited) this.worker.postMessage(m);
+  }
+}
+
+function defaultWorkerFile(): string {
+  // Bundled: dist/samplerWorker.js sits beside dist/cli.js and dist/extension.js.
+  const bundled = path.join(__dirname, 'samplerWorker.js');
+  if (fs.existsSync(bundled)) return bundled;
+  const source = path.join(__dirname, 'worker.ts');
+  if (fs.existsSync(source)) return source;
+  throw new Error(`sampler worker not found beside ${__dirname}`);
+}
