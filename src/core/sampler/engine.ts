@@ -46,6 +46,8 @@ interface GpuState {
   baseMj: number;
   /** Power integral since the last counter read (counter GPUs) or 0. */
   sinceBaseMj: number;
+  /** Highest energy reported on a sample so far (live figures never step backwards). */
+  shownMj: number;
   lastPower?: { tMs: number; mW: number };
   usesRingForEnergy: boolean;
   lastRingDrainMs: number;
@@ -90,6 +92,7 @@ export class SamplerEngine {
       lost: false,
       baseMj: 0,
       sinceBaseMj: 0,
+      shownMj: 0,
       usesRingForEnergy: source.info.energyMethod === 'integrated' && source.info.supported.powerSamples === true,
       lastRingDrainMs: -Infinity,
     }));
@@ -139,7 +142,11 @@ export class SamplerEngine {
         if (tMs - s.lastRingDrainMs >= this.opts.ringIntervalMs && s.source.info.supported.powerSamples) this.drainRing(s, false);
       }
       if (counterDue && s.source.info.energyMethod === 'counter') this.readCounter(s);
-      sample.energyMillijoules = s.baseMj + s.sinceBaseMj;
+      // The counter lags up to ~100 ms and tick power can read a little high, so a counter read can
+      // land below the carried estimate: hold the live figure instead of stepping back, while the
+      // estimate itself restarts from the counter (so no bias accumulates).
+      s.shownMj = Math.max(s.shownMj, s.baseMj + s.sinceBaseMj);
+      sample.energyMillijoules = s.shownMj;
       this.samples.push(sample);
     }
     if (tMs - this.lastProcessListMs >= this.opts.processIntervalMs) {
@@ -214,12 +221,8 @@ export class SamplerEngine {
       s.epochCounterMj = c - (s.baseMj + s.sinceBaseMj);
     }
     s.lastCounterMj = c;
-    const shownMj = s.baseMj + s.sinceBaseMj;
     s.baseMj = c - s.epochCounterMj;
-    // The counter lags up to ~100 ms (it updates ~10 times a second), so the integrated carry can
-    // run slightly ahead of it; hold the live figure rather than let it step backwards. The
-    // overshoot is re-bounded at every read; `counterDeltaMillijoules` stays the raw counter figure.
-    s.sinceBaseMj = Math.max(0, shownMj - s.baseMj);
+    s.sinceBaseMj = 0;
   }
 
   private integrate(s: GpuState, tMs: number, mW: number): void {

@@ -1,0 +1,60 @@
+// Bundles the extension, the CLI, the sampler worker and the benchmarks with esbuild; koffi stays
+// external (a native module with per-platform binaries), as does `vscode` (provided by the host).
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const watch = process.argv.includes('--watch');
+const minify = process.argv.includes('--minify');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  minify,
+  external: ['vscode', 'koffi', 'tsx/cjs'],
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+const entries = [
+  { in: 'src/cli/index.ts', out: 'dist/cli.js' },
+  { in: 'src/core/sampler/worker.ts', out: 'dist/samplerWorker.js' },
+];
+if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in: 'src/vscode/extension.ts', out: 'dist/extension.js' });
+if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });
+
+export async function build() {
+  await Promise.all(entries.map((e) => esbuild.build({ ...common, entryPoints: [path.join(root, e.in)], outfile: path.join(root, e.out) })));
+  // The benchmark looks for the worker beside itself.
+  if (entries.some((e) => e.out.startsWith('dist/bench/'))) fs.copyFileSync(path.join(root, 'dist/samplerWorker.js'), path.join(root, 'dist/bench/samplerWorker.js'));
+  // tree-sitter runtime and the Python grammar, loaded at run time by the analysis.
+  const wasmSrc = path.join(root, 'node_modules/@vscode/tree-sitter-wasm/wasm');
+  if (fs.existsSync(wasmSrc)) {
+    fs.mkdirSync(path.join(root, 'dist/wasm'), { recursive: true });
+    for (const f of ['tree-sitter.wasm', 'tree-sitter-python.wasm']) {
+      if (fs.existsSync(path.join(wasmSrc, f))) fs.copyFileSync(path.join(wasmSrc, f), path.join(root, 'dist/wasm', f));
+    }
+  }
+  const webviewBuilder = path.join(root, 'scripts/buildWebview.mjs');
+  if (fs.existsSync(webviewBuilder)) {
+    const { buildWebview } = await import(pathToFileURL(webviewBuilder).href);
+    await buildWebview({ minify });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  build().then(
+    () => {
+      if (!watch) process.stdout.write('built dist/\n');
+    },
+    (e) => {
+      process.stderr.write(`build failed: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
+}

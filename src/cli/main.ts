@@ -1,0 +1,429 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NvmlBackend } from '../core/nvml/nvmlBackend';
+import { NvmlLoadError } from '../core/nvml/nvmlError';
+import { CommandNotFoundError } from '../core/runs/processes';
+import type { RunOptions } from '../core/runs/runSession';
+import { RunSession } from '../core/runs/runSession';
+import { defaultStoreDir, RunStore } from '../core/runs/store';
+import type { RunSummary } from '../core/runs/types';
+import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
+import type { FlagSpec } from './args';
+import { parseArgs, UsageError } from './args';
+import { analyzeForCli } from './analysis';
+
+const VERSION = '0.1.0';
+
+const HELP = `joules ${VERSION}: measure the GPU energy of ML runs (NVML), and show where it is wasted.
+
+Usage:
+  joules run [options] -- <command> [args...]   run a command and measure its GPUs
+  joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
+  joules devices [--json]                       list GPUs and what Joules can measure on them
+  joules history [--json] [--limit N]           list stored runs, newest first
+  joules report <run-id|last> [--json]          show a stored run's summary
+
+Options for run:
+  --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
+  --interval-ms N     sampling period, 20-10000 ms (default 100)
+  --shell             run <command> through the shell (one quoted command line)
+  --name NAME         name of the run in the history
+  --store DIR         run history folder (default: ${defaultStoreDir()})
+  --no-analysis       skip the inefficiency findings
+  --quiet             no live wattmeter
+
+Environment:
+  JOULES_NVML_LIBRARY  path of libnvidia-ml.so.1 / nvml.dll when it is not found by itself
+  JOULES_HOME          base folder of the run history
+`;
+
+/** Exit codes of the CLI's own failures (a run exits with its command's code). */
+const EXIT_USAGE = 2;
+const EXIT_NO_GPU = 3;
+const EXIT_NOT_FOUND = 127;
+
+interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/** Entry point; returns the process exit code. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await cmdRun(rest, io);
+      case 'demo':
+        return await cmdDemo(rest, io);
+      case 'devices':
+        return cmdDevices(rest, io);
+      case 'history':
+        return cmdHistory(rest, io);
+      case 'report':
+        return cmdReport(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(HELP);
+        return command === undefined ? EXIT_USAGE : 0;
+      case '--version':
+      case 'version':
+        io.stdout.write(`${VERSION}\n`);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command}" (try: joules help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`joules: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof CommandNotFoundError) {
+      io.stderr.write(`joules: ${e.message}\n`);
+      return EXIT_NOT_FOUND;
+    }
+    if (e instanceof NvmlLoadError) {
+      io.stderr.write(noGpuMessage(e.message));
+      return EXIT_NO_GPU;
+    }
+    io.stderr.write(`joules: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+function noGpuMessage(detail: string): string {
+  return (
+    `joules: no NVIDIA GPU to measure: ${detail}\n` +
+    'joules: `joules run` measures real GPUs only and will not make figures up. ' +
+    'To see what Joules shows, replay a recorded H200 run: joules demo\n'
+  );
+}
+
+const RUN_FLAGS: Record<string, FlagSpec> = {
+  json: { type: 'boolean' },
+  'interval-ms': { type: 'number' },
+  shell: { type: 'boolean' },
+  name: { type: 'string' },
+  store: { type: 'string' },
+  'no-analysis': { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+};
+
+async function cmdRun(argv: string[], io: Io): Promise<number> {
+  const { flags, rest } = parseArgs(argv, RUN_FLAGS, true);
+  if (rest.length === 0) throw new UsageError('no command to run (usage: joules run [options] -- <command> [args...])');
+  const intervalMs = typeof flags['interval-ms'] === 'number' ? flags['interval-ms'] : 100;
+  if (intervalMs < 20 || intervalMs > 10_000) throw new UsageError(`--interval-ms must be 20-10000, got ${intervalMs}`);
+  const shell = flags.shell === true;
+  if (shell && rest.length > 1) throw new UsageError('--shell takes the whole command line as one argument (quote it)');
+  // Fail before launching anything when there is no GPU to measure.
+  probeGpus();
+  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
+  const options: RunOptions = {
+    store,
+    sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
+    stdin: 'inherit',
+    ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
+  };
+  const session = await RunSession.start(
+    {
+      command: rest[0]!,
+      args: shell ? [] : rest.slice(1),
+      cwd: process.cwd(),
+      shell,
+      ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
+      ...(scriptPath ? { scriptPath: path.resolve(scriptPath) } : {}),
+    },
+    options,
+  );
+  return await followSession(session, flags, io);
+}
+
+async function followSession(session: RunSession, flags: Parsed['flags'], io: Io): Promise<number> {
+  const json = flags.json === true;
+  const meter = !json && !flags.quiet && io.stderr.isTTY === true ? new LiveMeter(session, io.stderr) : undefined;
+  // With --json, stdout carries only the summary, so the command's stdout is moved to stderr.
+  session.onOutput((text, stream) => {
+    meter?.clear();
+    (stream === 'stdout' && !json ? io.stdout : io.stderr).write(text);
+    meter?.draw();
+  });
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    meter?.clear();
+    io.stderr.write(interrupts === 1 ? '\njoules: stopping the run (Ctrl-C again to kill it)\n' : '\njoules: killing the run\n');
+    void session.stop();
+    if (interrupts > 1 && session.pid) {
+      try {
+        process.kill(-session.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  meter?.start();
+  const summary = await session.done;
+  meter?.stop();
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+  if (json) io.stdout.write(JSON.stringify(toJson(summary)) + '\n');
+  else io.stderr.write(formatSummary(summary));
+  return summary.exitCode ?? 1;
+}
+
+type Parsed = ReturnType<typeof parseArgs>;
+
+const DEMO_FLAGS: Record<string, FlagSpec> = {
+  speed: { type: 'number' },
+  json: { type: 'boolean' },
+  trace: { type: 'string' },
+  store: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  'no-analysis': { type: 'boolean' },
+};
+
+async function cmdDemo(argv: string[], io: Io): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, DEMO_FLAGS);
+  if (positionals.length) throw new UsageError(`demo takes no arguments, got "${positionals[0]}"`);
+  const speed = typeof flags.speed === 'number' ? flags.speed : 1;
+  if (!(speed > 0)) throw new UsageError(`--speed must be > 0, got ${speed}`);
+  const trace = typeof flags.trace === 'string' ? path.resolve(flags.trace) : bundledTrace();
+  if (!fs.existsSync(trace)) throw new UsageError(`trace not found: ${trace}`);
+  io.stderr.write(
+    `joules demo: REPLAY of a recorded trace, not a measurement of this machine.\n` +
+      `  ${trace}\n  One NVIDIA H200, driver 580.159.04, 30 s phased PyTorch load (idle, full, starved, full, idle)` +
+      `${speed !== 1 ? `, replayed ${speed}x faster` : ''}.\n`,
+  );
+  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const session = await RunSession.replay(trace, speed, {
+    store,
+    sampler: { backend: { kind: 'replay', tracePath: trace, speed }, intervalMs: 100, workerFile: workerFile() },
+    ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
+  });
+  return await followSession(session, flags, io);
+}
+
+function probeGpus(): void {
+  const backend = NvmlBackend.open();
+  const count = backend.devices.length;
+  backend.close();
+  if (count === 0) throw new NvmlLoadError('NVML loaded but reports no GPUs', []);
+}
+
+const DEVICES_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' } };
+
+function cmdDevices(argv: string[], io: Io): number {
+  const { flags, positionals } = parseArgs(argv, DEVICES_FLAGS);
+  if (positionals.length) throw new UsageError(`devices takes no arguments, got "${positionals[0]}"`);
+  const backend = NvmlBackend.open();
+  try {
+    const notices = backend.takeNotices();
+    const gpus = backend.devices.map((d) => d.info);
+    if (flags.json) {
+      io.stdout.write(
+        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus }) + '\n',
+      );
+      return 0;
+    }
+    io.stdout.write(`NVML ${backend.nvmlVersion ?? '?'}, driver ${backend.driverVersion ?? '?'} (${backend.nvml.libraryPath})\n`);
+    if (!gpus.length) io.stdout.write('No GPUs.\n');
+    for (const g of gpus) {
+      const yes = Object.entries(g.supported).filter(([, v]) => v).map(([k]) => k);
+      const no = Object.entries(g.supported).filter(([, v]) => !v).map(([k]) => k);
+      io.stdout.write(
+        `GPU ${g.index}: ${g.name}  ${g.uuid}\n` +
+          `  architecture ${g.architecture ?? 'unknown'}, PCI ${g.pciBusId ?? 'unknown'}, memory ${g.memTotalBytes !== undefined ? formatBytes(g.memTotalBytes) : 'unknown'}\n` +
+          `  power limit ${g.powerLimitMilliwatts !== undefined ? formatWatts(g.powerLimitMilliwatts / 1000) : 'unknown'}` +
+          `${g.powerLimitMinMilliwatts !== undefined ? ` (range ${formatWatts(g.powerLimitMinMilliwatts / 1000)}-${formatWatts((g.powerLimitMaxMilliwatts ?? 0) / 1000)})` : ''}\n` +
+          `  power reading: ${g.powerSource === 'instant' ? 'instant (NVML_FI_DEV_POWER_INSTANT)' : 'nvmlDeviceGetPowerUsage (1 s average on Ampere and newer)'}\n` +
+          `  energy: ${g.energyMethod === 'counter' ? 'hardware counter (nvmlDeviceGetTotalEnergyConsumption)' : `integrated from power: ${g.energyMethodReason ?? ''}`}\n` +
+          `  supported: ${yes.join(', ') || 'none'}\n` +
+          (no.length ? `  not supported: ${no.join(', ')}\n` : ''),
+      );
+    }
+    if (notices.length && !gpus.length) io.stdout.write(notices.join('\n') + '\n');
+    return 0;
+  } finally {
+    backend.close();
+  }
+}
+
+const HISTORY_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, limit: { type: 'number' }, store: { type: 'string' } };
+
+function cmdHistory(argv: string[], io: Io): number {
+  const { flags, positionals } = parseArgs(argv, HISTORY_FLAGS);
+  if (positionals.length) throw new UsageError(`history takes no arguments, got "${positionals[0]}"`);
+  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  store.recoverInterrupted();
+  const limit = typeof flags.limit === 'number' ? flags.limit : 20;
+  const runs = store.list().slice(0, limit);
+  if (flags.json) {
+    io.stdout.write(JSON.stringify(runs.map((r) => toJson(r))) + '\n');
+    return 0;
+  }
+  if (!runs.length) {
+    io.stdout.write(`No runs in ${store.root}.\n`);
+    return 0;
+  }
+  for (const r of runs) {
+    io.stdout.write(
+      `${r.id}  ${r.status.padEnd(11)} ${formatDuration(r.durationS).padStart(8)}  ${formatJoules(r.energyJ).padStart(9)}  ${formatWatts(r.avgPowerW).padStart(6)} avg  ${r.name}${r.replay ? ' (replay)' : ''}\n`,
+    );
+  }
+  return 0;
+}
+
+const REPORT_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, store: { type: 'string' } };
+
+function cmdReport(argv: string[], io: Io): number {
+  const { flags, positionals } = parseArgs(argv, REPORT_FLAGS);
+  if (positionals.length !== 1) throw new UsageError('report needs one run id (or "last"); see joules history');
+  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const id = positionals[0] === 'last' ? store.list()[0]?.id : positionals[0];
+  const run = id ? store.readMeta(id) : undefined;
+  if (!run) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
+  if (flags.json) io.stdout.write(JSON.stringify(toJson(run)) + '\n');
+  else io.stdout.write(formatSummary(run));
+  return 0;
+}
+
+/** The `--json` shape: stable keys other tools rely on (see README). */
+export function toJson(s: RunSummary): Record<string, unknown> {
+  return {
+    id: s.id,
+    name: s.name,
+    status: s.status,
+    replay: s.replay === true,
+    startedAt: s.startedAt,
+    durationS: round(s.durationS, 3),
+    energyJ: round(s.energyJ, 3),
+    energyWh: round(s.energyJ / 3600, 5),
+    energyMethod: s.energyMethod,
+    avgPowerW: round(s.avgPowerW, 2),
+    peakPowerW: round(s.peakPowerW, 2),
+    ...(s.avgUtilPct !== undefined ? { avgUtilPct: round(s.avgUtilPct, 1) } : {}),
+    exitCode: s.exitCode,
+    ...(s.signal ? { signal: s.signal } : {}),
+    command: s.command,
+    attribution: s.attribution,
+    sampleIntervalMs: s.sampleIntervalMs,
+    ...(s.driverVersion ? { driverVersion: s.driverVersion } : {}),
+    gpus: s.gpus.map((g) => ({
+      index: g.index,
+      name: g.name,
+      uuid: g.uuid,
+      energyJ: round(g.energyJ, 3),
+      avgPowerW: round(g.avgPowerW, 2),
+      peakPowerW: round(g.peakPowerW, 2),
+      ...(g.avgUtilPct !== undefined ? { avgUtilPct: round(g.avgUtilPct, 1) } : {}),
+      energyMethod: g.energyMethod,
+      ...(g.energyMethodReason ? { energyMethodReason: g.energyMethodReason } : {}),
+      powerSource: g.powerSource,
+      attributed: g.attributed,
+      ...(g.runSmSharePct !== undefined ? { runSmSharePctEstimate: round(g.runSmSharePct, 1) } : {}),
+      ...(g.peakMemUsedBytes !== undefined ? { peakMemUsedBytes: g.peakMemUsedBytes } : {}),
+      ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
+    })),
+    findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
+    ...(s.errors ? { errors: s.errors } : {}),
+    ...(s.unsupported ? { unsupported: s.unsupported } : {}),
+  };
+}
+
+/** The human summary printed after a run. */
+export function formatSummary(s: RunSummary): string {
+  const lines: string[] = [];
+  const head = s.replay ? 'Joules (REPLAY of a recorded trace)' : 'Joules';
+  lines.push('', `${head}: ${s.name}  ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''}`);
+  lines.push(`  duration   ${formatDuration(s.durationS)}`);
+  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${s.energyMethod === 'counter' ? 'hardware energy counter' : 'integrated from sampled power'}`);
+  lines.push(`  power      ${formatWatts(s.avgPowerW)} average, ${formatWatts(s.peakPowerW)} peak`);
+  if (s.avgUtilPct !== undefined) lines.push(`  GPU util   ${s.avgUtilPct.toFixed(0)} % average`);
+  if (s.gpus.length > 1 || s.attribution !== 'processes') {
+    lines.push(`  GPUs       ${attributionText(s.attribution)}`);
+  }
+  for (const g of s.gpus) {
+    const counted = s.attribution === 'all' || g.attributed;
+    lines.push(
+      `  GPU ${g.index} ${g.name}${counted ? '' : ' (not used by the run)'}: ${formatJoules(g.energyJ)}, ${formatWatts(g.avgPowerW)} avg, ${formatWatts(g.peakPowerW)} peak` +
+        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}${g.energyMethod === 'integrated' ? ' [energy integrated: no hardware counter]' : ''}` +
+        `${g.runSmSharePct !== undefined ? `, run's SM share ~${g.runSmSharePct.toFixed(0)} % (estimate)` : ''}`,
+    );
+  }
+  if (s.findings?.length) {
+    lines.push('', 'Findings:');
+    for (const f of s.findings) {
+      const where = f.file ? ` (${f.file}${f.line ? `:${f.line}` : ''})` : '';
+      lines.push(`  [${f.severity}] ${f.message}${where}`);
+    }
+  }
+  if (s.errors) lines.push(`  NVML errors: ${Object.entries(s.errors).map(([k, v]) => `${k} x${v}`).join('; ')}`);
+  lines.push(`  run id     ${s.id}`, '');
+  return lines.join('\n');
+}
+
+function attributionText(a: RunSummary['attribution']): string {
+  switch (a) {
+    case 'processes':
+      return 'attributed by the run\'s processes seen on each GPU';
+    case 'cuda_visible_devices':
+      return 'attributed by CUDA_VISIBLE_DEVICES';
+    case 'all':
+      return 'all GPUs counted (the run\'s processes were not seen on any GPU)';
+  }
+}
+
+/** One-line live wattmeter on stderr, redrawn once a second. */
+class LiveMeter {
+  private timer: NodeJS.Timeout | undefined;
+  private shown = false;
+  constructor(
+    private readonly session: RunSession,
+    private readonly out: Io['stderr'],
+  ) {}
+  start(): void {
+    this.timer = setInterval(() => this.draw(), 1000);
+    this.timer.unref();
+  }
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.clear();
+  }
+  clear(): void {
+    if (this.shown) this.out.write('\r\x1b[2K');
+    this.shown = false;
+  }
+  draw(): void {
+    const l = this.session.live();
+    const util = l.gpus.filter((g) => g.utilPct !== undefined && (g.attributed || l.gpus.length === 1)).map((g) => `${g.utilPct} %`);
+    const text = `\u26a1 ${formatWatts(l.powerW)} \u00b7 ${formatJoules(l.energyJ)} \u00b7 ${formatDuration(l.elapsedS)}${util.length ? ` \u00b7 util ${util.join('/')}` : ''}${this.session.replay ? ' \u00b7 REPLAY' : ''}`;
+    this.clear();
+    this.out.write(`\x1b[2m${text.slice(0, (this.out.columns ?? 100) - 1)}\x1b[0m`);
+    this.shown = true;
+  }
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** dist/cli.js and dist/samplerWorker.js sit side by side; media/ is one level up. */
+function workerFile(): string | undefined {
+  const bundled = path.join(__dirname, 'samplerWorker.js');
+  return fs.existsSync(bundled) ? bundled : undefined;
+}
+
+function bundledTrace(): string {
+  for (const base of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]) {
+    const p = path.join(base, 'media', 'traces', 'h200-phased-load.jsonl');
+    if (fs.existsSync(p)) return p;
+  }
+  return path.join(__dirname, '..', 'media', 'traces', 'h200-phased-load.jsonl');
+}

@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The command to launch does not exist or cannot be executed. */
+export class CommandNotFoundError extends Error {
+  override readonly name = 'CommandNotFoundError';
+  constructor(readonly command: string, detail: string) {
+    super(`command not found: ${command}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/**
+ * Resolve an executable the way the OS will when spawning without a shell, so a typo gets one clear
+ * error before anything starts (Node's spawn would only report ENOENT asynchronously).
+ */
+export function resolveExecutable(command: string, cwd: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+  if (!command) throw new CommandNotFoundError('""', 'empty command');
+  const isWin = platform === 'win32';
+  const exts = isWin ? (env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';').map((e) => e.toLowerCase()) : [''];
+  const candidatesFor = (base: string): string[] => (isWin && !path.extname(base) ? exts.map((e) => base + e) : [base]);
+  const executable = (p: string): boolean => {
+    try {
+      const st = fs.statSync(p);
+      if (!st.isFile()) return false;
+      if (isWin) return true;
+      fs.accessSync(p, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/') || (isWin && command.includes('\\'))) {
+    const abs = path.resolve(cwd, command);
+    for (const c of candidatesFor(abs)) if (executable(c)) return c;
+    if (fs.existsSync(abs)) throw new CommandNotFoundError(command, 'not executable');
+    throw new CommandNotFoundError(command, 'no such file');
+  }
+  const dirs = (env.PATH ?? env.Path ?? '').split(path.delimiter).filter(Boolean);
+  for (const dir of dirs) {
+    for (const c of candidatesFor(path.join(dir, command))) if (executable(c)) return c;
+  }
+  throw new CommandNotFoundError(command, 'not on PATH');
+}
+
+/** All descendants of `rootPid` (Linux: from /proc), including the root when it still lives. */
+export function processTree(rootPid: number): number[] {
+  if (process.platform !== 'linux') return [rootPid];
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [rootPid];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      // Field 4 is the ppid; the command name (field 2) may contain spaces, so split after its ')'.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(rest[1]);
+      const pid = Number(e);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid)!.push(pid);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out = [rootPid];
+  for (let i = 0; i < out.length; i++) for (const c of children.get(out[i]!) ?? []) out.push(c);
+  return out;
+}
+
+/** Signal a whole process group (POSIX) or tree (Windows, via taskkill). Missing processes are fine. */
+export function signalTree(pid: number, signal: NodeJS.Signals, extraPids: number[] = []): void {
+  if (process.platform === 'win32') {
+    spawnSync('taskkill', ['/PID', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore' });
+    return;
+  }
+  const attempt = (fn: () => void): void => {
+    try {
+      fn();
+    } catch {
+      // ESRCH: already gone.
+    }
+  };
+  // The child leads its own process group (spawned detached), so -pid reaches every member.
+  attempt(() => process.kill(-pid, signal));
+  // Descendants that left the group (setsid) are signalled one by one.
+  for (const p of extraPids) if (p !== pid) attempt(() => process.kill(p, signal));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

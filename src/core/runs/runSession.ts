@@ -1,0 +1,449 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { EngineBatch, GpuEnergy } from '../sampler/engine';
+import type { GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch } from '../sampler/types';
+import type { SamplerOptions } from '../sampler/workerSampler';
+import { WorkerSampler } from '../sampler/workerSampler';
+import { processTree, resolveExecutable, signalTree } from './processes';
+import type { RunStore, RunWriter, StoredRun } from './store';
+import { summarizeRun } from './summary';
+import type { FindingSummary, LaunchSpec, LiveStatus, RunStatus, RunSummary } from './types';
+
+/** Everything the analysis needs about a finished run. */
+export interface AnalysisInput {
+  summary: RunSummary;
+  gpus: GpuInfo[];
+  samples: GpuSample[];
+  powerPoints: PowerPoint[];
+  runGpus: number[];
+  endMs: number;
+}
+
+/** Options of {@link RunSession.start} and {@link RunSession.replay}. */
+export interface RunOptions {
+  store: RunStore;
+  sampler: SamplerOptions;
+  /** Findings for the summary; runs after the process ends (errors are reported, not fatal). */
+  analyze?: (input: AnalysisInput) => Promise<FindingSummary[]> | FindingSummary[];
+  /** Thresholds for the live idle/starved timers (utilisation %). */
+  live?: { starvedUtilPct?: number };
+  /** Seconds between SIGINT, SIGTERM and SIGKILL when stopping (default 5). */
+  stopGraceS?: number;
+  /** stdin of the child: `pipe` lets a pseudoterminal type into it. Default `ignore`. */
+  stdin?: 'pipe' | 'ignore' | 'inherit';
+}
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+
+const MAX_KEPT_SAMPLES = 2_000_000;
+
+/**
+ * One monitored run: the sampler worker started first (its epoch is the run's t=0), then the
+ * command, spawned without a shell in its own process group. Samples stream to listeners and to
+ * the store; when the process exits the final energies are read and the summary is written.
+ */
+export class RunSession {
+  readonly id: string;
+  readonly startedAt: Date;
+  private readonly outputListeners = new Set<Listener<[string, 'stdout' | 'stderr']>>();
+  private readonly batchListeners = new Set<Listener<[SampleBatch]>>();
+  private readonly endListeners = new Set<Listener<[RunSummary]>>();
+  /** Full series, kept for the analysis and the panel (bounded; the store holds everything). */
+  readonly samples: GpuSample[] = [];
+  readonly powerPoints: PowerPoint[] = [];
+  private readonly latest = new Map<number, GpuSample>();
+  private energies: GpuEnergy[] = [];
+  private elapsedMs = 0;
+  private readonly runPids = new Set<number>();
+  private readonly seenOnGpu = new Set<number>();
+  private readonly smShare = new Map<number, { run: number; all: number }>();
+  private idleSinceMs: number | undefined;
+  private starvedSinceMs: number | undefined;
+  private stopRequested = false;
+  private ended = false;
+  private errors: Record<string, number> = {};
+  private readonly unsupported = new Set<string>();
+  private resolveDone!: (s: RunSummary) => void;
+  /** Resolves with the summary once the run has ended and been stored. */
+  readonly done: Promise<RunSummary>;
+  private child: ChildProcess | undefined;
+  private meta!: StoredRun;
+
+  private constructor(
+    readonly spec: LaunchSpec,
+    private readonly sampler: WorkerSampler,
+    private readonly writer: RunWriter,
+    private readonly options: RunOptions,
+    readonly replay: boolean,
+    id: string,
+  ) {
+    this.id = id;
+    this.startedAt = new Date();
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get gpus(): GpuInfo[] {
+    return this.sampler.gpus;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** GPUs attributed to the run so far (see `RunSummary.attribution`). */
+  runGpus(): { gpus: number[]; attribution: RunSummary['attribution'] } {
+    if (this.replay) return { gpus: this.gpus.map((g) => g.index), attribution: 'processes' };
+    if (this.seenOnGpu.size) return { gpus: [...this.seenOnGpu].sort((a, b) => a - b), attribution: 'processes' };
+    const cvd = cudaVisibleGpus(this.spec.env?.CUDA_VISIBLE_DEVICES ?? process.env.CUDA_VISIBLE_DEVICES, this.gpus);
+    if (cvd) return { gpus: cvd, attribution: 'cuda_visible_devices' };
+    return { gpus: [], attribution: 'all' };
+  }
+
+  /**
+   * Launch `spec` under monitoring. Rejects (with nothing stored) when the command does not exist
+   * or NVML cannot be opened.
+   */
+  static async start(spec: LaunchSpec, options: RunOptions): Promise<RunSession> {
+    const env = { ...process.env };
+    // Python buffers stdout when it is not a TTY; the user expects live output.
+    env.PYTHONUNBUFFERED ??= '1';
+    for (const [k, v] of Object.entries(spec.env ?? {})) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    if (!spec.shell) resolveExecutable(spec.command, spec.cwd, env);
+    else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
+    const sampler = await WorkerSampler.start(options.sampler);
+    const id = makeRunId(spec.name ?? runName(spec));
+    const session = new RunSession(spec, sampler, options.store.create(id), options, false, id);
+    session.begin();
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env,
+        shell: spec.shell ?? false,
+        // Own process group, so stopping reaches every process the run started.
+        detached: process.platform !== 'win32',
+        stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+    } catch (e) {
+      await session.finish(null, null, `spawn failed: ${(e as Error).message}`);
+      throw e;
+    }
+    session.attachChild(child);
+    return session;
+  }
+
+  /** Replay a recorded trace through the same pipeline (`joules demo`). */
+  static async replay(tracePath: string, speed: number, options: RunOptions, name = 'demo: recorded H200 phased load'): Promise<RunSession> {
+    const sampler = await WorkerSampler.start({ ...options.sampler, backend: { kind: 'replay', tracePath, speed } });
+    const spec: LaunchSpec = { command: 'replay', args: [tracePath], cwd: process.cwd(), name };
+    const id = makeRunId('demo');
+    const session = new RunSession(spec, sampler, options.store.create(id), options, true, id);
+    session.begin();
+    sampler.onReplayEnded(() => void session.finish(0, null));
+    return session;
+  }
+
+  private begin(): void {
+    this.meta = {
+      schema: 1,
+      id: this.id,
+      name: this.spec.name ?? runName(this.spec),
+      status: 'running',
+      startedAt: this.startedAt.toISOString(),
+      durationS: 0,
+      exitCode: null,
+      command: this.spec.shell ? [this.spec.command] : [this.spec.command, ...this.spec.args],
+      cwd: this.spec.cwd,
+      ...(this.spec.scriptPath ? { scriptPath: this.spec.scriptPath } : {}),
+      energyJ: 0,
+      energyMethod: this.gpus.every((g) => g.energyMethod === 'counter') ? 'counter' : 'integrated',
+      avgPowerW: 0,
+      peakPowerW: 0,
+      gpus: [],
+      attribution: 'all',
+      ...(this.replay ? { replay: true } : {}),
+      ...(this.sampler.ready.driverVersion ? { driverVersion: this.sampler.ready.driverVersion } : {}),
+      ...(this.sampler.ready.nvmlVersion ? { nvmlVersion: this.sampler.ready.nvmlVersion } : {}),
+      sampleIntervalMs: this.options.sampler.intervalMs ?? 100,
+      gpuInfo: this.gpus,
+      runGpus: [],
+      monitorPid: process.pid,
+      monitorHost: os.hostname(),
+    };
+    this.writer.writeMeta(this.meta);
+    this.sampler.onBatch((batch, energies, elapsedMs) => this.handleBatch(batch, energies, elapsedMs));
+    this.sampler.onError((message) => {
+      const key = `sampler: ${message}`;
+      this.errors[key] = (this.errors[key] ?? 0) + 1;
+    });
+  }
+
+  private attachChild(child: ChildProcess): void {
+    this.child = child;
+    if (child.pid) this.runPids.add(child.pid);
+    const forward = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      this.writer.appendOutput(text);
+      for (const l of this.outputListeners) l(text, stream);
+    };
+    child.stdout?.on('data', forward('stdout'));
+    child.stderr?.on('data', forward('stderr'));
+    let spawnError: string | undefined;
+    child.once('error', (e) => {
+      spawnError = e.message;
+      // 'close' may never follow an error before spawn.
+      if (!child.pid) void this.finish(127, null, `failed to start: ${e.message}`);
+    });
+    child.once('close', (code, signal) => void this.finish(code, signal, spawnError));
+  }
+
+  private handleBatch(batch: EngineBatch, energies: GpuEnergy[], elapsedMs: number): void {
+    if (this.ended) return;
+    this.energies = energies;
+    this.elapsedMs = elapsedMs;
+    this.ingest(batch);
+    const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
+    for (const l of this.batchListeners) l(out);
+  }
+
+  private ingest(batch: EngineBatch): void {
+    for (const s of batch.samples) {
+      if (this.samples.length < MAX_KEPT_SAMPLES) this.samples.push(s);
+      this.latest.set(s.gpu, s);
+    }
+    for (const p of batch.powerPoints) if (this.powerPoints.length < MAX_KEPT_SAMPLES) this.powerPoints.push(p);
+    for (const [k, v] of Object.entries(batch.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
+    for (const n of batch.notices) this.unsupported.add(n);
+    if (batch.processes && this.child?.pid) this.attribute(batch.processes);
+    this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
+    this.updateIdleTimers();
+  }
+
+  private attribute(procs: GpuProcessUse[]): void {
+    for (const pid of processTree(this.child!.pid!)) this.runPids.add(pid);
+    const byGpu = new Map<number, { run: number; all: number }>();
+    for (const p of procs) {
+      const mine = this.runPids.has(p.pid);
+      if (mine) this.seenOnGpu.add(p.gpu);
+      if (p.smUtilPct !== undefined) {
+        const e = byGpu.get(p.gpu) ?? { run: 0, all: 0 };
+        e.all += p.smUtilPct;
+        if (mine) e.run += p.smUtilPct;
+        byGpu.set(p.gpu, e);
+      }
+    }
+    for (const [gpu, e] of byGpu) {
+      const acc = this.smShare.get(gpu) ?? { run: 0, all: 0 };
+      acc.run += e.run;
+      acc.all += e.all;
+      this.smShare.set(gpu, acc);
+    }
+  }
+
+  private updateIdleTimers(): void {
+    const { gpus } = this.runGpus();
+    const run = (gpus.length ? gpus : this.gpus.map((g) => g.index)).map((g) => this.latest.get(g)).filter((s): s is GpuSample => !!s);
+    if (!run.length) return;
+    const t = Math.max(...run.map((s) => s.tMs));
+    const starvedUtil = this.options.live?.starvedUtilPct ?? 30;
+    const idle = run.every((s) => s.utilGpuPct === 0);
+    const starved = !idle && run.every((s) => s.utilGpuPct !== undefined && s.utilGpuPct < starvedUtil);
+    this.idleSinceMs = idle ? (this.idleSinceMs ?? t) : undefined;
+    this.starvedSinceMs = starved ? (this.starvedSinceMs ?? t) : undefined;
+  }
+
+  /** Figures for the status bar and panel right now. */
+  live(): LiveStatus {
+    const { gpus: runGpus } = this.runGpus();
+    const counted = new Set(runGpus.length ? runGpus : this.gpus.map((g) => g.index));
+    let powerW: number | undefined;
+    let energyJ = 0;
+    const gpus: LiveStatus['gpus'] = this.gpus.map((g) => {
+      const s = this.latest.get(g.index);
+      const e = this.energies.find((x) => x.gpu === g.index);
+      if (counted.has(g.index)) {
+        if (s?.powerMilliwatts !== undefined) powerW = (powerW ?? 0) + s.powerMilliwatts / 1000;
+        energyJ += (e?.energyMillijoules ?? 0) / 1000;
+      }
+      return {
+        index: g.index,
+        name: g.name,
+        attributed: runGpus.includes(g.index),
+        ...(s?.powerMilliwatts !== undefined ? { powerW: s.powerMilliwatts / 1000 } : {}),
+        ...(s?.utilGpuPct !== undefined ? { utilPct: s.utilGpuPct } : {}),
+        ...(s?.memUsedBytes !== undefined ? { memUsedBytes: s.memUsedBytes } : {}),
+        ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
+        ...(s?.temperatureC !== undefined ? { temperatureC: s.temperatureC } : {}),
+        ...(e ? { energyJ: e.energyMillijoules / 1000 } : {}),
+      };
+    });
+    const now = this.elapsedMs;
+    return {
+      runId: this.id,
+      elapsedS: now / 1000,
+      powerW,
+      energyJ,
+      energyMethod: this.gpus.filter((g) => counted.has(g.index)).every((g) => g.energyMethod === 'counter') ? 'counter' : 'integrated',
+      gpus,
+      idleForS: this.idleSinceMs !== undefined ? Math.max(0, now - this.idleSinceMs) / 1000 : 0,
+      starvedForS: this.starvedSinceMs !== undefined ? Math.max(0, now - this.starvedSinceMs) / 1000 : 0,
+    };
+  }
+
+  onOutput(listener: Listener<[string, 'stdout' | 'stderr']>): () => void {
+    this.outputListeners.add(listener);
+    return () => this.outputListeners.delete(listener);
+  }
+
+  onBatch(listener: Listener<[SampleBatch]>): () => void {
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
+  }
+
+  onEnd(listener: Listener<[RunSummary]>): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  /** Type into the run's stdin (when started with `stdin: 'pipe'`). */
+  write(data: string): void {
+    this.child?.stdin?.write(data);
+  }
+
+  /**
+   * Stop the whole process tree: SIGINT (what Ctrl-C sends, so Python can clean up), then SIGTERM,
+   * then SIGKILL, `stopGraceS` apart. Resolves when the run has ended.
+   */
+  async stop(): Promise<RunSummary> {
+    if (this.replay) {
+      this.stopRequested = true;
+      void this.finish(null, 'SIGINT');
+      return this.done;
+    }
+    const pid = this.child?.pid;
+    if (!pid || this.ended) return this.done;
+    this.stopRequested = true;
+    const graceMs = (this.options.stopGraceS ?? 5) * 1000;
+    const tree = (): number[] => (process.platform === 'linux' ? processTree(pid) : []);
+    signalTree(pid, 'SIGINT', tree());
+    const escalate = async (signal: NodeJS.Signals): Promise<void> => {
+      const ended = await Promise.race([this.done.then(() => true), delay(graceMs).then(() => false)]);
+      if (!ended) signalTree(pid, signal, tree());
+    };
+    await escalate('SIGTERM');
+    await escalate('SIGKILL');
+    return this.done;
+  }
+
+  private async finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    let final: { energies: GpuEnergy[]; elapsedMs: number; batch?: EngineBatch };
+    try {
+      final = await this.sampler.finish();
+      if (final.batch) this.ingest(final.batch);
+    } catch (e) {
+      final = { energies: this.energies, elapsedMs: this.elapsedMs };
+      this.errors[`sampler: ${(e as Error).message}`] = 1;
+    }
+    // Leftover members of the group (e.g. data-loader workers) go with the run when it was stopped.
+    if (this.stopRequested && this.child?.pid) signalTree(this.child.pid, 'SIGKILL');
+    const { gpus: runGpus, attribution } = this.runGpus();
+    const smSharePct = new Map<number, number>();
+    for (const [gpu, e] of this.smShare) if (e.all > 0 && e.run < e.all) smSharePct.set(gpu, (100 * e.run) / e.all);
+    const figures = summarizeRun({
+      gpus: this.gpus,
+      samples: this.samples,
+      powerPoints: this.powerPoints,
+      energiesMj: new Map(final.energies.map((e) => [e.gpu, e.energyMillijoules])),
+      runGpus,
+      durationMs: final.elapsedMs,
+      smSharePct,
+    });
+    const status: RunStatus = this.stopRequested ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
+    const code = exitCode ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null);
+    const summary: RunSummary = {
+      ...stripStored(this.meta),
+      ...figures,
+      status,
+      exitCode: code,
+      ...(signal ? { signal } : {}),
+      attribution,
+      ...(Object.keys(this.errors).length ? { errors: this.errors } : {}),
+      ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
+    };
+    if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
+    if (this.options.analyze) {
+      try {
+        summary.findings = await this.options.analyze({
+          summary,
+          gpus: this.gpus,
+          samples: this.samples,
+          powerPoints: this.powerPoints,
+          runGpus: runGpus.length ? runGpus : this.gpus.map((g) => g.index),
+          endMs: final.elapsedMs,
+        });
+      } catch (e) {
+        summary.errors = { ...(summary.errors ?? {}), [`analysis: ${(e as Error).message}`]: 1 };
+      }
+    }
+    this.meta = { ...this.meta, ...summary, runGpus };
+    this.writer.writeMeta(this.meta);
+    this.writer.close();
+    for (const l of this.endListeners) l(summary);
+    this.resolveDone(summary);
+  }
+
+  /** Output tail kept in memory. */
+  outputTail(): string {
+    return this.writer.tail();
+  }
+}
+
+function stripStored(m: StoredRun): RunSummary {
+  const { gpuInfo: _g, runGpus: _r, monitorPid: _p, monitorHost: _h, ...summary } = m;
+  return summary;
+}
+
+/** CUDA_VISIBLE_DEVICES → NVML indices: UUIDs (full or prefix) exactly; bare integers assume PCI order. */
+export function cudaVisibleGpus(value: string | undefined, gpus: GpuInfo[]): number[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const out: number[] = [];
+  for (const raw of value.split(',')) {
+    const item = raw.trim();
+    if (!item) continue;
+    if (/^\d+$/.test(item)) {
+      const g = gpus.find((x) => x.index === Number(item));
+      if (g) out.push(g.index);
+    } else {
+      const g = gpus.find((x) => x.uuid === item || x.uuid.startsWith(item) || x.uuid === `GPU-${item}`);
+      if (g) out.push(g.index);
+    }
+  }
+  return out.length ? [...new Set(out)] : undefined;
+}
+
+function runName(spec: LaunchSpec): string {
+  if (spec.scriptPath) return path.basename(spec.scriptPath);
+  const script = spec.args.find((a) => /\.(py|sh|ipynb)$/.test(a));
+  return script ? path.basename(script) : path.basename(spec.command.split(' ')[0] ?? spec.command);
+}
+
+function makeRunId(name: string): string {
+  const d = new Date();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  const slug = name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  return `${stamp}-${slug}-${crypto.randomBytes(2).toString('hex')}`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
