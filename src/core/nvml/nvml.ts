@@ -292,19 +292,27 @@ export class Nvml {
    * NVML_TOTAL_POWER_SAMPLES newer than `lastSeenTimeStampUs`, oldest first: the driver's ring of
    * power readings ~20 ms apart (~2.4 s deep on an H200). An empty array when none are newer.
    */
-  deviceGetPowerSamples(device: DeviceHandle, lastSeenTimeStampUs: number): NvmlPowerSample[] {
+  deviceGetPowerSamples(device: DeviceHandle, lastSeenTimeStampUs: number, scratch?: Buffer): NvmlPowerSample[] {
     const valueType = Buffer.alloc(4);
     const count = Buffer.alloc(4);
-    // A NULL buffer asks for the ring's capacity.
-    this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, BigInt(Math.max(0, Math.floor(lastSeenTimeStampUs))), valueType, count, null);
-    const capacity = count.readUInt32LE(0);
-    if (capacity === 0) return [];
-    const buf = Buffer.alloc(SAMPLE_SIZE * capacity);
+    const since = BigInt(Math.max(0, Math.floor(lastSeenTimeStampUs)));
+    let buf = scratch;
+    if (!buf) {
+      // A NULL buffer asks for the ring's capacity (one extra driver call: pass a scratch buffer
+      // of that size on later drains).
+      this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, since, valueType, count, null);
+      const capacity = count.readUInt32LE(0);
+      if (capacity === 0) return [];
+      buf = Buffer.alloc(SAMPLE_SIZE * capacity);
+    }
+    const capacity = Math.floor(buf.length / SAMPLE_SIZE);
+    count.writeUInt32LE(capacity, 0);
     try {
-      this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, BigInt(Math.max(0, Math.floor(lastSeenTimeStampUs))), valueType, count, buf);
+      this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, since, valueType, count, buf);
     } catch (e) {
       // NOT_FOUND means "no sample newer than lastSeenTimeStamp", not a failure.
       if (NvmlError.is(e, NvmlReturn.NOT_FOUND)) return [];
+      if (scratch && NvmlError.is(e, NvmlReturn.INSUFFICIENT_SIZE)) return this.deviceGetPowerSamples(device, lastSeenTimeStampUs);
       throw e;
     }
     const n = Math.min(count.readUInt32LE(0), capacity);
@@ -316,6 +324,14 @@ export class Nvml {
     }
     out.sort((a, b) => a.timeStampUs - b.timeStampUs);
     return out;
+  }
+
+  /** Capacity of the power ring (entries), for sizing a scratch buffer. */
+  deviceGetPowerSamplesCapacity(device: DeviceHandle): number {
+    const valueType = Buffer.alloc(4);
+    const count = Buffer.alloc(4);
+    this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, 0n, valueType, count, null);
+    return count.readUInt32LE(0);
   }
 
   /** nvmlUtilization_t: percent of time a kernel / memory access was active (nvidia-smi `utilization.*`). */

@@ -6,6 +6,9 @@ import type { DeviceHandle, NvmlLoadOptions } from './nvml';
 import { Nvml } from './nvml';
 import { NvmlError } from './nvmlError';
 
+const POWER_FIELDS = [NvmlField.POWER_INSTANT, NvmlField.POWER_AVERAGE];
+const INSTANT_FIELD = [NvmlField.POWER_INSTANT];
+
 const METRIC_LABELS: Record<MetricName, string> = {
   powerUsage: 'power usage (nvmlDeviceGetPowerUsage)',
   powerInstant: 'instant power field (NVML_FI_DEV_POWER_INSTANT)',
@@ -98,6 +101,7 @@ export class NvmlDevice implements DeviceSource {
   readonly info: GpuInfo;
   private readonly supported: Partial<Record<MetricName, boolean>> = {};
   private lastRingTimeStampUs = 0;
+  private ringScratch: Buffer | undefined;
   private lastProcUtilTimeStampUs = 0;
   /** Offset from NVML's wall-clock microsecond timestamps to this process's monotonic ms clock. */
   private readonly wallToMonoMs = performance.now() - Date.now();
@@ -195,25 +199,30 @@ export class NvmlDevice implements DeviceSource {
     }
   }
 
-  readTick(): TickReading {
+  readTick(detail: boolean): TickReading {
     const nvml = this.backend.nvml;
     const h = this.handle;
     const r: TickReading = {};
-    let power: number | undefined;
+    // One field-values call returns both the instant and the 1 s average power (~5 us on an H200).
     if (this.supported.powerInstant) {
-      power = this.read('powerInstant', () => {
-        const [v] = nvml.deviceGetFieldValues(h, [NvmlField.POWER_INSTANT]);
-        if (v instanceof NvmlError) throw v;
-        return v;
-      });
+      const both = this.supported.powerAverageField === true;
+      const values = this.read('powerInstant', () => nvml.deviceGetFieldValues(h, both ? POWER_FIELDS : INSTANT_FIELD));
+      if (values) {
+        const [instant, average] = values;
+        if (typeof instant === 'number') r.powerMilliwatts = instant;
+        if (typeof average === 'number') r.powerAverageMilliwatts = average;
+      }
     }
-    if (power === undefined && this.info.powerSource === 'average') power = this.read('powerUsage', () => nvml.deviceGetPowerUsage(h));
-    if (power !== undefined) r.powerMilliwatts = power;
+    if (r.powerMilliwatts === undefined && this.info.powerSource === 'average') {
+      const p = this.read('powerUsage', () => nvml.deviceGetPowerUsage(h));
+      if (p !== undefined) r.powerMilliwatts = p;
+    }
     const util = this.read('utilization', () => nvml.deviceGetUtilizationRates(h));
     if (util) {
       r.utilGpuPct = util.gpuPct;
       r.utilMemPct = util.memoryPct;
     }
+    if (!detail) return r;
     const mem = this.read('memoryInfo', () => nvml.deviceGetMemoryInfo(h));
     if (mem) r.memUsedBytes = mem.usedBytes;
     const sm = this.read('smClock', () => nvml.deviceGetClockInfo(h, NvmlClock.SM));
@@ -237,7 +246,13 @@ export class NvmlDevice implements DeviceSource {
   }
 
   drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }> {
-    const samples = this.read('powerSamples', () => this.backend.nvml.deviceGetPowerSamples(this.handle, this.lastRingTimeStampUs));
+    if (!this.ringScratch) {
+      const capacity = this.read('powerSamples', () => this.backend.nvml.deviceGetPowerSamplesCapacity(this.handle));
+      if (!capacity) return [];
+      this.ringScratch = Buffer.alloc(16 * capacity);
+    }
+    const scratch = this.ringScratch;
+    const samples = this.read('powerSamples', () => this.backend.nvml.deviceGetPowerSamples(this.handle, this.lastRingTimeStampUs, scratch));
     if (!samples || samples.length === 0) return [];
     this.lastRingTimeStampUs = samples[samples.length - 1]!.timeStampUs;
     return samples.map((s) => ({ tMs: s.timeStampUs / 1000 + this.wallToMonoMs, powerMilliwatts: s.powerMilliwatts }));
@@ -246,7 +261,12 @@ export class NvmlDevice implements DeviceSource {
   processes(): GpuProcessUse[] | undefined {
     const procs = this.read('computeProcesses', () => this.backend.nvml.deviceGetComputeRunningProcesses(this.handle));
     if (!procs) return undefined;
-    const utils = this.read('processUtilization', () => this.backend.nvml.deviceGetProcessUtilization(this.handle, this.lastProcUtilTimeStampUs)) ?? [];
+    // Per-process utilisation costs milliseconds on an H200 and only matters when processes share
+    // the GPU (to split its energy): ask for it only then.
+    const utils =
+      procs.length > 1
+        ? (this.read('processUtilization', () => this.backend.nvml.deviceGetProcessUtilization(this.handle, this.lastProcUtilTimeStampUs)) ?? [])
+        : [];
     const smByPid = new Map<number, number>();
     for (const u of utils) {
       this.lastProcUtilTimeStampUs = Math.max(this.lastProcUtilTimeStampUs, u.timeStampUs);

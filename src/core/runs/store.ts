@@ -10,7 +10,7 @@ import type { RunRecord, RunSummary } from './types';
  *
  *   <root>/<run id>/run.json       RunSummary + `gpus` + `monitorPid`; rewritten atomically (tmp + rename)
  *   <root>/<run id>/samples.jsonl  append-only, one line per sampler batch:
- *                                  {"s":[[tMs,gpu,powerMw,utilPct,memUtilPct,memUsedB,smMhz,memMhz,tempC,reasons,limitMw,pstate,energyMj],...],
+ *                                  {"s":[[tMs,gpu,powerMw,utilPct,memUtilPct,memUsedB,smMhz,memMhz,tempC,reasons,limitMw,pstate,energyMj,avgPowerMw],...],
  *                                   "p":[[gpu,tMs,powerMw],...], "g":[gap,...]}   (null = not measured)
  *   <root>/<run id>/output.log     the run's output (capped; the tail is kept)
  *
@@ -31,6 +31,7 @@ export const SAMPLE_COLUMNS = [
   'powerLimitMilliwatts',
   'pstate',
   'energyMillijoules',
+  'powerAverageMilliwatts',
 ] as const satisfies ReadonlyArray<keyof GpuSample>;
 
 /** run.json: the summary plus what is needed to recover or re-analyse the run. */

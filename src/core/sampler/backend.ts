@@ -6,8 +6,12 @@ export type TickReading = Omit<GpuSample, 'tMs' | 'gpu' | 'energyMillijoules'>;
 /** One GPU as the sampler engine reads it. Implemented over NVML and over a recorded trace. */
 export interface DeviceSource {
   readonly info: GpuInfo;
-  /** Cheap readings (µs each). Throws NvmlError GPU_IS_LOST when the GPU fell off the bus. */
-  readTick(): TickReading;
+  /**
+   * Cheap readings (µs each): power and utilisation always; with `detail`, also memory, clocks,
+   * temperature, clock-event reasons, power limit and P-state (they change slowly).
+   * Throws NvmlError GPU_IS_LOST when the GPU fell off the bus.
+   */
+  readTick(detail: boolean): TickReading;
   /** The hardware energy counter in mJ, or undefined when `info.energyMethod` is `integrated`. Slow (~4 ms). */
   readEnergyCounterMj(): number | undefined;
   /** Power-ring points newer than the last drain, with times on the backend clock (ms). */

@@ -163,13 +163,15 @@ class ReplayDevice implements DeviceSource {
     return lo;
   }
 
-  readTick(): TickReading {
+  readTick(detail: boolean): TickReading {
     const row = this.trace.rows[this.rowIndexAt(this.backend.nowMs())]!;
     const power = this.info.powerSource === 'instant' ? row.instantMilliwatts : row.powerMilliwatts;
     const r: TickReading = {};
     if (power !== undefined) r.powerMilliwatts = power;
+    if (this.info.powerSource === 'instant' && row.powerMilliwatts !== undefined) r.powerAverageMilliwatts = row.powerMilliwatts;
     if (row.utilGpuPct !== undefined) r.utilGpuPct = row.utilGpuPct;
     if (row.utilMemPct !== undefined) r.utilMemPct = row.utilMemPct;
+    if (!detail) return r;
     if (row.memUsedBytes !== undefined) r.memUsedBytes = row.memUsedBytes;
     if (row.smClockMhz !== undefined) r.smClockMhz = row.smClockMhz;
     if (row.temperatureC !== undefined) r.temperatureC = row.temperatureC;

@@ -85,6 +85,8 @@ export interface GpuSample {
   gpu: number;
   /** Power at this tick, from `GpuInfo.powerSource` (nvidia-smi `power.draw.instant` / `power.draw`). */
   powerMilliwatts?: number;
+  /** NVML_FI_DEV_POWER_AVERAGE, the 1 s average (nvidia-smi `power.draw.average`); integrated for live energy. */
+  powerAverageMilliwatts?: number;
   /** nvidia-smi `utilization.gpu`: share of time a kernel ran in the last sample period. */
   utilGpuPct?: number;
   /** nvidia-smi `utilization.memory`. */

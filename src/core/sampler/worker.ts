@@ -3,6 +3,7 @@
  * energy counter alone costs ~4 ms a call on an H200 (tails to ~27 ms).
  */
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { NvmlBackend } from '../nvml/nvmlBackend';
 import type { TelemetryBackend } from './backend';
@@ -31,6 +32,8 @@ try {
 const engine = new SamplerEngine(backend, {
   intervalMs: options.intervalMs,
   ...(options.counterIntervalMs ? { counterIntervalMs: options.counterIntervalMs } : {}),
+  ...(options.detailIntervalMs ? { detailIntervalMs: options.detailIntervalMs } : {}),
+  ...(options.powerRing ? { powerRing: options.powerRing } : {}),
 });
 const replay = backend instanceof ReplayBackend ? backend : undefined;
 post({
@@ -53,7 +56,7 @@ function postBatchIfDue(force: boolean): void {
   const elapsedMs = engine.elapsedMs();
   if (!force && elapsedMs - lastBatchMs < options.batchMs) return;
   lastBatchMs = elapsedMs;
-  post({ type: 'batch', batch: engine.takeBatch(), energies: engine.energies(), elapsedMs });
+  post({ type: 'batch', batch: engine.takeBatch(), energies: engine.energies(), elapsedMs, workerActiveMs: performance.eventLoopUtilization().active });
 }
 
 function safeTick(): void {
@@ -111,7 +114,15 @@ port.on('message', (m: ToWorker) => {
       finished = true;
       if (timer) clearTimeout(timer);
       const energies = engine.finish();
-      post({ type: 'finished', batch: engine.takeBatch(), energies, elapsedMs: engine.elapsedMs() });
+      const elu = performance.eventLoopUtilization();
+      post({
+        type: 'finished',
+        batch: engine.takeBatch(),
+        energies,
+        elapsedMs: engine.elapsedMs(),
+        workerActiveMs: elu.active,
+        workerLifeMs: elu.active + elu.idle,
+      });
       backend.close();
       port.close();
       break;

@@ -13,6 +13,8 @@ export interface WorkerStartOptions {
   /** How often batches are posted (sampler time). */
   batchMs: number;
   counterIntervalMs?: number;
+  detailIntervalMs?: number;
+  powerRing?: 'auto' | 'on' | 'off';
 }
 
 export type ToWorker = { type: 'finish' } | { type: 'mark'; id: number };
@@ -28,8 +30,23 @@ export type FromWorker =
       /** Replays only: length of the recording. */
       replayDurationMs?: number;
     }
-  | { type: 'batch'; batch: EngineBatch; energies: GpuEnergy[]; elapsedMs: number }
+  | {
+      type: 'batch';
+      batch: EngineBatch;
+      energies: GpuEnergy[];
+      elapsedMs: number;
+      /** Cumulative busy time of the worker's event loop (ms), for overhead figures. */
+      workerActiveMs: number;
+    }
   | { type: 'mark'; id: number; energies: GpuEnergy[]; elapsedMs: number }
   | { type: 'replayEnded' }
-  | { type: 'finished'; batch: EngineBatch; energies: GpuEnergy[]; elapsedMs: number }
+  | {
+      type: 'finished';
+      batch: EngineBatch;
+      energies: GpuEnergy[];
+      elapsedMs: number;
+      /** The worker thread's busy time (event-loop utilisation) over its life, for overhead figures. */
+      workerActiveMs: number;
+      workerLifeMs: number;
+    }
   | { type: 'error'; message: string; fatal: boolean };

@@ -13,6 +13,10 @@ export interface SamplerOptions {
   /** Batch period towards the owner (default 250 ms: a few updates a second). */
   batchMs?: number;
   counterIntervalMs?: number;
+  /** See EngineOptions.detailIntervalMs (default 1000). */
+  detailIntervalMs?: number;
+  /** See EngineOptions.powerRing (default `auto`). */
+  powerRing?: 'auto' | 'on' | 'off';
   /** Path of the worker script; defaults to the bundled `samplerWorker.js` beside this file. */
   workerFile?: string;
 }
@@ -30,6 +34,8 @@ export interface SamplerFinish {
   batch: EngineBatch;
   energies: GpuEnergy[];
   elapsedMs: number;
+  workerActiveMs: number;
+  workerLifeMs: number;
 }
 
 /**
@@ -46,6 +52,8 @@ export class WorkerSampler {
   private readonly marks = new Map<number, (e: { energies: GpuEnergy[]; elapsedMs: number }) => void>();
   /** Latest per-GPU energy, updated with every batch. */
   lastEnergies: GpuEnergy[] = [];
+  /** Cumulative busy time of the worker thread's event loop, as of the latest batch (ms). */
+  workerActiveMs = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -67,6 +75,8 @@ export class WorkerSampler {
       intervalMs,
       batchMs: options.batchMs ?? 250,
       ...(options.counterIntervalMs ? { counterIntervalMs: options.counterIntervalMs } : {}),
+      ...(options.detailIntervalMs ? { detailIntervalMs: options.detailIntervalMs } : {}),
+      ...(options.powerRing ? { powerRing: options.powerRing } : {}),
     };
     const file = options.workerFile ?? defaultWorkerFile();
     // From TypeScript sources (tests), the worker needs the same on-the-fly compiler as its owner.
@@ -103,6 +113,7 @@ export class WorkerSampler {
     switch (m.type) {
       case 'batch':
         this.lastEnergies = m.energies;
+        this.workerActiveMs = m.workerActiveMs;
         for (const l of this.batchListeners) l(m.batch, m.energies, m.elapsedMs);
         break;
       case 'mark':
@@ -164,7 +175,7 @@ export class WorkerSampler {
         if (m.type === 'finished') {
           this.worker.off('message', onMessage);
           this.lastEnergies = m.energies;
-          resolve({ batch: m.batch, energies: m.energies, elapsedMs: m.elapsedMs });
+          resolve({ batch: m.batch, energies: m.energies, elapsedMs: m.elapsedMs, workerActiveMs: m.workerActiveMs, workerLifeMs: m.workerLifeMs });
         }
       };
       this.worker.on('message', onMessage);
