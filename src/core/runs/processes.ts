@@ -91,11 +91,20 @@ export function signalTree(pid: number, signal: NodeJS.Signals, extraPids: numbe
   for (const p of extraPids) if (p !== pid) attempt(() => process.kill(p, signal));
 }
 
+/** True while `pid` runs. A zombie (exited, not yet reaped by its parent or init) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  if (process.platform === 'linux') {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }

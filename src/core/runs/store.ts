@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GpuInfo, GpuSample, PowerPoint, SampleGap } from '../sampler/types';
+import { isAlive as isProcessAlive } from './processes';
 import { summarizeRun } from './summary';
 import type { RunRecord, RunSummary } from './types';
 
@@ -213,7 +214,7 @@ export class RunStore {
    * Records left `running` by a monitor that no longer exists (VS Code or the CLI was killed):
    * mark them `interrupted`, with figures recomputed from every sample flushed before the end.
    */
-  recoverInterrupted(isAlive: (pid: number) => boolean = pidAlive): StoredRun[] {
+  recoverInterrupted(isAlive: (pid: number) => boolean = isProcessAlive): StoredRun[] {
     const recovered: StoredRun[] = [];
     for (const meta of this.list()) {
       if (meta.status !== 'running') continue;
@@ -304,15 +305,6 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(value, null, 1));
   fs.renameSync(tmp, file);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function dirSize(dir: string): number {

@@ -7,9 +7,9 @@ import { WorkerSampler } from '../../../src/core/sampler/workerSampler';
 
 const TRACE = path.join(__dirname, '../../../media/traces/h200-phased-load.jsonl');
 
-function replayAll(intervalMs: number): { engine: SamplerEngine; backend: ReplayBackend } {
+function replayAll(intervalMs: number, powerRing: 'auto' | 'on' | 'off' = 'auto'): { engine: SamplerEngine; backend: ReplayBackend } {
   const backend = new ReplayBackend(parseTrace(fs.readFileSync(TRACE, 'utf8')));
-  const engine = new SamplerEngine(backend, { intervalMs });
+  const engine = new SamplerEngine(backend, { intervalMs, powerRing });
   engine.start();
   for (let t = intervalMs; t <= backend.durationMs; t += intervalMs) {
     backend.advanceTo(t);
@@ -37,7 +37,7 @@ describe('sampler engine on the recorded H200 trace', () => {
   });
 
   it('emits per-tick samples whose live energy rises monotonically and ends at the counter figure', () => {
-    const { engine } = replayAll(100);
+    const { engine } = replayAll(100, 'on');
     const { samples, powerPoints } = engine.takeBatch();
     assert.ok(samples.length >= 300, `only ${samples.length} samples`);
     let prev = -1;
@@ -46,8 +46,22 @@ describe('sampler engine on the recorded H200 trace', () => {
       prev = s.energyMillijoules!;
     }
     assert.ok(Math.abs(prev / 1000 - 9615.0) < 48);
-    // Every recorded row reaches the power ring: nothing between ticks is lost.
+    // With the ring on, every recorded row reaches the power points: nothing between ticks is lost.
     assert.equal(powerPoints.length, 597);
+  });
+
+  it('reads memory, clocks and temperature once a second, power and utilisation every tick', () => {
+    const { engine } = replayAll(100);
+    const samples = engine.takeBatch().samples;
+    const withDetail = samples.filter((s) => s.memUsedBytes !== undefined);
+    assert.ok(samples.every((s) => s.powerMilliwatts !== undefined && s.utilGpuPct !== undefined));
+    assert.ok(withDetail.length >= 29 && withDetail.length <= 33, `${withDetail.length} detailed samples in 30 s`);
+    assert.ok(withDetail.every((s) => s.smClockMhz !== undefined && s.temperatureC !== undefined));
+  });
+
+  it('drains no power ring by default where the energy counter works (it costs ~0.6 ms a drain)', () => {
+    const { engine } = replayAll(100);
+    assert.equal(engine.takeBatch().powerPoints.length, 0);
   });
 
   it('shows the full-load phase at about 690 W with util near 100 %', () => {

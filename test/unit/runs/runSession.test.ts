@@ -1,0 +1,129 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isAlive } from '../../../src/core/runs/processes';
+import { CommandNotFoundError } from '../../../src/core/runs/processes';
+import type { RunOptions } from '../../../src/core/runs/runSession';
+import { RunSession } from '../../../src/core/runs/runSession';
+import { RunStore } from '../../../src/core/runs/store';
+import { fakeNvml } from '../../support/fakeNvml';
+
+const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'runs');
+const TRACE = path.join(__dirname, '..', '..', '..', 'media', 'traces', 'h200-phased-load.jsonl');
+
+function tempStore(): RunStore {
+  return new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'joules-store-')));
+}
+
+async function options(scenario: string, store = tempStore()): Promise<RunOptions> {
+  const lib = await fakeNvml(scenario);
+  return { store, sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 }, stopGraceS: 1 };
+}
+
+describe('monitored runs (fake NVML)', function () {
+  this.timeout(60_000);
+
+  it('measures a run at a constant 300 W: energy = P x duration, output streamed, record stored', async () => {
+    const opts = await options('constant-300w.scn');
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; print("hello from the run"); time.sleep(1.5)'], cwd: os.tmpdir() }, opts);
+    let output = '';
+    session.onOutput((t) => (output += t));
+    let batches = 0;
+    session.onBatch(() => batches++);
+    const s = await session.done;
+    assert.equal(s.status, 'succeeded');
+    assert.equal(s.exitCode, 0);
+    assert.match(output, /hello from the run/);
+    assert.ok(batches >= 4, `${batches} batches`);
+    assert.equal(s.energyMethod, 'counter');
+    // The counter moves in 100 ms steps (30 J at 300 W): allow one step at each end.
+    assert.ok(Math.abs(s.energyJ - 300 * s.durationS) <= 61, `${s.energyJ} J over ${s.durationS} s`);
+    assert.ok(Math.abs(s.avgPowerW - 300) < 25, `avg ${s.avgPowerW} W`);
+    assert.equal(s.peakPowerW, 300);
+    const stored = opts.store.load(s.id)!;
+    assert.equal(stored.summary.status, 'succeeded');
+    assert.equal(stored.summary.energyJ, s.energyJ);
+    assert.ok(stored.samples.length >= 20, `${stored.samples.length} samples stored`);
+    assert.match(stored.outputTail, /hello from the run/);
+  });
+
+  it('reports the command\'s exit code and marks the run failed', async () => {
+    const opts = await options('constant-300w.scn');
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import sys; sys.exit(3)'], cwd: os.tmpdir() }, opts);
+    const s = await session.done;
+    assert.equal(s.exitCode, 3);
+    assert.equal(s.status, 'failed');
+  });
+
+  it('refuses a command that does not exist before starting anything', async () => {
+    const opts = await options('constant-300w.scn');
+    await assert.rejects(RunSession.start({ command: 'no-such-command-xyz', args: [], cwd: os.tmpdir() }, opts), CommandNotFoundError);
+    assert.deepEqual(opts.store.list(), []);
+  });
+
+  it('stop ends the whole process tree (no orphans) and marks the run stopped', async () => {
+    const opts = await options('constant-300w.scn');
+    const script = 'import subprocess, sys, time\np = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\nprint("child", p.pid, flush=True)\ntime.sleep(60)\n';
+    const session = await RunSession.start({ command: 'python3', args: ['-c', script], cwd: os.tmpdir() }, opts);
+    let output = '';
+    session.onOutput((t) => (output += t));
+    const t0 = Date.now();
+    while (!/child \d+/.test(output) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    const childPid = Number(/child (\d+)/.exec(output)![1]);
+    const parentPid = session.pid!;
+    assert.ok(isAlive(childPid) && isAlive(parentPid));
+    const s = await session.stop();
+    assert.equal(s.status, 'stopped');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(isAlive(parentPid), false, 'the run\'s process is gone');
+    assert.equal(isAlive(childPid), false, 'its child is gone too');
+  });
+
+  it('attributes the run to the GPU its processes use and counts only that GPU', async () => {
+    const opts = await options('two-gpus.scn');
+    const session = await RunSession.start({ command: 'python3', args: [path.join(FIXTURES, 'fake_train.py'), '2.5'], cwd: FIXTURES }, opts);
+    const s = await session.done;
+    assert.equal(s.attribution, 'processes');
+    const [g0, g1] = s.gpus;
+    assert.equal(g0!.attributed, true);
+    assert.equal(g1!.attributed, false);
+    // GPU 1 keeps being sampled and reported, but the run's energy is GPU 0's alone.
+    assert.ok(g1!.energyJ > 0);
+    assert.equal(s.energyJ, g0!.energyJ);
+  });
+
+  it('keeps sampling the other GPUs when one is lost, and records the gap', async () => {
+    const opts = await options('gpu-lost.scn');
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(2)'], cwd: os.tmpdir() }, opts);
+    const s = await session.done;
+    assert.equal(s.status, 'succeeded');
+    const rec = opts.store.load(s.id)!;
+    const late0 = rec.samples.filter((x) => x.gpu === 0 && x.tMs > 1500);
+    const late1 = rec.samples.filter((x) => x.gpu === 1 && x.tMs > 1500);
+    assert.ok(late0.length > 5, 'GPU 0 is still sampled after GPU 1 is lost');
+    assert.equal(late1.length, 0, 'no samples from the lost GPU');
+    assert.equal(rec.gaps.length, 1);
+    assert.equal(rec.gaps[0]!.gpu, 1);
+    assert.match(rec.gaps[0]!.reason, /GPU_IS_LOST/);
+  });
+
+  it('integrates power where there is no energy counter, and labels it', async () => {
+    const opts = await options('pascal-no-counter.scn');
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(1.5)'], cwd: os.tmpdir() }, opts);
+    const s = await session.done;
+    assert.equal(s.energyMethod, 'integrated');
+    assert.match(s.gpus[0]!.energyMethodReason ?? '', /not supported/);
+    // Power ramps linearly 31 W -> 182 W over 2 s: energy over the first ~1.5 s is ~ 31*t + 75.5*t^2/2... at least 60 J, never 0.
+    assert.ok(s.energyJ > 60 && s.energyJ < 300, `${s.energyJ} J`);
+  });
+
+  it('replays the recorded H200 trace through the same pipeline: 9615.0 J within 0.5 %', async () => {
+    const store = tempStore();
+    const session = await RunSession.replay(TRACE, Infinity, { store, sampler: { backend: { kind: 'replay', tracePath: TRACE, speed: Infinity }, intervalMs: 100 } });
+    const s = await session.done;
+    assert.equal(s.replay, true);
+    assert.ok(Math.abs(s.energyJ - 9615.0) / 9615.0 < 0.005, `${s.energyJ} J`);
+    assert.ok(Math.abs(s.durationS - 30.0) < 0.1);
+  });
+});
