@@ -76,6 +76,7 @@ export type RunPhase = 'before-first-kernel' | 'between-kernels' | 'after-last-k
 
 /** The measured numbers behind a finding. Only the fields that apply to its code are set. */
 export interface FindingEvidence {
+  /** In time order; long runs list only the first `MAX_EVIDENCE_SPANS` (telemetry.ts), sums cover all. */
   spans: EvidenceSpan[];
   /** Energy of all run GPUs from start to exit; the denominator of `shareOfRunEnergyPct`. */
   runEnergyJ?: number;

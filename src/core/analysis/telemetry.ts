@@ -75,7 +75,7 @@ export interface Thresholds {
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = Object.freeze({
   idleUtilPct: 0,
   starvedUtilPct: 20,
-  starvedMinUtilPct: 1,
+  starvedMinUtilPct: 3,
   starvedPowerMarginW: 25,
   starvedPowerMarginFraction: 0.2,
   idlePowerW: undefined,
@@ -341,27 +341,38 @@ function round(x: number, digits: number): number {
 // ---------------------------------------------------------------------------------------------
 // Formatting (messages carry the measured numbers)
 
-function fmtS(s: number): string {
+/** `12.3 s`. */
+export function formatDurationS(s: number): string {
   return `${s.toFixed(1)} s`;
 }
 
-function fmtJ(j: number): string {
+/** `640 J`, `3.10 kJ`, `1.25 MJ`. */
+export function formatEnergyJ(j: number): string {
   if (Math.abs(j) >= 1e6) return `${(j / 1e6).toFixed(2)} MJ`;
   if (Math.abs(j) >= 100) return `${(j / 1000).toFixed(2)} kJ`;
   return `${j.toFixed(0)} J`;
 }
 
-function fmtPct(p: number): string {
-  return p < 1 && p > 0 ? `${p.toFixed(1)} %` : `${p.toFixed(0)} %`;
+/** `42 %`, `0.4 %` (one decimal below 1 %), `0 %`. */
+export function formatPct(p: number): string {
+  return p >= 0.05 && p < 1 ? `${p.toFixed(1)} %` : `${p.toFixed(0)} %`;
 }
 
-function fmtW(w: number): string {
+/** `690 W`. */
+export function formatPowerW(w: number): string {
   return `${w.toFixed(0)} W`;
 }
 
-function fmtGB(bytes: number): string {
+/** `1.6 GB` (decimal gigabytes, as nvidia-smi's MiB are not). */
+export function formatGB(bytes: number): string {
   return `${(bytes / 1e9).toFixed(1)} GB`;
 }
+
+const fmtS = formatDurationS;
+const fmtJ = formatEnergyJ;
+const fmtPct = formatPct;
+const fmtW = formatPowerW;
+const fmtGB = formatGB;
 
 function fmtRanges(spans: EvidenceSpan[]): string {
   const shown = spans.slice(0, 4).map((x) => `${x.startS.toFixed(1)}-${x.endS.toFixed(1)} s`);
@@ -482,6 +493,9 @@ function wastedAboveWork(ctx: GpuContext, span: EvidenceSpan): number {
 // ---------------------------------------------------------------------------------------------
 // Detectors
 
+/** Evidence lists at most this many spans (the first ones); counts and sums cover all of them. */
+export const MAX_EVIDENCE_SPANS = 500;
+
 interface RunTotals {
   runEnergyJ: number;
   runDurationS: number;
@@ -534,7 +548,7 @@ function detectSlowStart(ctx: GpuContext, totals: RunTotals): Finding[] {
       energyJ: span.energyJ,
       wastedJ: span.energyJ,
       wastedMethod: 'All energy before the first kernel (first sample with util > 0): the GPU did no work in it, though part of a start-up is unavoidable.',
-      evidence: { spans: [span], firstKernelS: round(ctx.firstKernelMs / 1000, 3), ...shareFields(totals, span.energyJ, durS) },
+      evidence: { spans: [span], phase: 'before-first-kernel', firstKernelS: round(ctx.firstKernelMs / 1000, 3), ...shareFields(totals, span.energyJ, durS) },
       static: false,
     },
   ];
@@ -614,9 +628,11 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
   };
 
   if (periodic !== undefined) {
-    const ev = periodic.dips.map((x) => x.span);
-    const sum = sumSpans(ev);
-    const wasted = ev.reduce((a, x) => a + wastedAboveWork(ctx, x), 0);
+    const all = periodic.dips.map((x) => x.span);
+    const sum = sumSpans(all);
+    const wasted = all.reduce((a, x) => a + wastedAboveWork(ctx, x), 0);
+    // Hours of training have thousands of dips: keep the evidence small, the sums cover them all.
+    const ev = all.slice(0, MAX_EVIDENCE_SPANS);
     const pct = totals.runEnergyJ > 0 ? (100 * sum.energy) / totals.runEnergyJ : 0;
     out.push({
       code: 'periodic-stall',
@@ -626,8 +642,8 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
         `GPU ${gpu} stalled ${periodic.dips.length} times, about every ${fmtS(periodic.periodS)} for ${fmtS(periodic.dipMedianS)} each ` +
         `(util ${fmtPct(sum.util)}, ${fmtW(sum.power)}): ${fmtS(sum.timeS)} in all, ${fmtJ(sum.energy)}, ${fmtPct(pct)} of the run's energy.`,
       gpu,
-      startS: ev[0]?.startS ?? 0,
-      endS: ev[ev.length - 1]?.endS ?? 0,
+      startS: all[0]?.startS ?? 0,
+      endS: all[all.length - 1]?.endS ?? 0,
       energyJ: round(sum.energy, 1),
       wastedJ: round(wasted, 1),
       wastedMethod: `Energy in the dips minus what their work (util x time) would need at ${ref.text}.`,
@@ -648,7 +664,7 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
     if (g.spans.length === 0) continue;
     const ev = g.spans.map((x) => x.span);
     const sum = sumSpans(ev);
-    const wasted = ev.reduce((a, x) => a + wastedAboveWork(ctx, x), 0);
+    const wasted = g.code === 'gpu-idle' ? sum.energy : ev.reduce((a, x) => a + wastedAboveWork(ctx, x), 0);
     const pct = totals.runEnergyJ > 0 ? (100 * sum.energy) / totals.runEnergyJ : 0;
     const verb = g.code === 'gpu-starved' ? 'starved' : 'idle';
     const where = g.phase === 'after-last-kernel' ? ' after its last kernel until the process exited' : '';
@@ -670,7 +686,7 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
         g.code === 'gpu-idle'
           ? 'All energy in the idle time (no kernel ran, so no work is credited).'
           : `Energy in the starved time minus what its work (util x time) would need at ${ref.text}.`,
-      evidence: { spans: ev, phase: g.phase, ...common, ...shareFields(totals, sum.energy, sum.timeS) },
+      evidence: { spans: ev.slice(0, MAX_EVIDENCE_SPANS), phase: g.phase, ...common, ...shareFields(totals, sum.energy, sum.timeS) },
       static: false,
     });
   }
@@ -759,7 +775,8 @@ function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-powe
   return [
     {
       code,
-      severity: isPower ? 'information' : 'warning',
+      // Nearly every full-load run on a recent GPU touches its cap: an opportunity, not a problem.
+      severity: isPower ? 'hint' : 'warning',
       title: `GPU ${gpu} ${isPower ? 'power-capped' : 'thermally throttled'} ${fmtPct(100 * share)} of busy time`,
       message: isPower
         ? `GPU ${gpu} ran at its power cap${limitMw === undefined ? '' : ` (${fmtW(limitMw / 1000)})`} for ${fmtS(timeS)}, ${fmtPct(100 * share)} of its busy time (${fmtW(sum.power)}${clockText}). ` +
@@ -775,7 +792,7 @@ function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-powe
         ? 'None: power capping limits power, it does not spend energy without work.'
         : 'Not estimated: throttling lengthens the run, but the extra energy is not separable from the telemetry.',
       evidence: {
-        spans: ev,
+        spans: ev.slice(0, MAX_EVIDENCE_SPANS),
         throttledShareOfBusyPct: round(100 * share, 1),
         smClockMhz: clock,
         temperatureC: temp,
@@ -856,7 +873,7 @@ function detectAfterRun(ctx: GpuContext, after: GpuSample[], totals: RunTotals, 
         restW === undefined
           ? 'All energy while the memory stayed held after exit.'
           : `Energy after exit above the power drawn before the run opened a context (${fmtW(restW)}).`,
-      evidence: { spans: ev, phase: 'after-exit', heldMemBytes: heldBytes, memTotalBytes: ctx.s.info?.memTotalBytes, ...shareFields(totals, sum.energy, sum.timeS) },
+      evidence: { spans: ev.slice(0, MAX_EVIDENCE_SPANS), phase: 'after-exit', heldMemBytes: heldBytes, memTotalBytes: ctx.s.info?.memTotalBytes, ...shareFields(totals, sum.energy, sum.timeS) },
       static: false,
     },
   ];

@@ -1,0 +1,231 @@
+/**
+ * Joins what the telemetry measured with what the source shows. A source site becomes a finding
+ * with measured numbers only when a telemetry finding of a kind it can cause is present (e.g. a
+ * DataLoader without workers and a starved GPU); otherwise it stays a low-severity static hint.
+ */
+import type { EvidenceSpan, Finding, FindingSeverity, SourceFindingCode, SourceSite, TelemetryFindingCode } from './findings';
+import { formatDurationS as fmtS, formatEnergyJ as fmtJ, formatGB as fmtGB, formatPct as fmtPct, formatPowerW as fmtW } from './telemetry';
+import type { RunActivity } from './telemetry';
+
+interface Rule {
+  /** Telemetry findings this pattern can cause; idle/starved count only between kernels. */
+  support: TelemetryFindingCode[];
+  /** Severity when supported. */
+  measured: FindingSeverity;
+  /** Severity without any telemetry (with telemetry that shows no such waste: always 'hint'). */
+  staticSeverity: FindingSeverity;
+  title: string;
+  advice: string;
+}
+
+const RULES: Record<SourceFindingCode, Rule> = {
+  'dataloader-workers': {
+    support: ['gpu-starved', 'gpu-idle', 'periodic-stall'],
+    measured: 'warning',
+    staticSeverity: 'information',
+    title: 'DataLoader without worker processes',
+    advice: 'load batches in worker processes (num_workers > 0)',
+  },
+  'dataloader-pin-memory': {
+    support: ['gpu-starved', 'gpu-idle', 'periodic-stall'],
+    measured: 'information',
+    staticSeverity: 'hint',
+    title: 'DataLoader without pinned memory',
+    advice: 'pinned host memory makes host-to-GPU copies faster and lets them overlap compute (pin_memory=True)',
+  },
+  'dataloader-persistent-workers': {
+    support: ['gpu-idle', 'periodic-stall'],
+    measured: 'information',
+    staticSeverity: 'hint',
+    title: 'DataLoader workers restart every epoch',
+    advice: 'keep the workers between epochs (persistent_workers=True)',
+  },
+  'host-sync-in-loop': {
+    support: ['gpu-starved', 'periodic-stall'],
+    measured: 'warning',
+    staticSeverity: 'information',
+    title: 'GPU sync in the step loop',
+    advice: 'read values back every N steps, or accumulate them on the GPU',
+  },
+  'save-every-step': {
+    support: ['periodic-stall', 'gpu-starved', 'gpu-idle'],
+    measured: 'warning',
+    staticSeverity: 'information',
+    title: 'Checkpoint every step',
+    advice: 'save every N steps',
+  },
+  'eval-every-step': {
+    support: ['periodic-stall', 'gpu-starved', 'gpu-idle'],
+    measured: 'warning',
+    staticSeverity: 'information',
+    title: 'Evaluation every step',
+    advice: 'evaluate every N steps',
+  },
+  'small-batch': {
+    support: ['memory-underused'],
+    measured: 'warning',
+    staticSeverity: 'hint',
+    title: 'Small batch size',
+    advice: 'a larger batch_size would use the free memory and usually do more work per joule',
+  },
+  'no-autocast': {
+    support: [],
+    measured: 'information',
+    staticSeverity: 'hint',
+    title: 'No mixed precision',
+    advice: 'bf16 autocast runs matmuls on the tensor cores, usually in less time and energy per step',
+  },
+  'no-inference-mode': {
+    support: [],
+    measured: 'information',
+    staticSeverity: 'information',
+    title: 'Inference with autograd on',
+    advice: 'torch.inference_mode() skips autograd bookkeeping and frees activation memory',
+  },
+};
+
+/** Codes whose support is "the GPU was busy" (from `activity`) rather than a waste finding. */
+const NEEDS_BUSY = new Set<SourceFindingCode>(['no-autocast', 'no-inference-mode']);
+
+/**
+ * Telemetry findings (unchanged, first) followed by one finding per source site, sorted by file and
+ * line. A site gets the supporting findings' spans, energy and waste and a message with those
+ * numbers when the telemetry supports it; otherwise it is `static`, at most 'information' (only
+ * without any telemetry) and its message ends with "(static hint: no telemetry evidence)".
+ * `activity` (from `summarizeRun`) tells a busy run from a missing one for no-autocast and
+ * no-inference-mode; no-autocast is measured only where `gpuSupportsBf16`.
+ */
+export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpuSupportsBf16: boolean, activity?: RunActivity): Finding[] {
+  const haveTelemetry = telemetryFindings.length > 0 || activity !== undefined;
+  const out: Finding[] = [...telemetryFindings];
+  const sorted = [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.range.startLine - b.range.startLine || a.range.startCharacter - b.range.startCharacter);
+  for (const site of sorted) {
+    const rule = RULES[site.code];
+    const busy = NEEDS_BUSY.has(site.code) ? busyFinding(site, rule, activity, gpuSupportsBf16) : undefined;
+    const support = telemetryFindings.filter((f) => isSupport(rule, f));
+    const finding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
+    out.push(finding);
+  }
+  return out;
+}
+
+function isSupport(rule: Rule, f: Finding): boolean {
+  if (!(rule.support as string[]).includes(f.code)) return false;
+  // Idle before the first kernel or after the last one is start-up or teardown, not the loop's doing.
+  if (f.code === 'gpu-idle' || f.code === 'gpu-starved') return f.evidence.phase === 'between-kernels';
+  return true;
+}
+
+function base(site: SourceSite, rule: Rule): Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related'> {
+  const out: Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related'> = { code: site.code, title: rule.title, file: site.file, range: site.range };
+  if (site.related !== undefined) out.related = site.related;
+  return out;
+}
+
+function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Finding {
+  const spans: EvidenceSpan[] = support.flatMap((f) => f.evidence.spans).sort((a, b) => a.startS - b.startS);
+  const energyJ = support.reduce((a, f) => a + f.energyJ, 0);
+  const wastedJ = support.reduce((a, f) => a + f.wastedJ, 0);
+  const top = [...support].sort((a, b) => b.wastedJ - a.wastedJ || b.energyJ - a.energyJ)[0];
+  const finding: Finding = {
+    ...base(site, rule),
+    severity: rule.measured,
+    message: `${site.message}, while ${describeSupport(support)}: ${rule.advice}.`,
+    startS: spans[0]?.startS ?? 0,
+    endS: Math.max(0, ...spans.map((s) => s.endS)),
+    energyJ: round1(energyJ),
+    wastedJ: round1(wastedJ),
+    wastedMethod: `Sum of the waste of the supporting telemetry findings (${[...new Set(support.map((f) => f.code))].join(', ')}); other lines may claim the same joules, so do not add lines up.`,
+    evidence: { spans, runEnergyJ: top?.evidence.runEnergyJ, runDurationS: top?.evidence.runDurationS, shareOfRunEnergyPct: sharePct(energyJ, top?.evidence.runEnergyJ) },
+    static: false,
+  };
+  if (top?.gpu !== undefined) finding.gpu = top.gpu;
+  return finding;
+}
+
+function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undefined, bf16: boolean): Finding | undefined {
+  if (activity === undefined || (site.code === 'no-autocast' && !bf16)) return undefined;
+  const busy = activity.gpus.filter((g) => g.busyS > 0).sort((a, b) => b.busyEnergyJ - a.busyEnergyJ);
+  const top = busy[0];
+  if (top === undefined) return undefined;
+  const busyS = busy.reduce((a, g) => a + g.busyS, 0);
+  const busyJ = busy.reduce((a, g) => a + g.busyEnergyJ, 0);
+  const gpus = busy.map((g) => `GPU ${g.gpu}`).join(', ');
+  return {
+    ...base(site, rule),
+    severity: rule.measured,
+    message:
+      `${site.message}, while ${gpus} ${busy.length > 1 ? 'were' : 'was'} busy ${fmtS(busyS)} at ${fmtW(top.busyAvgPowerW)} ` +
+      `(${fmtJ(busyJ)}, ${fmtPct(sharePct(busyJ, activity.runEnergyJ) ?? 0)} of the run's energy): ${rule.advice}.`,
+    gpu: top.gpu,
+    startS: 0,
+    endS: activity.runDurationS,
+    energyJ: round1(busyJ),
+    wastedJ: 0,
+    wastedMethod: 'Not measured: the saving depends on the model; the energy shown is the busy time it would apply to.',
+    evidence: { spans: [], busyS: round1(busyS), busyPowerW: top.busyAvgPowerW, busyAvgUtilPct: top.busyAvgUtilPct, runEnergyJ: activity.runEnergyJ, runDurationS: activity.runDurationS },
+    static: false,
+  };
+}
+
+function staticFinding(site: SourceSite, rule: Rule, haveTelemetry: boolean, bf16: boolean): Finding {
+  const noBf16 = site.code === 'no-autocast' && haveTelemetry && !bf16 ? '; this GPU has no bf16, so fp16 autocast with a GradScaler is the option' : '';
+  return {
+    ...base(site, rule),
+    // Telemetry that shows none of the waste this pattern causes argues against it: hint only.
+    severity: haveTelemetry ? 'hint' : rule.staticSeverity,
+    message: `${site.message}: ${rule.advice}${noBf16} (static hint: no telemetry evidence).`,
+    startS: 0,
+    endS: 0,
+    energyJ: 0,
+    wastedJ: 0,
+    wastedMethod: 'None: no measurement supports this pattern.',
+    evidence: { spans: [] },
+    static: true,
+  };
+}
+
+/** "GPU 0 was starved or idle 42 % of the run (12.6 s, 3.10 kJ, 2.95 kJ wasted); GPU 0 stalled 12 times, every 2.0 s (...)". */
+function describeSupport(support: Finding[]): string {
+  const parts: string[] = [];
+  const gpus = [...new Set(support.map((f) => f.gpu ?? -1))].sort((a, b) => a - b);
+  for (const gpu of gpus) {
+    const mine = support.filter((f) => (f.gpu ?? -1) === gpu);
+    const label = gpu < 0 ? 'the GPU' : `GPU ${gpu}`;
+    const lowTime = mine.filter((f) => f.code === 'gpu-idle' || f.code === 'gpu-starved');
+    if (lowTime.length > 0) {
+      const verbs = [...new Set(lowTime.map((f) => (f.code === 'gpu-idle' ? 'idle' : 'starved')))].sort().reverse();
+      const t = sum(lowTime.flatMap((f) => f.evidence.spans.map((s) => s.endS - s.startS)));
+      const run = lowTime[0]?.evidence.runDurationS;
+      parts.push(`${label} was ${verbs.join(' or ')} ${fmtPct(sharePct(t, run) ?? 0)} of the run (${fmtS(t)}, ${amounts(lowTime)})`);
+    }
+    for (const f of mine.filter((x) => x.code === 'periodic-stall')) {
+      parts.push(`${label} stalled ${f.evidence.dipCount ?? f.evidence.spans.length} times, every ${fmtS(f.evidence.periodS ?? 0)} (${amounts([f])})`);
+    }
+    for (const f of mine.filter((x) => x.code === 'memory-underused')) {
+      const peak = f.evidence.peakMemUsedBytes ?? 0;
+      const total = f.evidence.memTotalBytes ?? 0;
+      const limit = f.evidence.powerLimitW === undefined ? '' : ` of ${fmtW(f.evidence.powerLimitW)}`;
+      parts.push(`${label} used at most ${fmtGB(peak)} of ${fmtGB(total)} while busy, drawing ${fmtW(f.evidence.busyPowerW ?? 0)}${limit}`);
+    }
+  }
+  return parts.join('; ');
+}
+
+function amounts(fs: Finding[]): string {
+  const e = sum(fs.map((f) => f.energyJ));
+  const w = sum(fs.map((f) => f.wastedJ));
+  return `${fmtJ(e)}, ${fmtJ(w)} wasted`;
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+function sharePct(part: number, whole: number | undefined): number | undefined {
+  return whole === undefined || whole <= 0 ? undefined : Math.round((1000 * part) / whole) / 10;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}

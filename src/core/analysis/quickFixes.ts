@@ -1,0 +1,500 @@
+/**
+ * Pure edit computation for the quick fixes of source findings. The editor layer turns each
+ * `QuickFix` into a `vscode.CodeAction` with a `WorkspaceEdit`; the CLI can print them as diffs.
+ *
+ * Every fix is applied to the text and re-parsed before it is offered: a fix that would add a
+ * syntax error is dropped, so a stale or unusual layout yields no fix rather than a broken file.
+ */
+import { availableParallelism } from 'node:os';
+import type { Finding, QuickFix, SourceRange, TextEdit } from './findings';
+import {
+  descendants,
+  enclosingLoops,
+  hasSyntaxErrors,
+  isBackwardCall,
+  isForwardCall,
+  isOptimizerStepCall,
+  kids,
+  lastName,
+  loaderArgs,
+  namedKids,
+  requireParser,
+} from './pythonSource';
+import type { LoaderArgs, PyNode, PythonParser } from './pythonSource';
+
+/** Knobs of the generated code. */
+export interface QuickFixOptions {
+  /** `num_workers` to insert; default `defaultNumWorkers()`. */
+  numWorkers?: number;
+  /** `if step % N == 0:` for per-step logging (default 100), checkpoints and evaluation (default 1000). */
+  logEveryNSteps?: number;
+  saveEveryNSteps?: number;
+  evalEveryNSteps?: number;
+  /** dtype of the autocast fix; `float16` for GPUs without bf16 (training then also wants a GradScaler). */
+  autocastDtype?: 'bfloat16' | 'float16';
+  /** Default: the parser `loadPythonParser` loaded (it must have been awaited). */
+  parser?: PythonParser;
+}
+
+/** min(8, logical CPUs), at least 1: more workers rarely help one GPU and cost host memory. */
+export function defaultNumWorkers(cpuCount: number = availableParallelism()): number {
+  return Math.max(1, Math.min(8, Math.floor(cpuCount)));
+}
+
+/**
+ * The fixes for one source finding on `sourceText` (the current text of `finding.file`), most
+ * specific first. Empty for telemetry findings, for codes without a safe edit (small-batch,
+ * torch.cuda.synchronize, assignments of synced values), and when the range no longer matches.
+ */
+export function quickFixesFor(finding: Finding, sourceText: string, options: QuickFixOptions = {}): QuickFix[] {
+  if (finding.range === undefined) return [];
+  const parser = requireParser(options.parser);
+  const root = parser.parse(sourceText);
+  const target = nodeAt(root, finding.range);
+  if (target === undefined) return [];
+  const doc = new Doc(sourceText);
+  let fixes: QuickFix[] = [];
+  switch (finding.code) {
+    case 'dataloader-workers':
+    case 'dataloader-pin-memory':
+    case 'dataloader-persistent-workers':
+      fixes = dataLoaderFixes(doc, root, target, finding.code, options.numWorkers ?? defaultNumWorkers());
+      break;
+    case 'no-inference-mode':
+      fixes = inferenceModeFix(doc, root, target);
+      break;
+    case 'no-autocast':
+      fixes = autocastFix(doc, root, target, options.autocastDtype ?? 'bfloat16');
+      break;
+    case 'host-sync-in-loop':
+      // Only logging may run less often; a sync whose value is used (appended, summed) must stay.
+      fixes = isLoggingStatement(target) ? everyNStepsFix(doc, target, options.logEveryNSteps ?? 100, 'Log') : [];
+      break;
+    case 'save-every-step':
+      fixes = everyNStepsFix(doc, target, options.saveEveryNSteps ?? 1000, 'Save a checkpoint');
+      break;
+    case 'eval-every-step':
+      fixes = everyNStepsFix(doc, target, options.evalEveryNSteps ?? 1000, 'Evaluate');
+      break;
+    default:
+      fixes = [];
+  }
+  const baseErrors = hasSyntaxErrors(root);
+  return fixes
+    .map((f) => ({ title: f.title, edits: normalizeEdits(doc, f.edits) }))
+    .filter((f) => f.edits.length > 0 && (baseErrors || !hasSyntaxErrors(parser.parse(applyEdits(sourceText, f.edits)))));
+}
+
+/** Applies non-overlapping edits (any order) to a text. */
+export function applyEdits(text: string, edits: TextEdit[]): string {
+  const doc = new Doc(text);
+  const sorted = edits
+    .map((e) => ({ start: doc.offsetAt(e.range.startLine, e.range.startCharacter), end: doc.offsetAt(e.range.endLine, e.range.endCharacter), text: e.newText }))
+    .sort((a, b) => b.start - a.start);
+  let out = text;
+  for (const e of sorted) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text helpers
+
+class Doc {
+  readonly lines: string[];
+  private readonly starts: number[] = [0];
+
+  constructor(readonly text: string) {
+    this.lines = text.split('\n');
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
+  }
+
+  offsetAt(line: number, character: number): number {
+    return (this.starts[line] ?? this.text.length) + character;
+  }
+
+  positionAt(offset: number): { line: number; character: number } {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo, character: offset - (this.starts[lo] ?? 0) };
+  }
+
+  line(row: number): string {
+    return (this.lines[row] ?? '').replace(/\r$/, '');
+  }
+
+  indentOf(row: number): string {
+    return /^[ \t]*/.exec(this.line(row))?.[0] ?? '';
+  }
+
+  /** Only whitespace before the node on its line. */
+  startsLine(node: PyNode): boolean {
+    return this.line(node.startPosition.row).slice(0, node.startPosition.column).trim() === '';
+  }
+
+  /** Only whitespace or a comment after the node on its line. */
+  endsLine(node: PyNode): boolean {
+    const rest = this.line(node.endPosition.row).slice(node.endPosition.column).trim();
+    return rest === '' || rest.startsWith('#');
+  }
+
+  insert(offset: number, text: string): { start: number; end: number; text: string } {
+    return { start: offset, end: offset, text };
+  }
+}
+
+interface OffsetEdit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function rangeFromOffsets(doc: Doc, start: number, end: number): SourceRange {
+  const a = doc.positionAt(start);
+  const b = doc.positionAt(end);
+  return { startLine: a.line, startCharacter: a.character, endLine: b.line, endCharacter: b.character };
+}
+
+/** Sorts edits and merges touching or overlapping ones, so editors accept them as one change set. */
+function normalizeEdits(doc: Doc, edits: TextEdit[]): TextEdit[] {
+  const list: OffsetEdit[] = edits
+    .map((e) => ({ start: doc.offsetAt(e.range.startLine, e.range.startCharacter), end: doc.offsetAt(e.range.endLine, e.range.endCharacter), text: e.newText }))
+    .sort((a, b) => a.start - b.start || a.end - b.end);
+  const merged: OffsetEdit[] = [];
+  for (const e of list) {
+    const prev = merged[merged.length - 1];
+    // Edits are planned never to overlap; touching ones (a replacement and an insertion at its
+    // end, two insertions at one offset) become one so their order cannot be mixed up.
+    if (prev !== undefined && e.start === prev.end) merged[merged.length - 1] = { start: prev.start, end: e.end, text: prev.text + e.text };
+    else merged.push({ ...e });
+  }
+  return merged.map((e) => ({ range: rangeFromOffsets(doc, e.start, e.end), newText: e.text }));
+}
+
+function edit(doc: Doc, e: OffsetEdit): TextEdit {
+  return { range: rangeFromOffsets(doc, e.start, e.end), newText: e.text };
+}
+
+/** The node with exactly this range, else the smallest one starting there that covers it. */
+function nodeAt(root: PyNode, r: SourceRange): PyNode | undefined {
+  let best: PyNode | undefined;
+  for (const n of descendants(root)) {
+    const s = n.startPosition;
+    const e = n.endPosition;
+    if (s.row !== r.startLine || s.column !== r.startCharacter) continue;
+    if (e.row === r.endLine && e.column === r.endCharacter && n.isNamed) return n;
+    const covers = e.row > r.endLine || (e.row === r.endLine && e.column >= r.endCharacter);
+    if (covers && n.isNamed && (best === undefined || n.endIndex - n.startIndex < best.endIndex - best.startIndex)) best = n;
+  }
+  return best;
+}
+
+/** Indentation unit of a block: the body's indent minus the header's, or 4 spaces. */
+function indentUnit(doc: Doc, header: PyNode, body: PyNode | null): string {
+  const outer = doc.indentOf(header.startPosition.row);
+  const first = body === null ? undefined : namedKids(body).find((k) => k.type !== 'comment');
+  if (first !== undefined && first.startPosition.row !== header.startPosition.row) {
+    const inner = doc.indentOf(first.startPosition.row);
+    if (inner.startsWith(outer) && inner.length > outer.length) return inner.slice(outer.length);
+  }
+  return outer.includes('\t') ? '\t' : '    ';
+}
+
+/** Rows inside multi-line strings (after their first row): their text must not be re-indented. */
+function stringContinuationRows(node: PyNode): Set<number> {
+  const rows = new Set<number>();
+  for (const n of descendants(node)) {
+    if (n.type !== 'string' || n.endPosition.row === n.startPosition.row) continue;
+    for (let r = n.startPosition.row + 1; r <= n.endPosition.row; r++) rows.add(r);
+  }
+  return rows;
+}
+
+/**
+ * Replaces whole rows [first.row, last.row] by `header` plus those rows indented one unit deeper
+ * (blank rows and string continuations kept as they are).
+ */
+function wrapRows(doc: Doc, first: PyNode, last: PyNode, headerLine: string, unit: string, scope: PyNode): OffsetEdit {
+  const fromRow = first.startPosition.row;
+  const toRow = last.endPosition.row;
+  const keep = stringContinuationRows(scope);
+  const ws = doc.indentOf(fromRow);
+  const body: string[] = [];
+  for (let r = fromRow; r <= toRow; r++) {
+    const line = doc.line(r);
+    body.push(line.trim() === '' || keep.has(r) ? line : unit + line);
+  }
+  const start = doc.offsetAt(fromRow, 0);
+  const end = doc.offsetAt(toRow, doc.line(toRow).length);
+  return { start, end, text: `${ws}${headerLine}\n${body.join('\n')}` };
+}
+
+/** The statement (child of a block or the module) that holds the node. */
+function statementOf(node: PyNode): PyNode | undefined {
+  for (let n: PyNode | null = node; n !== null; n = n.parent) {
+    if (n.parent !== null && (n.parent.type === 'block' || n.parent.type === 'module')) return n;
+  }
+  return undefined;
+}
+
+/** How the module spells `torch`: `torch`, an alias (`th`), or undefined (then an import is added). */
+function torchName(root: PyNode): string | undefined {
+  for (const n of descendants(root)) {
+    if (n.type !== 'import_statement') continue;
+    for (const item of namedKids(n)) {
+      if (item.type === 'dotted_name' && item.text.split('.')[0] === 'torch') return 'torch';
+      if (item.type === 'aliased_import' && item.childForFieldName('name')?.text === 'torch') return item.childForFieldName('alias')?.text;
+    }
+  }
+  return undefined;
+}
+
+/** `import torch` after the last top-level import (or before the first statement). */
+function addTorchImport(doc: Doc, root: PyNode): OffsetEdit {
+  const stmts = namedKids(root).filter((k) => k.type !== 'comment');
+  const imports = stmts.filter((k) => k.type === 'import_statement' || k.type === 'import_from_statement' || k.type === 'future_import_statement');
+  const last = imports[imports.length - 1];
+  if (last !== undefined) return doc.insert(doc.offsetAt(last.endPosition.row, doc.line(last.endPosition.row).length), '\nimport torch');
+  const first = stmts[0];
+  const isDocstring = first?.type === 'expression_statement' && namedKids(first)[0]?.type === 'string';
+  if (first !== undefined && isDocstring) return doc.insert(doc.offsetAt(first.endPosition.row, doc.line(first.endPosition.row).length), '\nimport torch');
+  return doc.insert(first === undefined ? 0 : doc.offsetAt(first.startPosition.row, 0), 'import torch\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// DataLoader arguments
+
+interface LoaderWants {
+  numWorkers?: number;
+  pinMemory?: boolean;
+  persistentWorkers?: boolean;
+}
+
+function dataLoaderFixes(doc: Doc, root: PyNode, target: PyNode, code: Finding['code'], numWorkers: number): QuickFix[] {
+  const call = loaderCallOf(target);
+  if (call === undefined) return [];
+  const args = loaderArgs(call, root);
+  const all: LoaderWants = { numWorkers, pinMemory: true, persistentWorkers: true };
+  const own: LoaderWants =
+    code === 'dataloader-workers' ? { numWorkers } : code === 'dataloader-pin-memory' ? { pinMemory: true } : { persistentWorkers: true };
+  const fixes: QuickFix[] = [];
+  for (const want of [own, all]) {
+    const planned = planLoaderEdits(doc, call, args, want);
+    if (planned === undefined) continue;
+    if (fixes.some((f) => f.title === planned.title)) continue;
+    fixes.push(planned);
+  }
+  return fixes;
+}
+
+/** The DataLoader call a finding points into: its callee, or one of its own arguments. */
+function loaderCallOf(target: PyNode): PyNode | undefined {
+  if (target.type === 'call') return target;
+  const parent = target.parent;
+  if (parent?.type === 'call' && target.fieldName === 'function') return parent;
+  if (parent?.type === 'argument_list' && parent.parent?.type === 'call') {
+    const call = parent.parent;
+    // An argument of `dict(...)` is a splatted config, not the loader: no edit there.
+    return call.childForFieldName('function')?.text === 'dict' ? undefined : call;
+  }
+  return undefined;
+}
+
+function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderWants): QuickFix | undefined {
+  const replace: OffsetEdit[] = [];
+  const append: string[] = [];
+  const changed: string[] = [];
+  const setArg = (name: string, st: LoaderArgs['numWorkers'], value: string, ok: (v: LoaderArgs['numWorkers']['value']) => boolean): boolean => {
+    if (!st.present) {
+      if (args.opaque) return false; // the splat may set it: adding it could raise "multiple values"
+      append.push(`${name}=${value}`);
+      changed.push(`${name}=${value}`);
+      return true;
+    }
+    if (st.viaSplat || st.node === undefined) return ok(st.value);
+    if (ok(st.value)) return true;
+    if (st.value === undefined) return false; // an expression: the user's choice
+    const valueNode = st.node.type === 'keyword_argument' ? st.node.childForFieldName('value') : st.node;
+    if (valueNode === null) return false;
+    replace.push({ start: valueNode.startIndex, end: valueNode.endIndex, text: value });
+    changed.push(`${name}=${value}`);
+    return true;
+  };
+  let workersPositive = typeof args.numWorkers.value === 'number' && args.numWorkers.value > 0;
+  if (want.numWorkers !== undefined) {
+    const done = setArg('num_workers', args.numWorkers, String(want.numWorkers), (v) => typeof v === 'number' && v > 0);
+    if (done) workersPositive = true;
+  }
+  if (want.pinMemory === true) setArg('pin_memory', args.pinMemory, 'True', (v) => v === true);
+  // persistent_workers=True with num_workers=0 raises ValueError: only with workers known > 0.
+  if (want.persistentWorkers === true && workersPositive) setArg('persistent_workers', args.persistentWorkers, 'True', (v) => v === true);
+  if (changed.length === 0) return undefined;
+  const edits: OffsetEdit[] = [...replace];
+  if (append.length > 0) {
+    const ins = appendArgs(doc, call, append);
+    if (ins === undefined) return undefined;
+    edits.push(...ins);
+  }
+  return { title: `Set ${changed.join(', ')}`, edits: edits.map((e) => edit(doc, e)) };
+}
+
+/** Inserts keyword arguments at the end of a call, in the call's own layout. */
+function appendArgs(doc: Doc, call: PyNode, newArgs: string[]): OffsetEdit[] | undefined {
+  const list = call.childForFieldName('arguments');
+  if (list === null || list.type !== 'argument_list') return undefined;
+  const open = list.children.find((k) => k.type === '(');
+  const close = list.children.find((k) => k.type === ')');
+  if (open === undefined || close === undefined) return undefined;
+  const argNodes = namedKids(list).filter((k) => k.type !== 'comment');
+  const last = argNodes[argNodes.length - 1];
+  if (last === undefined) return [doc.insert(open.endIndex, newArgs.join(', '))];
+  const comma = list.children.find((k) => k.type === ',' && k.startIndex >= last.endIndex);
+  const trailing = comma !== undefined;
+  const after = trailing ? comma.endIndex : last.endIndex;
+  const closeOnOwnRow = close.startPosition.row > last.endPosition.row;
+  const lastOnOpenRow = last.startPosition.row === open.startPosition.row;
+  if (open.startPosition.row === close.startPosition.row || (closeOnOwnRow && lastOnOpenRow)) {
+    // One line (or a lone closing paren): `..., a=1, b=2` keeping a trailing comma if there was one.
+    return [doc.insert(after, trailing ? ` ${newArgs.join(', ')},` : `, ${newArgs.join(', ')}`)];
+  }
+  // One argument per line: new lines at the last argument's indentation.
+  const lastRowText = doc.line(last.startPosition.row);
+  const indent = doc.startsLine(last) ? lastRowText.slice(0, last.startPosition.column) : doc.indentOf(last.startPosition.row);
+  if (closeOnOwnRow) {
+    // After the rest of the last argument's row (its comma and comment stay on it).
+    const rowEnd = doc.offsetAt(last.endPosition.row, doc.line(last.endPosition.row).length);
+    const lines = newArgs.map((a, i) => `${indent}${a}${trailing || i < newArgs.length - 1 ? ',' : ''}`);
+    const edits: OffsetEdit[] = [doc.insert(rowEnd, `\n${lines.join('\n')}`)];
+    if (!trailing) edits.unshift(doc.insert(last.endIndex, ','));
+    return edits;
+  }
+  // Hanging: `DataLoader(ds,\n           shuffle=True)` -> new args aligned below, `)` stays last.
+  const lines = newArgs.map((a) => `${indent}${a}`);
+  return [doc.insert(after, trailing ? `\n${lines.join(',\n')},` : `,\n${lines.join(',\n')}`)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block wrappers
+
+function inferenceModeFix(doc: Doc, root: PyNode, target: PyNode): QuickFix[] {
+  const loop = target.type === 'for_statement' || target.type === 'while_statement' ? target : undefined;
+  if (loop === undefined || !doc.startsLine(loop) || !doc.endsLine(loop)) return [];
+  const torch = torchName(root);
+  const unit = indentUnit(doc, loop, loop.childForFieldName('body'));
+  const edits = [wrapRows(doc, loop, loop, `with ${torch ?? 'torch'}.inference_mode():`, unit, loop)];
+  if (torch === undefined) edits.unshift(addTorchImport(doc, root));
+  return [{ title: 'Wrap the loop in torch.inference_mode()', edits: edits.map((e) => edit(doc, e)) }];
+}
+
+function autocastFix(doc: Doc, root: PyNode, target: PyNode, dtype: 'bfloat16' | 'float16'): QuickFix[] {
+  if (target.type !== 'call') return [];
+  const first = statementOf(target);
+  const block = first?.parent;
+  if (first === undefined || block === null || block === undefined) return [];
+  if (COMPOUND.has(first.type)) return [];
+  if (containsBackward(first) || !doc.startsLine(first)) return [];
+  // Forward pass and loss: from the model call up to the statement that calls backward()/step().
+  const siblings = namedKids(block).filter((k) => k.type !== 'comment');
+  const i = siblings.findIndex((k) => k.startIndex === first.startIndex);
+  let last = first;
+  const stop = siblings.slice(i + 1).findIndex((k) => containsBackward(k) || descendants(k).some((n) => n.type === 'call' && lastName(n.childForFieldName('function')) === 'zero_grad'));
+  if (stop >= 0) last = siblings[i + stop] ?? first;
+  if (!doc.endsLine(last)) return [];
+  const torch = torchName(root);
+  const t = torch ?? 'torch';
+  const header = block.type === 'block' && block.parent !== null ? block.parent : first;
+  const unit = indentUnit(doc, header, block.type === 'block' ? block : null);
+  const edits = [wrapRows(doc, first, last, `with ${t}.autocast("cuda", dtype=${t}.${dtype}):`, unit, block)];
+  if (torch === undefined) edits.unshift(addTorchImport(doc, root));
+  const title = dtype === 'bfloat16' ? 'Run the forward pass under bf16 autocast' : 'Run the forward pass under fp16 autocast (training also needs a GradScaler)';
+  return [{ title, edits: edits.map((e) => edit(doc, e)) }];
+}
+
+const COMPOUND = new Set(['for_statement', 'while_statement', 'if_statement', 'with_statement', 'try_statement', 'function_definition', 'class_definition', 'decorated_definition', 'match_statement']);
+
+function containsBackward(node: PyNode): boolean {
+  return descendants(node).some((n) => n.type === 'call' && (isBackwardCall(n) || isOptimizerStepCall(n)));
+}
+
+const LOG_CALLS = new Set(['print', 'log', 'info', 'debug', 'warning', 'add_scalar', 'add_scalars', 'set_postfix', 'set_postfix_str', 'set_description', 'write', 'log_metrics', 'log_dict', 'pprint']);
+
+/** A bare call statement that only reports (`print(...)`, `logger.info(...)`, `writer.add_scalar(...)`). */
+function isLoggingStatement(target: PyNode): boolean {
+  const stmt = statementOf(target);
+  const call = stmt?.type === 'expression_statement' ? namedKids(stmt)[0] : undefined;
+  return call?.type === 'call' && LOG_CALLS.has(lastName(call.childForFieldName('function')) ?? '');
+}
+
+/** `if step % N == 0:` around a bare call statement (logging, torch.save, evaluate). */
+function everyNStepsFix(doc: Doc, target: PyNode, n: number, verb: string): QuickFix[] {
+  const stmt = statementOf(target);
+  if (stmt === undefined || stmt.type !== 'expression_statement' || namedKids(stmt)[0]?.type !== 'call') return [];
+  if (!doc.startsLine(stmt) || !doc.endsLine(stmt)) return [];
+  const loops = enclosingLoops(stmt);
+  const loop = loops.find((l) => looksLikeStepLoop(l)) ?? loops[0];
+  if (loop === undefined || stmt.startPosition.row === loop.startPosition.row) return [];
+  const counter = stepCounter(loop);
+  const block = stmt.parent;
+  const unit = indentUnit(doc, block?.parent ?? stmt, block ?? null);
+  if (counter !== undefined) {
+    return [{ title: `${verb} every ${n} steps (if ${counter} % ${n} == 0)`, edits: [edit(doc, wrapRows(doc, stmt, stmt, `if ${counter} % ${n} == 0:`, unit, stmt))] }];
+  }
+  // No counter: number the iterations with enumerate() (for loops only).
+  if (loop.type !== 'for_statement') return [];
+  const left = loop.childForFieldName('left');
+  const right = loop.childForFieldName('right');
+  if (left === null || right === null) return [];
+  const name = freshName(loop, ['step', 'step_idx', 'i_step']);
+  if (name === undefined) return [];
+  const leftText = left.type === 'pattern_list' ? `(${left.text})` : left.text;
+  const header: OffsetEdit = { start: left.startIndex, end: right.endIndex, text: `${name}, ${leftText} in enumerate(${right.text})` };
+  const wrap = wrapRows(doc, stmt, stmt, `if ${name} % ${n} == 0:`, unit, stmt);
+  return [{ title: `${verb} every ${n} steps (enumerate the loop)`, edits: [edit(doc, header), edit(doc, wrap)] }];
+}
+
+/** The loop's step counter: `for step, b in enumerate(...)`, `for i in range(...)`, or `i += 1` in its body. */
+function stepCounter(loop: PyNode): string | undefined {
+  if (loop.type === 'for_statement') {
+    const left = loop.childForFieldName('left');
+    const right = loop.childForFieldName('right');
+    const fn = right?.type === 'call' ? lastName(right.childForFieldName('function')) : undefined;
+    if (fn === 'enumerate' && (left?.type === 'pattern_list' || left?.type === 'tuple_pattern')) {
+      const first = namedKids(left)[0];
+      if (first?.type === 'identifier' && first.text !== '_') return first.text;
+    }
+    if (fn === 'range' && left?.type === 'identifier') return left.text;
+  }
+  const body = loop.childForFieldName('body');
+  for (const n of body === null ? [] : descendants(body)) {
+    if (n.type !== 'augmented_assignment' || enclosingLoops(n)[0]?.startIndex !== loop.startIndex) continue;
+    const l = n.childForFieldName('left');
+    const r = n.childForFieldName('right');
+    if (l?.type === 'identifier' && r?.text === '1' && kids(n).some((k) => k.type === '+=')) return l.text;
+  }
+  return undefined;
+}
+
+/** Step-loop look, without the project context: calls the model, backward or step, or iterates a loader. */
+function looksLikeStepLoop(loop: PyNode): boolean {
+  const body = loop.childForFieldName('body');
+  const direct = (body === null ? [] : descendants(body)).some(
+    (n) => n.type === 'call' && enclosingLoops(n)[0]?.startIndex === loop.startIndex && (isForwardCall(n) || isBackwardCall(n) || isOptimizerStepCall(n)),
+  );
+  return direct || /loader|(^|_)dl\b/i.test(loop.childForFieldName('right')?.text ?? '');
+}
+
+function freshName(scope: PyNode, candidates: string[]): string | undefined {
+  let top: PyNode = scope;
+  while (top.parent !== null && top.type !== 'function_definition') top = top.parent;
+  // Attribute names (`opt.step`) and keyword names (`f(step=1)`) do not clash with a variable.
+  const used = new Set(
+    descendants(top)
+      .filter((n) => n.type === 'identifier' && n.fieldName !== 'attribute' && !(n.parent?.type === 'keyword_argument' && n.fieldName === 'name'))
+      .map((n) => n.text),
+  );
+  return candidates.find((c) => !used.has(c));
+}
