@@ -1,7 +1,13 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { analyzeRun } from '../core/analysis/runAnalysis';
 import type { AnalysisInput } from '../core/runs/runSession';
 import type { FindingSummary } from '../core/runs/types';
 
 /** Findings printed after a run's summary and put into `--json`. */
-export async function analyzeForCli(_input: AnalysisInput): Promise<FindingSummary[]> {
-  return [];
+export async function analyzeForCli(input: AnalysisInput): Promise<FindingSummary[]> {
+  // Bundled CLI: dist/cli.js with the grammar in dist/wasm; from sources: the installed package.
+  const bundledWasm = path.join(__dirname, 'wasm');
+  const { summaries } = await analyzeRun(input, fs.existsSync(path.join(bundledWasm, 'tree-sitter-python.wasm')) ? { wasmDir: bundledWasm } : {});
+  return summaries;
 }

@@ -330,6 +330,9 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       ...(g.peakMemUsedBytes !== undefined ? { peakMemUsedBytes: g.peakMemUsedBytes } : {}),
       ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
     })),
+    ...(s.markers ? { markers: s.markers.map((m) => ({ label: m.label, tS: round(m.tS, 3), energyJ: round(m.energyJ, 3) })) } : {}),
+    ...(s.steps ? { steps: s.steps, jPerStep: round(s.jPerStep ?? 0, 4) } : {}),
+    ...(s.tokens ? { tokens: s.tokens, jPerToken: round(s.jPerToken ?? 0, 5) } : {}),
     findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
     ...(s.errors ? { errors: s.errors } : {}),
     ...(s.unsupported ? { unsupported: s.unsupported } : {}),
@@ -355,6 +358,16 @@ export function formatSummary(s: RunSummary): string {
         `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}${g.energyMethod === 'integrated' ? ' [energy integrated: no hardware counter]' : ''}` +
         `${g.runSmSharePct !== undefined ? `, run's SM share ~${g.runSmSharePct.toFixed(0)} % (estimate)` : ''}`,
     );
+  }
+  if (s.steps) lines.push(`  per step   ${formatJoules(s.jPerStep ?? 0)} (${s.steps} steps)`);
+  if (s.tokens) lines.push(`  per token  ${(s.jPerToken ?? 0).toFixed(3)} J (${s.tokens} tokens)`);
+  if (s.markers?.length) {
+    lines.push('', 'Markers (energy since the previous marker):');
+    let prev = { tS: 0, energyJ: 0 };
+    for (const m of s.markers) {
+      lines.push(`  ${m.tS.toFixed(1).padStart(7)} s  ${m.label.padEnd(24)} ${formatJoules(m.energyJ - prev.energyJ).padStart(9)} in ${formatDuration(m.tS - prev.tS)}`);
+      prev = m;
+    }
   }
   if (s.findings?.length) {
     lines.push('', 'Findings:');

@@ -10,7 +10,15 @@ import { WorkerSampler } from '../sampler/workerSampler';
 import { processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { summarizeRun } from './summary';
-import type { FindingSummary, LaunchSpec, LiveStatus, RunStatus, RunSummary } from './types';
+import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
+
+/**
+ * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
+ *   ::joules mark <label>     a named point (e.g. "epoch 1 end"); the energy counter is read there
+ *   ::joules steps <n>        n more training/inference steps done (for J/step)
+ *   ::joules tokens <n>       n more tokens generated (for J/token)
+ */
+const MARKER_LINE = /^::joules (mark|steps|tokens)(?: (.*))?$/;
 
 /** Everything the analysis needs about a finished run. */
 export interface AnalysisInput {
@@ -71,6 +79,11 @@ export class RunSession {
   readonly done: Promise<RunSummary>;
   private child: ChildProcess | undefined;
   private meta!: StoredRun;
+  private readonly markers: RunMarker[] = [];
+  private readonly pendingMarks: Array<Promise<void>> = [];
+  private steps = 0;
+  private tokens = 0;
+  private readonly lineBuffers: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
 
   private constructor(
     readonly spec: LaunchSpec,
@@ -190,6 +203,7 @@ export class RunSession {
     if (child.pid) this.runPids.add(child.pid);
     const forward = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const text = chunk.toString('utf8');
+      this.scanMarkers(stream, text);
       this.writer.appendOutput(text);
       for (const l of this.outputListeners) l(text, stream);
     };
@@ -202,6 +216,47 @@ export class RunSession {
       if (!child.pid) void this.finish(127, null, `failed to start: ${e.message}`);
     });
     child.once('close', (code, signal) => void this.finish(code, signal, spawnError));
+  }
+
+  private scanMarkers(stream: 'stdout' | 'stderr', text: string): void {
+    // Cheap reject first: most output has no marker at all.
+    if (!text.includes('::joules') && !this.lineBuffers[stream]) return;
+    const lines = (this.lineBuffers[stream] + text).split('\n');
+    this.lineBuffers[stream] = (lines.pop() ?? '').slice(-1000);
+    for (const raw of lines) {
+      const m = MARKER_LINE.exec(raw.replace(/\r$/, '').trim());
+      if (!m) continue;
+      const arg = (m[2] ?? '').trim();
+      if (m[1] === 'mark') {
+        const label = arg.slice(0, 200) || `mark ${this.markers.length + 1}`;
+        this.pendingMarks.push(
+          this.sampler.mark().then(
+            ({ energies, elapsedMs }) => {
+              const counted = this.countedGpus();
+              const energyJ = energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
+              this.markers.push({ label, tS: elapsedMs / 1000, energyJ });
+            },
+            () => undefined,
+          ),
+        );
+      } else {
+        const n = Number(arg || '1');
+        if (Number.isFinite(n) && n > 0) {
+          if (m[1] === 'steps') this.steps += n;
+          else this.tokens += n;
+        }
+      }
+    }
+  }
+
+  private countedGpus(): Set<number> {
+    const { gpus } = this.runGpus();
+    return new Set(gpus.length ? gpus : this.gpus.map((g) => g.index));
+  }
+
+  /** Markers received so far. */
+  runMarkers(): RunMarker[] {
+    return [...this.markers];
   }
 
   private handleBatch(batch: EngineBatch, energies: GpuEnergy[], elapsedMs: number): void {
@@ -346,6 +401,8 @@ export class RunSession {
     if (this.ended) return;
     this.ended = true;
     let final: { energies: GpuEnergy[]; elapsedMs: number; batch?: EngineBatch };
+    // Markers asked for before the exit are answered before the worker stops.
+    await Promise.race([Promise.all(this.pendingMarks), delay(2000)]);
     try {
       final = await this.sampler.finish();
       if (final.batch) this.ingest(final.batch);
@@ -377,6 +434,9 @@ export class RunSession {
       ...(signal ? { signal } : {}),
       attribution,
       ...(Object.keys(this.errors).length ? { errors: this.errors } : {}),
+      ...(this.markers.length ? { markers: [...this.markers].sort((a, b) => a.tS - b.tS) } : {}),
+      ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
+      ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
     };
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };

@@ -93,6 +93,21 @@ export interface RunSummary {
   /** Metrics some GPU did not support (reported once, not per tick). */
   unsupported?: string[];
   findings?: FindingSummary[];
+  /** Markers the run printed (`::joules mark <label>`), with the energy at that moment (counter read). */
+  markers?: RunMarker[];
+  /** Work the run reported (`::joules steps N`, `::joules tokens N`), and energy per unit of it. */
+  steps?: number;
+  tokens?: number;
+  jPerStep?: number;
+  jPerToken?: number;
+}
+
+/** A point in a run named by the run itself, e.g. an epoch boundary. */
+export interface RunMarker {
+  label: string;
+  tS: number;
+  /** Energy of the run's GPUs from the run's start to this marker (the counter read at the marker where supported). */
+  energyJ: number;
 }
 
 /** Live figures of a running run, for the status bar and the panel. */

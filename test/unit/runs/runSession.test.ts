@@ -127,3 +127,33 @@ describe('monitored runs (fake NVML)', function () {
     assert.ok(Math.abs(s.durationS - 30.0) < 0.1);
   });
 });
+
+describe('run markers', function () {
+  this.timeout(60_000);
+
+  it('reads the energy at each ::joules mark and counts steps and tokens', async () => {
+    const lib = await fakeNvml('constant-300w.scn');
+    const store = tempStore();
+    const markers = path.join(__dirname, '..', '..', '..', 'media');
+    const script = [
+      'import sys, time',
+      `sys.path.insert(0, ${JSON.stringify(markers)})`,
+      'from joules_markers import mark, steps, tokens',
+      'time.sleep(0.5); mark("epoch 1 start")',
+      'time.sleep(1.0); steps(10); tokens(500); mark("epoch 1 end")',
+      'time.sleep(0.3)',
+    ].join('\n');
+    const session = await RunSession.start({ command: 'python3', args: ['-c', script], cwd: os.tmpdir() }, { store, sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 } });
+    const s = await session.done;
+    assert.deepEqual(s.markers?.map((m) => m.label), ['epoch 1 start', 'epoch 1 end']);
+    const [a, b] = s.markers!;
+    // 300 W between the marks, read from the counter (100 ms steps of 30 J).
+    const windowJ = b!.energyJ - a!.energyJ;
+    const expectJ = 300 * (b!.tS - a!.tS);
+    assert.ok(Math.abs(windowJ - expectJ) <= 61, `${windowJ} J between marks, expected ~${expectJ}`);
+    assert.equal(s.steps, 10);
+    assert.equal(s.tokens, 500);
+    assert.ok(Math.abs(s.jPerStep! - s.energyJ / 10) < 1e-9);
+    assert.equal(store.readMeta(s.id)!.markers?.length, 2);
+  });
+});
