@@ -27,6 +27,7 @@ const entries = [
 ];
 if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in: 'src/vscode/extension.ts', out: 'dist/extension.js' });
 if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });
+if (fs.existsSync(path.join(root, 'bench/trainCompare.ts'))) entries.push({ in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' });
 
 export async function build() {
   await Promise.all(entries.map((e) => esbuild.build({ ...common, entryPoints: [path.join(root, e.in)], outfile: path.join(root, e.out) })));

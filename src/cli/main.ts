@@ -22,6 +22,7 @@ Usage:
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
   joules report <run-id|last> [--json]          show a stored run's summary
+  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply edits the script)
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -62,6 +63,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return cmdHistory(rest, io);
       case 'report':
         return cmdReport(rest, io);
+      case 'fix':
+        return await cmdFix(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -290,6 +293,61 @@ function cmdReport(argv: string[], io: Io): number {
   if (!run) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
   if (flags.json) io.stdout.write(JSON.stringify(toJson(run)) + '\n');
   else io.stdout.write(formatSummary(run));
+  return 0;
+}
+
+const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store: { type: 'string' }, workers: { type: 'number' } };
+
+/**
+ * `joules fix`: the editor's quick fixes from a terminal. Findings are recomputed from the stored
+ * run against the script as it is now, one fix at a time (each re-analysis keeps ranges right).
+ */
+async function cmdFix(argv: string[], io: Io): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, FIX_FLAGS);
+  if (positionals.length !== 1) throw new UsageError('fix needs one run id (or "last"); see joules history');
+  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const id = positionals[0] === 'last' ? store.list().find((r) => !r.replay)?.id : positionals[0];
+  const rec = id ? store.load(id) : undefined;
+  if (!rec) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
+  const script = rec.summary.scriptPath;
+  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.summary.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
+  const { analyzeRun } = await import('../core/analysis/runAnalysis');
+  const { quickFixesFor, applyEdits } = await import('../core/analysis/quickFixes');
+  const wasm = path.join(__dirname, 'wasm');
+  const options = fs.existsSync(path.join(wasm, 'tree-sitter-python.wasm')) ? { wasmDir: wasm } : {};
+  const input = {
+    summary: rec.summary,
+    gpus: rec.gpus,
+    samples: rec.samples,
+    powerPoints: rec.powerPoints,
+    runGpus: rec.stored.runGpus.length ? rec.stored.runGpus : rec.gpus.map((g) => g.index),
+    endMs: rec.summary.durationS * 1000,
+  };
+  const done = new Set<string>();
+  let applied = 0;
+  for (let round = 0; round < 20; round++) {
+    const { findings } = await analyzeRun(input, options);
+    let next: { title: string; file: string; line: number; edits: Parameters<typeof applyEdits>[1] } | undefined;
+    for (const f of findings) {
+      if (!f.file || !f.range || f.severity === 'hint') continue;
+      const key = `${f.code}:${f.file}:${f.range.startLine}`;
+      if (done.has(key)) continue;
+      done.add(key);
+      const text = fs.readFileSync(f.file, 'utf8');
+      const [fix] = quickFixesFor(f, text, typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {});
+      if (!fix) continue;
+      next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
+      break;
+    }
+    if (!next) break;
+    io.stdout.write(`${path.relative(process.cwd(), next.file)}:${next.line}: ${next.title}\n`);
+    if (!flags.apply) continue;
+    fs.writeFileSync(next.file, applyEdits(fs.readFileSync(next.file, 'utf8'), next.edits));
+    applied++;
+  }
+  if (!done.size) io.stdout.write('No source findings with a fix for this run.\n');
+  else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
+  else io.stdout.write('Run again with --apply to make these edits.\n');
   return 0;
 }
 

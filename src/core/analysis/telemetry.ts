@@ -75,7 +75,7 @@ export interface Thresholds {
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = Object.freeze({
   idleUtilPct: 0,
   starvedUtilPct: 20,
-  starvedMinUtilPct: 3,
+  starvedMinUtilPct: 1,
   starvedPowerMarginW: 25,
   starvedPowerMarginFraction: 0.2,
   idlePowerW: undefined,
@@ -392,6 +392,7 @@ interface GpuContext {
   /** Index of the first-kernel sample (series length when none). */
   firstKernelIdx: number;
   lastBusyEndMs: number | undefined;
+  lastKernelEndMs: number | undefined;
   idleFloorW: number | undefined;
   busyS: number;
   busyEnergyJ: number;
@@ -421,6 +422,13 @@ function makeContext(s: Series, th: Thresholds): GpuContext {
   let busyEnergyJ = 0;
   let busyUtilMs = 0;
   let lastBusyEndMs: number | undefined;
+  // The end of the last sample in which any kernel ran: a run starved for its whole length never
+  // has a "busy" sample after start-up, yet its low time is between kernels, not teardown.
+  let lastKernelEndMs: number | undefined;
+  for (let i = 0; i < n; i++) {
+    const u = s.samples[i]?.utilGpuPct;
+    if (u !== undefined && u > th.idleUtilPct) lastKernelEndMs = s.t[i + 1] ?? s.endMs;
+  }
   for (let i = 0; i < n; i++) {
     const x = s.samples[i];
     if (x === undefined || !isBusy(x)) continue;
@@ -459,6 +467,7 @@ function makeContext(s: Series, th: Thresholds): GpuContext {
     firstKernelMs,
     firstKernelIdx,
     lastBusyEndMs,
+    lastKernelEndMs,
     idleFloorW,
     busyS: busyMs / 1000,
     busyEnergyJ,
@@ -565,7 +574,18 @@ interface LowSpan {
 /** Low stretches after the first kernel, merged and classified. */
 function lowSpans(ctx: GpuContext): LowSpan[] {
   if (ctx.firstKernelMs === undefined) return [];
-  const runs = mergeRuns(ctx.s, runsOf(ctx.s, ctx.isLow, ctx.firstKernelIdx), ctx.th.mergeGapS, ctx.th.starvedUtilPct);
+  const merged = mergeRuns(ctx.s, runsOf(ctx.s, ctx.isLow, ctx.firstKernelIdx), ctx.th.mergeGapS, ctx.th.starvedUtilPct);
+  const lastKernelEndMs = Math.max(ctx.lastBusyEndMs ?? -Infinity, ctx.lastKernelEndMs ?? -Infinity);
+  // A stretch that runs past the last kernel is split there: before it the GPU was waiting between
+  // kernels (a starved loop), after it the process was only tearing down.
+  const runs: RawSpan[] = [];
+  for (const r of merged) {
+    if (r.startMs < lastKernelEndMs && lastKernelEndMs < r.endMs) {
+      let k = r.i0;
+      while (k < r.i1 && (ctx.s.t[k] ?? Infinity) < lastKernelEndMs) k++;
+      runs.push({ i0: r.i0, i1: k, startMs: r.startMs, endMs: lastKernelEndMs }, { i0: k, i1: r.i1, startMs: lastKernelEndMs, endMs: r.endMs });
+    } else runs.push(r);
+  }
   const floor = ctx.idleFloorW;
   const margin = floor === undefined ? Infinity : Math.max(ctx.th.starvedPowerMarginW, ctx.th.starvedPowerMarginFraction * floor);
   return runs.map((raw) => {
@@ -573,8 +593,19 @@ function lowSpans(ctx: GpuContext): LowSpan[] {
     // Median, not mean: a 1 s moving-average power reading still shows the busy stretch before
     // for about a second after util drops, and util lags the first kernels of the next one.
     const medW = medianPowerW(ctx.s, raw);
-    const starved = span.avgUtilPct >= ctx.th.starvedMinUtilPct || (floor !== undefined && medW !== undefined && medW >= floor + margin);
-    const phase: RunPhase = ctx.lastBusyEndMs !== undefined && raw.startMs < ctx.lastBusyEndMs ? 'between-kernels' : 'after-last-kernel';
+    // The util of the low samples alone: a busy tick merged into the stretch is not "work done" in it.
+    let lowUtil = 0;
+    let lowCount = 0;
+    for (let i = raw.i0; i < raw.i1; i++) {
+      const x = ctx.s.samples[i];
+      if (x !== undefined && ctx.isLow(x) && x.utilGpuPct !== undefined) {
+        lowUtil += x.utilGpuPct;
+        lowCount++;
+      }
+    }
+    const lowAvgUtilPct = lowCount ? lowUtil / lowCount : span.avgUtilPct;
+    const starved = lowAvgUtilPct >= ctx.th.starvedMinUtilPct || (floor !== undefined && medW !== undefined && medW >= floor + margin);
+    const phase: RunPhase = raw.startMs < lastKernelEndMs ? 'between-kernels' : 'after-last-kernel';
     return { raw, span, starved, phase, medianPowerW: medW };
   });
 }
