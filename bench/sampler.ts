@@ -133,20 +133,23 @@ async function main(): Promise<void> {
     await sampler.finish();
     const workerPct = (100 * activeMs) / 1000 / wallS;
     const processPct = (100 * Math.max(0, busyCpuUs - idleCpuUs)) / 1e6 / wallS;
-    const per8 = (processPct / gpus) * 8;
+    // The worker's timers and messages cost the same for 1 or 8 GPUs; only NVML reads grow with
+    // the GPU count. So 8 GPUs = what was measured here + the per-GPU NVML cost of the missing GPUs.
+    const perGpuNvmlPct = model8 / 8;
+    const per8 = processPct + Math.max(0, 8 - gpus) * perGpuNvmlPct;
     if (powerRing === 'auto') {
       overhead8 = per8;
       workerBusyAuto = workerPct;
     }
     results.push(
       `sampler worker, 10 Hz, powerRing=${powerRing}, steady ${wallS.toFixed(1)} s: ${n} GPU samples; worker thread busy ${workerPct.toFixed(3)} % of one core; ` +
-        `process CPU above idle ${processPct.toFixed(3)} % of one core for ${gpus} GPU(s) = ${per8.toFixed(3)} % scaled to 8 GPUs`,
+        `process CPU above idle ${processPct.toFixed(3)} % of one core for ${gpus} GPU(s); for 8 GPUs (+ NVML cost of ${Math.max(0, 8 - gpus)} more) ${per8.toFixed(3)} %`,
     );
   }
   for (const r of results) console.log(r);
   console.log(`ratio-vs-spawn ${ratioWall.toFixed(0)}`);
   console.log(`modelled-nvml-8gpu-10hz-pct ${model8.toFixed(4)}`);
-  console.log(`measured-process-8gpu-10hz-pct ${overhead8.toFixed(4)}`);
+  console.log(`estimated-process-8gpu-10hz-pct ${overhead8.toFixed(4)}`);
   console.log(`measured-worker-busy-pct ${workerBusyAuto.toFixed(4)}`);
 }
 
