@@ -17,7 +17,7 @@ const steps = [
   { name: 'lint', cmd: [bin('eslint'), '.'] },
   { name: 'unit', suite: true, cmd: [bin('mocha')], env: { JOULES_SUITE_LABEL: 'unit' } },
   { name: 'browser', suite: true, cmd: [bin('mocha'), '--config', 'test/browser/.mocharc.json'], env: { JOULES_SUITE_LABEL: 'browser' }, needs: 'test/browser/.mocharc.json' },
-  { name: 'integration', suite: true, cmd: [process.execPath, 'test/integration/run.mjs'], needs: 'test/integration/run.mjs' },
+  { name: 'integration', suite: true, cmd: [process.execPath, 'test/integration/suite/runAll.mjs'], needs: 'test/integration/suite/runAll.mjs' },
 ];
 
 function run(step) {

@@ -17,10 +17,10 @@ import { buildSuite } from './build.mjs';
 // What runs when no option says otherwise. For the Joules extension, e.g.:
 //   extension: '.', suite: 'test/integration/suite/index.ts', prebuild: ['node', 'scripts/build.mjs'], env: {}
 const DEFAULTS = {
-  extension: 'test/integration/fixtures/hello-ext',
-  suite: 'test/integration/fixtures/hello-suite/index.ts',
-  prebuild: null, // command (argv array) run in the repo root before the suite is built, or null
-  env: { HELLO_FROM_RUNNER: 'yes' }, // environment for the extension host, added to the caller's
+  extension: '.',
+  suite: 'test/integration/suite/index.ts',
+  prebuild: ['node', 'scripts/build.mjs'], // command (argv array) run in the repo root before the suite is built, or null
+  env: {}, // environment for the extension host, added to the caller's
 };
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

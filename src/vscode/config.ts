@@ -1,0 +1,116 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+/**
+ * Settings whose workspace value could make Joules run something the workspace chose (an
+ * interpreter) or write somewhere it chose (the history folder). In Restricted Mode only the user's
+ * own (global) value counts. Keep in sync with `capabilities.untrustedWorkspaces.restrictedConfigurations`.
+ */
+export const RESTRICTED_SETTINGS = ['joules.python.path', 'joules.history.directory'] as const;
+
+const SECTION = 'joules';
+
+/** One typed getter per `joules.*` setting (package.json `contributes.configuration`). */
+export class Config {
+  constructor(private readonly isTrusted: () => boolean = () => vscode.workspace.isTrusted) {}
+
+  /** `joules.sampling.intervalMs`: sampler tick of a run (nvidia-smi `-lms`), 20-10000. */
+  get sampleIntervalMs(): number {
+    return clamp(this.number('sampling.intervalMs', 100), 20, 10_000);
+  }
+
+  /** `joules.statusBar.ambient`: show all GPUs' power between runs (samples NVML once a second). */
+  get ambientWattmeter(): boolean {
+    return this.get<boolean>('statusBar.ambient', true) === true;
+  }
+
+  /** `joules.warnings.idleSeconds`: GPUs idle this long turn the wattmeter to the warning colour. */
+  get idleWarningS(): number {
+    return Math.max(1, this.number('warnings.idleSeconds', 30));
+  }
+
+  /** `joules.warnings.starvedSeconds`: GPUs starved this long turn the wattmeter to the warning colour. */
+  get starvedWarningS(): number {
+    return Math.max(1, this.number('warnings.starvedSeconds', 60));
+  }
+
+  /** `joules.warnings.starvedUtilPct`: below this utilisation (and above 0) a GPU counts as starved. */
+  get starvedUtilPct(): number {
+    return clamp(this.number('warnings.starvedUtilPct', 30), 1, 100);
+  }
+
+  /**
+   * `joules.history.directory`: where runs are stored; undefined = the extension's storage.
+   * Relative paths and `~` resolve against the home folder.
+   */
+  get historyDirectory(): string | undefined {
+    const v = this.restricted<string>('history.directory');
+    return v?.trim() ? path.resolve(os.homedir(), expandHome(v.trim())) : undefined;
+  }
+
+  /** `joules.history.maxRuns`: finished runs kept (the oldest go first). */
+  get historyMaxRuns(): number {
+    return Math.max(1, Math.floor(this.number('history.maxRuns', 200)));
+  }
+
+  /** `joules.history.maxSizeMB`: history size bound in megabytes (10^6 bytes). */
+  get historyMaxBytes(): number {
+    return Math.max(1, this.number('history.maxSizeMB', 1024)) * 1e6;
+  }
+
+  /**
+   * `joules.python.path`: interpreter override; undefined = the Python extension's choice, else
+   * python3/python. A relative path resolves against the first workspace folder.
+   */
+  get pythonPath(): string | undefined {
+    const v = this.restricted<string>('python.path')?.trim();
+    if (!v) return undefined;
+    const expanded = expandHome(v);
+    if (path.isAbsolute(expanded) || !/[\\/]/.test(expanded)) return expanded;
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return folder ? path.resolve(folder, expanded) : expanded;
+  }
+
+  /** `joules.run.stopGraceSeconds`: time between SIGINT, SIGTERM and SIGKILL when stopping a run. */
+  get stopGraceS(): number {
+    return clamp(this.number('run.stopGraceSeconds', 5), 0, 600);
+  }
+
+  /** Fires when any `joules.*` setting changes (the key is relative, e.g. `history.directory`). */
+  onDidChange(listener: (affects: (key: string) => boolean) => void): vscode.Disposable {
+    return vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(SECTION)) listener((key) => e.affectsConfiguration(`${SECTION}.${key}`));
+    });
+  }
+
+  private get<T>(key: string, fallback: T): T {
+    return vscode.workspace.getConfiguration(SECTION).get<T>(key, fallback);
+  }
+
+  private number(key: string, fallback: number): number {
+    const v = this.get<unknown>(key, fallback);
+    return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+  }
+
+  /**
+   * A restricted setting: in an untrusted workspace, workspace and folder values are ignored even
+   * if the host would apply them (VS Code filters them too, but this must not depend on it).
+   */
+  private restricted<T>(key: string): T | undefined {
+    const config = vscode.workspace.getConfiguration(SECTION);
+    if (this.isTrusted()) return config.get<T>(key);
+    const i = config.inspect<T>(key);
+    return i?.globalValue ?? i?.defaultValue;
+  }
+}
+
+function clamp(v: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, v));
+}
+
+function expandHome(p: string): string {
+  if (p === '~') return os.homedir();
+  if (p.startsWith('~/') || p.startsWith('~\\')) return path.join(os.homedir(), p.slice(2));
+  return p;
+}

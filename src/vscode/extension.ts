@@ -1,0 +1,159 @@
+/**
+ * Composition root: builds the long-lived objects, pushes each into context.subscriptions, and
+ * returns the extension's API (read by the integration tests).
+ *
+ * Activation must stay well under 50 ms (bench/activation.ts measures it): nothing here touches
+ * the disk or NVML. Recovering the history and starting the ambient wattmeter's sampler worker
+ * happen in `startup()`, scheduled after activate() has returned.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { defaultStoreDir } from '../core/runs/store';
+import { AmbientMeter } from './ambientMeter';
+import type { PanelCommands } from './commands';
+import { announceEnd, registerCommands, reportStartFailure } from './commands';
+import { Config } from './config';
+import { GpuAvailability } from './gpuAvailability';
+import { NoGpuNotice } from './noGpuNotice';
+import { Notifier } from './notifier';
+import { PanelHost } from './panel/panelHost';
+import { RunManagerPanelSource } from './panelSource';
+import { RunManager } from './runManager';
+import { RunsTreeProvider } from './runsTree';
+import { StatusBar } from './statusBar';
+import { JoulesTaskProvider, TASK_TYPE } from './taskProvider';
+
+/** What activate() returns: the extension's objects, for the integration tests and other extensions. */
+export interface JoulesApi {
+  readonly config: Config;
+  readonly runManager: RunManager;
+  readonly statusBar: StatusBar;
+  readonly runsTree: RunsTreeProvider;
+  readonly tasks: JoulesTaskProvider;
+  readonly ambient: AmbientMeter;
+  readonly notifier: Notifier;
+  /** Resolves when the deferred start-up (history recovery, wattmeter start) has run. */
+  readonly ready: Promise<void>;
+}
+
+let active: { runs: RunManager; ambient: AmbientMeter } | undefined;
+
+export function activate(context: vscode.ExtensionContext): JoulesApi {
+  try {
+    return compose(context);
+  } catch (e) {
+    // Shown, not swallowed: a silent failure would leave commands that do nothing.
+    void vscode.window.showErrorMessage(`Joules failed to activate: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  const a = active;
+  active = undefined;
+  if (a) await Promise.all([a.runs.dispose(), a.ambient.dispose()]);
+}
+
+function compose(context: vscode.ExtensionContext): JoulesApi {
+  const notifier = new Notifier();
+  const config = new Config();
+  const availability = new GpuAvailability();
+  const workerFile = context.asAbsolutePath(path.join('dist', 'samplerWorker.js'));
+  // The wattmeter and the status bar refer to each other; the meter only calls back asynchronously.
+  const statusBarRef: { current?: StatusBar } = {};
+  const ambient = new AmbientMeter(
+    workerFile,
+    availability,
+    (message) => notifier.log.warn(message),
+    () => statusBarRef.current?.update(),
+  );
+  const runs = new RunManager({
+    config,
+    notifier,
+    ambient,
+    availability,
+    state: context.workspaceState,
+    workerFile,
+    // globalStorageUri is a file: URI wherever the extension host runs (local or remote).
+    defaultHistoryDir: context.globalStorageUri.scheme === 'file' ? path.join(context.globalStorageUri.fsPath, 'runs') : defaultStoreDir(),
+  });
+  const statusBar = new StatusBar(config, runs, ambient, availability);
+  statusBarRef.current = statusBar;
+  const tree = new RunsTreeProvider(runs);
+  const treeView = vscode.window.createTreeView('joules.runs', { treeDataProvider: tree, canSelectMany: true });
+
+  // The panel is built on first use: until then nothing of it costs activation time.
+  let panelHost: PanelHost | undefined;
+  let panelSource: RunManagerPanelSource | undefined;
+  const panel = (): PanelCommands => {
+    if (!panelHost) {
+      panelSource = new RunManagerPanelSource(runs);
+      panelHost = new PanelHost(context.extensionUri, panelSource, notifier.log);
+    }
+    return panelHost;
+  };
+
+  const taskProvider = new JoulesTaskProvider(config, runs, (e) => reportStartFailure({ notifier }, e));
+  const deps = {
+    config,
+    runs,
+    notifier,
+    tree,
+    state: context.workspaceState,
+    panel,
+    demoTracePath: context.asAbsolutePath(path.join('media', 'traces', 'h200-phased-load.jsonl')),
+  };
+
+  context.subscriptions.push(
+    notifier,
+    statusBar,
+    tree,
+    treeView,
+    new NoGpuNotice(availability, notifier, context.globalState),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, taskProvider),
+    ...registerCommands(deps),
+    runs.onDidEnd(({ run, summary }) => announceEnd(deps, summary, run.request)),
+    config.onDidChange((affects) => {
+      if (affects('history.directory')) runs.historyFolderChanged();
+      if (affects('history.maxRuns') || affects('history.maxSizeMB')) runs.prune();
+      if (affects('statusBar.ambient')) void ambient.setEnabled(config.ambientWattmeter);
+      statusBar.update();
+    }),
+    // Trust granted: workspace settings (interpreter, history folder) now apply.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => runs.historyFolderChanged()),
+    // deactivate() awaits these two; disposing them here as well covers a host that skips it.
+    { dispose: () => void runs.dispose() },
+    { dispose: () => void ambient.dispose() },
+    { dispose: () => panelHost?.dispose() },
+    { dispose: () => panelSource?.dispose() },
+  );
+  active = { runs, ambient };
+
+  const ready = new Promise<void>((resolve) => {
+    setTimeout(() => {
+      startup(context, runs, ambient, config, statusBar, notifier).then(resolve, (e: unknown) => {
+        notifier.failure('start-up failed', e);
+        resolve();
+      });
+    }, 0);
+  });
+  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready };
+}
+
+/** The deferred part of activation: disk, worker threads and the analysis, after activate() has returned. */
+async function startup(context: vscode.ExtensionContext, runs: RunManager, ambient: AmbientMeter, config: Config, statusBar: StatusBar, notifier: Notifier): Promise<void> {
+  // Findings in the editor (src/vscode/findings). Loaded here, not imported at the top: the
+  // analysis brings tree-sitter, whose module would otherwise be evaluated during activation.
+  // Registered before the history is ready, so no run can end before it listens.
+  try {
+    const { registerFindings, runEndsOf } = await import('./findings/findingsController');
+    registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, wasmDir: context.asAbsolutePath(path.join('dist', 'wasm')), notifier });
+  } catch (e) {
+    // Runs still work without findings: say so and go on.
+    notifier.failure('findings in the editor are unavailable', e);
+  }
+  await runs.initialize();
+  // Only when wanted: the sampler worker (and NVML) never starts for users who turned it off.
+  if (config.ambientWattmeter) await ambient.setEnabled(true);
+  statusBar.update();
+}

@@ -1,0 +1,318 @@
+import * as vscode from 'vscode';
+import { processTree, signalTree } from '../core/runs/processes';
+import type { RunOptions } from '../core/runs/runSession';
+import { RunSession } from '../core/runs/runSession';
+import type { StoredRun } from '../core/runs/store';
+import { RunStore } from '../core/runs/store';
+import type { RunSummary } from '../core/runs/types';
+import type { AmbientMeter } from './ambientMeter';
+import type { Config } from './config';
+import type { GpuAvailability } from './gpuAvailability';
+import { GpuUnavailableError, isGpuUnavailable } from './gpuAvailability';
+import type { LaunchRequest } from './launch';
+import { launchName, parseStoredLaunch } from './launch';
+import type { Notifier } from './notifier';
+import { RunTerminal } from './runTerminal';
+
+/** A run being measured. */
+export interface ActiveRun {
+  readonly id: string;
+  readonly request: LaunchRequest;
+  readonly session: RunSession;
+  readonly terminal: RunTerminal;
+}
+
+/** A run that ended in this window (kept for the summary notification and the tests). */
+export interface FinishedRun {
+  readonly id: string;
+  readonly request: LaunchRequest;
+  readonly summary: RunSummary;
+  /** What the run's terminal showed, summary line included. */
+  readonly transcript: string;
+}
+
+/** The workspace does not allow this launch (Restricted Mode). */
+export class RestrictedModeError extends Error {
+  override readonly name = 'RestrictedModeError';
+}
+
+/** One run at a time (see RunManager). */
+export class RunInProgressError extends Error {
+  override readonly name = 'RunInProgressError';
+}
+
+export interface RunManagerOptions {
+  config: Config;
+  notifier: Notifier;
+  ambient: AmbientMeter;
+  availability: GpuAvailability;
+  /** workspaceState: the last launch is per workspace. */
+  state: vscode.Memento;
+  /** dist/samplerWorker.js of this extension. */
+  workerFile: string;
+  /** History folder when `joules.history.directory` is empty (globalStorage/runs). */
+  defaultHistoryDir: string;
+  /** Findings for each run's summary (the diagnostics work plugs in here). */
+  analyze?: RunOptions['analyze'];
+}
+
+const LAST_LAUNCH_KEY = 'joules.lastLaunch';
+const KEPT_FINISHED = 20;
+
+/**
+ * Starts, follows and stops monitored runs, and owns the run history on disk.
+ *
+ * One run at a time: two runs on the same machine usually share GPUs, and each would then count
+ * the other's energy (attribution by process only helps once both are seen on different GPUs);
+ * the wattmeter and the panel also show one live run. A second start is refused with a message
+ * that names the running one.
+ */
+export class RunManager implements vscode.Disposable {
+  private activeRun: ActiveRun | undefined;
+  private starting = false;
+  private disposed = false;
+  private storeInstance: RunStore;
+  private readonly finishedRuns: FinishedRun[] = [];
+  private previousTerminal: { pty: RunTerminal; terminal: vscode.Terminal } | undefined;
+  private resolveReady!: () => void;
+  /** Resolves once the history has been recovered and pruned after activation. */
+  readonly ready: Promise<void>;
+  private readonly startEmitter = new vscode.EventEmitter<ActiveRun>();
+  private readonly endEmitter = new vscode.EventEmitter<{ run: ActiveRun; summary: RunSummary }>();
+  private readonly historyEmitter = new vscode.EventEmitter<void>();
+  /** A run started (its sampler is up and its process spawned). */
+  readonly onDidStart = this.startEmitter.event;
+  /** A run ended and its record is stored. */
+  readonly onDidEnd = this.endEmitter.event;
+  /** The stored history changed (run added, ended, deleted, pruned, recovered, folder changed). */
+  readonly onDidChangeHistory = this.historyEmitter.event;
+
+  constructor(private readonly o: RunManagerOptions) {
+    this.storeInstance = new RunStore(this.historyDir());
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  /**
+   * Work kept out of activate(): mark runs left `running` by a dead editor as interrupted, apply
+   * retention. Called once, after activation has returned.
+   */
+  async initialize(): Promise<void> {
+    try {
+      this.recover();
+      this.prune();
+    } finally {
+      this.resolveReady();
+    }
+  }
+
+  get store(): RunStore {
+    return this.storeInstance;
+  }
+
+  get current(): ActiveRun | undefined {
+    return this.activeRun;
+  }
+
+  /** Runs that ended in this window, newest first. */
+  get finished(): readonly FinishedRun[] {
+    return this.finishedRuns;
+  }
+
+  get lastLaunch(): LaunchRequest | undefined {
+    return parseStoredLaunch(this.o.state.get<unknown>(LAST_LAUNCH_KEY));
+  }
+
+  /** Point the history at the folder the settings name now, recovering what it holds. */
+  historyFolderChanged(): void {
+    const dir = this.historyDir();
+    if (dir === this.storeInstance.root) return;
+    this.storeInstance = new RunStore(dir);
+    this.recover();
+    this.prune();
+    this.historyEmitter.fire();
+  }
+
+  /** Mark runs whose monitor died as interrupted; returns them. */
+  recover(): StoredRun[] {
+    try {
+      const recovered = this.storeInstance.recoverInterrupted();
+      if (recovered.length) {
+        this.o.notifier.log.info(`marked ${recovered.length} unfinished run(s) in ${this.storeInstance.root} as interrupted: ${recovered.map((r) => r.id).join(', ')}`);
+        this.historyEmitter.fire();
+      }
+      return recovered;
+    } catch (e) {
+      this.o.notifier.log.error(`recovering interrupted runs in ${this.storeInstance.root} failed: ${(e as Error).message}`);
+      return [];
+    }
+  }
+
+  /** Apply `joules.history.maxRuns` / `maxSizeMB`. */
+  prune(): void {
+    try {
+      const deleted = this.storeInstance.prune({ maxRuns: this.o.config.historyMaxRuns, maxBytes: this.o.config.historyMaxBytes });
+      if (deleted.length) {
+        this.o.notifier.log.info(`retention: deleted ${deleted.length} old run(s)`);
+        this.historyEmitter.fire();
+      }
+    } catch (e) {
+      this.o.notifier.log.error(`retention failed in ${this.storeInstance.root}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Stored runs, newest first. */
+  async list(): Promise<StoredRun[]> {
+    await this.ready;
+    return this.storeInstance.list();
+  }
+
+  /**
+   * Start a run and show its terminal. `pty`: the terminal a task already opened. Rejects with
+   * RestrictedModeError, RunInProgressError, GpuUnavailableError, CommandNotFoundError or the
+   * launcher's error; nothing is stored then.
+   */
+  async start(request: LaunchRequest, pty?: RunTerminal): Promise<ActiveRun> {
+    if (request.origin === 'workspace' && !vscode.workspace.isTrusted) {
+      throw new RestrictedModeError(
+        'this workspace is in Restricted Mode: Joules does not start runs defined by the workspace (tasks, workspace settings). Trust the workspace to run it.',
+      );
+    }
+    if (this.activeRun || this.starting) {
+      throw new RunInProgressError(`a run is already being measured (${this.activeRun ? launchName(this.activeRun.request) : 'starting'}); stop it first`);
+    }
+    this.starting = true;
+    try {
+      await this.ready;
+      await this.o.ambient.pause();
+      let session: RunSession;
+      try {
+        session = await this.launch(request);
+      } catch (e) {
+        void this.o.ambient.resume();
+        if (isGpuUnavailable(e)) {
+          const detail = (e as Error).message;
+          this.o.availability.unavailable(detail, 'run');
+          throw new GpuUnavailableError(detail);
+        }
+        throw e;
+      }
+      if (request.kind === 'process') this.o.availability.available(session.gpus.length, 'run');
+      const terminal = pty ?? this.openTerminal(request);
+      const run: ActiveRun = { id: session.id, request, session, terminal };
+      this.activeRun = run;
+      if (request.kind === 'replay') {
+        terminal.write('\x1b[1mJoules: replay of a recorded trace\x1b[0m, not a measurement of this machine (one NVIDIA H200, driver 580.159.04, 30 s phased PyTorch load).\r\n');
+      } else if (session.gpus.length === 0) {
+        terminal.write('\x1b[33mJoules: NVML lists no GPU; nothing is measured.\x1b[0m\r\n');
+      }
+      terminal.attach(session);
+      void this.o.state.update(LAST_LAUNCH_KEY, request);
+      void vscode.commands.executeCommand('setContext', 'joules.running', true);
+      void session.done.then((summary) => this.ended(run, summary));
+      this.startEmitter.fire(run);
+      this.historyEmitter.fire();
+      return run;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  /**
+   * Stop the current run (or the one with `runId`): SIGINT, then SIGTERM and SIGKILL after the
+   * grace period, to the whole process group. `force`: SIGKILL the tree now.
+   */
+  async stop(runId?: string, force = false): Promise<RunSummary | undefined> {
+    const run = this.activeRun;
+    if (!run || (runId !== undefined && run.id !== runId)) return undefined;
+    const pid = run.session.pid;
+    if (force && pid !== undefined && !run.session.replay) {
+      signalTree(pid, 'SIGKILL', processTree(pid));
+    }
+    return run.session.stop();
+  }
+
+  /** Delete stored runs (not the running one); returns the ids deleted. */
+  delete(ids: readonly string[]): string[] {
+    const deleted: string[] = [];
+    for (const id of ids) {
+      if (id === this.activeRun?.id) continue;
+      if (this.storeInstance.delete(id)) deleted.push(id);
+    }
+    if (deleted.length) this.historyEmitter.fire();
+    return deleted;
+  }
+
+  /** Resolves when the run with this id has ended (undefined if it is not running). */
+  async waitForEnd(runId: string): Promise<RunSummary | undefined> {
+    const done = this.finishedRuns.find((r) => r.id === runId);
+    if (done) return done.summary;
+    if (this.activeRun?.id !== runId) return undefined;
+    const run = this.activeRun;
+    await run.session.done;
+    // `ended` runs in the same microtask turn as `done`; wait for it to have published the run.
+    await new Promise((r) => setTimeout(r, 0));
+    return this.finishedRuns.find((r) => r.id === runId)?.summary ?? (await run.session.done);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const run = this.activeRun;
+    if (run) {
+      // The editor is closing: the run would otherwise outlive it in its own process group.
+      const stopped = run.session.stop();
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 3000))]);
+    }
+    this.startEmitter.dispose();
+    this.endEmitter.dispose();
+    this.historyEmitter.dispose();
+  }
+
+  private historyDir(): string {
+    return this.o.config.historyDirectory ?? this.o.defaultHistoryDir;
+  }
+
+  private options(): RunOptions {
+    return {
+      store: this.storeInstance,
+      sampler: { backend: { kind: 'nvml' }, intervalMs: this.o.config.sampleIntervalMs, workerFile: this.o.workerFile },
+      stdin: 'pipe',
+      stopGraceS: this.o.config.stopGraceS,
+      live: { starvedUtilPct: this.o.config.starvedUtilPct },
+      ...(this.o.analyze ? { analyze: this.o.analyze } : {}),
+    };
+  }
+
+  private async launch(request: LaunchRequest): Promise<RunSession> {
+    const options = this.options();
+    if (request.kind === 'replay') {
+      return RunSession.replay(request.tracePath, request.speed, {
+        ...options,
+        sampler: { ...options.sampler, backend: { kind: 'replay', tracePath: request.tracePath, speed: request.speed } },
+      });
+    }
+    return RunSession.start(request.spec, options);
+  }
+
+  private openTerminal(request: LaunchRequest): RunTerminal {
+    // The previous run's terminal stays until the next run starts, so its output can still be read.
+    if (this.previousTerminal?.pty.hasEnded) this.previousTerminal.terminal.dispose();
+    const pty = new RunTerminal({ stop: (force) => void this.stop(undefined, force) }, false);
+    const terminal = vscode.window.createTerminal({ name: `Joules: ${launchName(request)}`, pty, iconPath: new vscode.ThemeIcon('zap'), isTransient: true });
+    terminal.show(true);
+    this.previousTerminal = { pty, terminal };
+    return pty;
+  }
+
+  private ended(run: ActiveRun, summary: RunSummary): void {
+    run.terminal.finish(summary);
+    this.finishedRuns.unshift({ id: run.id, request: run.request, summary, transcript: run.terminal.transcript });
+    this.finishedRuns.length = Math.min(this.finishedRuns.length, KEPT_FINISHED);
+    this.activeRun = undefined;
+    void vscode.commands.executeCommand('setContext', 'joules.running', false);
+    this.prune();
+    void this.o.ambient.resume();
+    this.endEmitter.fire({ run, summary });
+    this.historyEmitter.fire();
+  }
+}
