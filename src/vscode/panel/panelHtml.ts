@@ -34,7 +34,11 @@ export function panelCsp(cspSource: string, nonce: string): string {
 export function panelHtml(o: PanelHtmlOptions): string {
   // A nonce or source that could close the attribute would defeat the policy; refuse it.
   if (!nonceShape.test(o.nonce)) throw new Error('panelHtml: nonce must be 16-128 base64/hex characters');
-  if (/[;"'<>\s]/.test(o.cspSource.replace(/ /g, ''))) throw new Error('panelHtml: unexpected characters in cspSource');
+  // VS Code 1.139's webview.cspSource is `'self' https://*.vscode-cdn.net`: accept source tokens
+  // (the 'self' keyword, schemes, hosts with wildcards), nothing that could end the directive.
+  if (!o.cspSource.split(' ').filter(Boolean).every((t) => t === "'self'" || /^[A-Za-z0-9+.*:/_-]+$/.test(t))) {
+    throw new Error('panelHtml: unexpected characters in cspSource');
+  }
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
