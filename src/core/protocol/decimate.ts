@@ -126,6 +126,13 @@ export class MinMaxBuckets {
   private finalBuckets = 0;
   private finalLen = 0;
   private lastX = -Infinity;
+  /** Changes whenever `points()` would return something different; lets a chart skip redraws. */
+  version = 0;
+  /**
+   * Changes when buckets are added, merged or reset, but not when only the last bucket's min/max
+   * moved: a change confined to the last pixel column or two, which a chart may draw a little later.
+   */
+  shapeVersion = 0;
 
   /**
    * @param maxBuckets about the chart's width in pixels (or half of it).
@@ -145,6 +152,12 @@ export class MinMaxBuckets {
     return this.width;
   }
 
+  /** Lowest and highest y of the last bucket, or undefined while empty. */
+  tail(): { minY: number; maxY: number } | undefined {
+    const i = this.keys.length - 1;
+    return i < 0 ? undefined : { minY: this.minY[i] as number, maxY: this.maxY[i] as number };
+  }
+
   reset(): void {
     this.width = this.initialWidth;
     this.keys = [];
@@ -154,6 +167,8 @@ export class MinMaxBuckets {
     this.maxY = [];
     this.invalidate();
     this.lastX = -Infinity;
+    this.version++;
+    this.shapeVersion++;
   }
 
   /** Appends one point. Non-finite y is skipped; an x earlier than the last one joins the last bucket. */
@@ -165,16 +180,21 @@ export class MinMaxBuckets {
     const n = this.keys.length;
     if (n > 0 && this.keys[n - 1] === k) {
       const i = n - 1;
+      // Only a new extreme changes the output; most samples of a wide bucket do not.
       if (y < (this.minY[i] as number)) {
         this.minY[i] = y;
         this.minX[i] = x;
+        this.version++;
       }
       if (y > (this.maxY[i] as number)) {
         this.maxY[i] = y;
         this.maxX[i] = x;
+        this.version++;
       }
       return;
     }
+    this.version++;
+    this.shapeVersion++;
     this.keys.push(k);
     this.minX.push(x);
     this.minY.push(y);
