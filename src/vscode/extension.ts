@@ -7,6 +7,7 @@
  * happen in `startup()`, scheduled after activate() has returned.
  */
 import * as path from 'node:path';
+import type { Finding } from '../core/analysis/findings';
 import * as vscode from 'vscode';
 import { defaultStoreDir } from '../core/runs/store';
 import { AmbientMeter } from './ambientMeter';
@@ -34,6 +35,8 @@ export interface JoulesApi {
   readonly notifier: Notifier;
   /** Resolves when the deferred start-up (history recovery, wattmeter start) has run. */
   readonly ready: Promise<void>;
+  /** Messages the energy panel was sent, once it exists. */
+  panelCounters(): Readonly<{ posted: number; samples: number; skippedHidden: number; rejected: number }> | undefined;
 }
 
 let active: { runs: RunManager; ambient: AmbientMeter } | undefined;
@@ -67,10 +70,22 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     (message) => notifier.log.warn(message),
     () => statusBarRef.current?.update(),
   );
+  // Each run is analysed once, when it ends, inside the run (so its stored summary, the CLI's
+  // `joules report` and the panel carry the findings); the editor layer reuses the full findings.
+  const wasmDir = context.asAbsolutePath(path.join('dist', 'wasm'));
+  const fullFindings = new Map<string, Finding[]>();
   const runs = new RunManager({
     config,
     notifier,
     ambient,
+    analyze: async (input) => {
+      const { analyzeRun } = await import('../core/analysis/runAnalysis');
+      const { findings, summaries } = await analyzeRun(input, { wasmDir });
+      fullFindings.set(input.summary.id, findings);
+      // Only the newest few are kept: the controller takes them right after the run ends.
+      for (const id of [...fullFindings.keys()].slice(0, -8)) fullFindings.delete(id);
+      return summaries;
+    },
     availability,
     state: context.workspaceState,
     workerFile,
@@ -131,23 +146,31 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
 
   const ready = new Promise<void>((resolve) => {
     setTimeout(() => {
-      startup(context, runs, ambient, config, statusBar, notifier).then(resolve, (e: unknown) => {
+      startup(context, runs, ambient, config, statusBar, notifier, { wasmDir, analyzed: (runId) => fullFindings.get(runId) }).then(resolve, (e: unknown) => {
         notifier.failure('start-up failed', e);
         resolve();
       });
     }, 0);
   });
-  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready };
+  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters };
 }
 
 /** The deferred part of activation: disk, worker threads and the analysis, after activate() has returned. */
-async function startup(context: vscode.ExtensionContext, runs: RunManager, ambient: AmbientMeter, config: Config, statusBar: StatusBar, notifier: Notifier): Promise<void> {
+async function startup(
+  context: vscode.ExtensionContext,
+  runs: RunManager,
+  ambient: AmbientMeter,
+  config: Config,
+  statusBar: StatusBar,
+  notifier: Notifier,
+  analysis: { wasmDir: string; analyzed: (runId: string) => Finding[] | undefined },
+): Promise<void> {
   // Findings in the editor (src/vscode/findings). Loaded here, not imported at the top: the
   // analysis brings tree-sitter, whose module would otherwise be evaluated during activation.
   // Registered before the history is ready, so no run can end before it listens.
   try {
     const { registerFindings, runEndsOf } = await import('./findings/findingsController');
-    registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, wasmDir: context.asAbsolutePath(path.join('dist', 'wasm')), notifier });
+    registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, notifier, ...analysis });
   } catch (e) {
     // Runs still work without findings: say so and go on.
     notifier.failure('findings in the editor are unavailable', e);

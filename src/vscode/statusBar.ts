@@ -45,6 +45,12 @@ export class StatusBar implements vscode.Disposable {
   }
 
   /** The item's current text, e.g. `$(zap) 412 W · 38.1 kJ` (VS Code cannot read it back). */
+  /** The command a click runs (the panel, or the demo when there is no GPU). */
+  get command(): string | undefined {
+    const c = this.item.command;
+    return typeof c === 'string' ? c : c?.command;
+  }
+
   get text(): string {
     return this.shownMode === 'hidden' ? '' : this.shownText;
   }

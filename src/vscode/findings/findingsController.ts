@@ -24,6 +24,8 @@ export interface FindingsDeps {
   output?: vscode.LogOutputChannel;
   /** Notifications go through the extension's Notifier when given (it keeps them for the tests). */
   notifier?: Pick<Notifier, 'info' | 'warn' | 'log'>;
+  /** Findings the run's own analysis already produced (so a run is analysed once). */
+  analyzed?: (runId: string) => Finding[] | undefined;
 }
 
 const SHOW_PANEL_COMMAND = 'joules.showPanel';
@@ -59,6 +61,8 @@ export function registerFindings(context: Pick<vscode.ExtensionContext, 'subscri
 
   const analyze = async (summary: RunSummary, record: EndedRunData): Promise<Finding[]> => {
     if (summary.status === 'interrupted' || record.samples.length === 0) return [];
+    const done = deps.analyzed?.(summary.id);
+    if (done) return done;
     const input: AnalysisInput = {
       summary,
       gpus: record.gpus,

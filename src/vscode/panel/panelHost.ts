@@ -37,6 +37,11 @@ export class PanelHost implements vscode.Disposable {
   }
 
   /** Opens the panel, or brings it to the front. */
+  /** What the session posted and dropped (for the integration tests and the log). */
+  get counters(): Readonly<PanelSession['counters']> {
+    return this.session.counters;
+  }
+
   show(column: vscode.ViewColumn = vscode.ViewColumn.Beside): void {
     if (this.panel) {
       this.panel.reveal(column);

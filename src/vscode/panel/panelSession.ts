@@ -51,7 +51,7 @@ export class PanelSession {
   /** An `init` is being gathered; it will carry batches that arrive meanwhile. */
   private initPending = false;
   /** Messages posted and dropped, for tests and the log. */
-  readonly counters = { posted: 0, skippedHidden: 0, rejected: 0 };
+  readonly counters = { posted: 0, samples: 0, skippedHidden: 0, rejected: 0 };
 
   constructor(private readonly source: PanelRunSource, private readonly log: PanelLog) {}
 
@@ -192,6 +192,7 @@ export class PanelSession {
       return;
     }
     this.counters.posted++;
+    if (message.type === 'samples') this.counters.samples++;
     port.post(message).then(
       (ok) => {
         if (!ok) this.log.warn(`Energy panel: '${message.type}' was not delivered`);

@@ -177,6 +177,20 @@ suite('Joules: monitored runs (fake NVML, two GPUs)', function () {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
+  test('a click on the status bar opens the panel, which receives samples while a run goes on', async () => {
+    const id = await startRun('python3', [fixture('gpu_user.py'), '5']);
+    await waitFor('the run to be measured', () => api.statusBar.mode === 'run');
+    const click = api.statusBar.command ?? '';
+    assert.equal(click, 'joules.showPanel');
+    await vscode.commands.executeCommand(click);
+    await waitFor('the panel to exist', () => api.panelCounters() !== undefined);
+    const before = api.panelCounters()!.samples;
+    await waitFor('sample batches posted to the panel', () => api.panelCounters()!.samples >= before + 3, 15_000);
+    await api.runManager.waitForEnd(id);
+    assert.equal(api.panelCounters()!.rejected, 0, 'the webview accepted every message');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   test('export writes the runs as CSV and JSON', async () => {
     const id = api.runManager.finished.find((r) => r.summary.status === 'succeeded' && r.summary.name === 'gpu_user.py')?.id;
     assert.ok(id);
