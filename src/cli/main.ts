@@ -32,6 +32,7 @@ Options for run:
   --store DIR         run history folder (default: ${defaultStoreDir()})
   --no-analysis       skip the inefficiency findings
   --quiet             no live wattmeter
+  --watch-after-s N   keep watching the GPUs N s after the command exits, to catch memory left held
 
 Environment:
   JOULES_NVML_LIBRARY  path of libnvidia-ml.so.1 / nvml.dll when it is not found by itself
@@ -112,6 +113,7 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   store: { type: 'string' },
   'no-analysis': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  'watch-after-s': { type: 'number' },
 };
 
 async function cmdRun(argv: string[], io: Io): Promise<number> {
@@ -120,6 +122,8 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const intervalMs = typeof flags['interval-ms'] === 'number' ? flags['interval-ms'] : 100;
   if (intervalMs < 20 || intervalMs > 10_000) throw new UsageError(`--interval-ms must be 20-10000, got ${intervalMs}`);
   const shell = flags.shell === true;
+  const watchAfterS = typeof flags['watch-after-s'] === 'number' ? flags['watch-after-s'] : 0;
+  if (watchAfterS < 0 || watchAfterS > 600) throw new UsageError(`--watch-after-s must be 0-600, got ${watchAfterS}`);
   if (shell && rest.length > 1) throw new UsageError('--shell takes the whole command line as one argument (quote it)');
   // Fail before launching anything when there is no GPU to measure.
   probeGpus();
@@ -129,6 +133,7 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
     store,
     sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
     stdin: 'inherit',
+    afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
   };
   const session = await RunSession.start(

@@ -77,6 +77,11 @@ export class Config {
     return clamp(this.number('run.stopGraceSeconds', 5), 0, 600);
   }
 
+  /** `joules.run.watchAfterExitSeconds`: GPUs are watched this long after a run exits (leak check). */
+  get watchAfterExitS(): number {
+    return clamp(this.number('run.watchAfterExitSeconds', 3), 0, 60);
+  }
+
   /** Fires when any `joules.*` setting changes (the key is relative, e.g. `history.directory`). */
   onDidChange(listener: (affects: (key: string) => boolean) => void): vscode.Disposable {
     return vscode.workspace.onDidChangeConfiguration((e) => {

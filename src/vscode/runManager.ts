@@ -278,6 +278,7 @@ export class RunManager implements vscode.Disposable {
       sampler: { backend: { kind: 'nvml' }, intervalMs: this.o.config.sampleIntervalMs, workerFile: this.o.workerFile },
       stdin: 'pipe',
       stopGraceS: this.o.config.stopGraceS,
+      afterRunMs: this.o.config.watchAfterExitS * 1000,
       live: { starvedUtilPct: this.o.config.starvedUtilPct },
       ...(this.o.analyze ? { analyze: this.o.analyze } : {}),
     };

@@ -30,7 +30,13 @@ const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv
  * the telemetry that supports it (see correlate.ts). Used by the CLI and the extension alike.
  */
 export async function analyzeRun(input: AnalysisInput, options: AnalyzeRunOptions = {}): Promise<{ findings: Finding[]; summaries: FindingSummary[] }> {
-  const telemetry = { gpus: input.gpus, samples: input.samples, runGpus: input.runGpus, endMs: input.endMs };
+  const telemetry = {
+    gpus: input.gpus,
+    samples: input.samples,
+    runGpus: input.runGpus,
+    endMs: input.endMs,
+    ...(input.afterRunSamples ? { afterRunSamples: input.afterRunSamples } : {}),
+  };
   const telemetryFindings = analyzeTelemetry(telemetry, options.thresholds);
   let findings = telemetryFindings;
   const script = input.summary.scriptPath;

@@ -866,8 +866,10 @@ function detectUnused(ctx: GpuContext, totals: RunTotals): Finding[] {
   ];
 }
 
-function detectAfterRun(ctx: GpuContext, after: GpuSample[], totals: RunTotals, endMs: number): Finding[] {
+function detectAfterRun(ctx: GpuContext, afterAll: GpuSample[], totals: RunTotals, endMs: number): Finding[] {
   const th = ctx.th;
+  // Memory is read on the sampler's detail ticks (once a second), not every tick: judge those.
+  const after = afterAll.filter((x) => x.memUsedBytes !== undefined);
   const baseline = ctx.s.samples.find((x) => x.memUsedBytes !== undefined)?.memUsedBytes;
   if (baseline === undefined || after.length < 2) return [];
   const s = buildSeries(ctx.s.gpu, ctx.s.info, after, after[after.length - 1]?.tMs ?? endMs);

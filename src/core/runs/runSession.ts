@@ -28,6 +28,8 @@ export interface AnalysisInput {
   powerPoints: PowerPoint[];
   runGpus: number[];
   endMs: number;
+  /** Samples taken after the process exited (see `RunOptions.afterRunMs`), for the leak check. */
+  afterRunSamples?: GpuSample[];
 }
 
 /** Options of {@link RunSession.start} and {@link RunSession.replay}. */
@@ -40,6 +42,12 @@ export interface RunOptions {
   live?: { starvedUtilPct?: number };
   /** Seconds between SIGINT, SIGTERM and SIGKILL when stopping (default 5). */
   stopGraceS?: number;
+  /**
+   * Keep sampling this long after the process exits (default 0), to see whether the GPU is left
+   * holding memory (e.g. by a worker process that outlived the run). The run's energy and duration
+   * still end at the exit: the energy counter is read there.
+   */
+  afterRunMs?: number;
   /** stdin of the child: `pipe` lets a pseudoterminal type into it. Default `ignore`. */
   stdin?: 'pipe' | 'ignore' | 'inherit';
 }
@@ -72,6 +80,7 @@ export class RunSession {
   private starvedSinceMs: number | undefined;
   private stopRequested = false;
   private ended = false;
+  private watchingAfterExit = false;
   private errors: Record<string, number> = {};
   private readonly unsupported = new Set<string>();
   private resolveDone!: (s: RunSummary) => void;
@@ -260,6 +269,11 @@ export class RunSession {
   }
 
   private handleBatch(batch: EngineBatch, energies: GpuEnergy[], elapsedMs: number): void {
+    if (this.watchingAfterExit) {
+      // After the exit: kept for the leak check and the store, not shown as the run's figures.
+      this.ingest(batch);
+      return;
+    }
     if (this.ended) return;
     this.energies = energies;
     this.elapsedMs = elapsedMs;
@@ -403,12 +417,33 @@ export class RunSession {
     let final: { energies: GpuEnergy[]; elapsedMs: number; batch?: EngineBatch };
     // Markers asked for before the exit are answered before the worker stops.
     await Promise.race([Promise.all(this.pendingMarks), delay(2000)]);
+    const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
+    let atExit: { energies: GpuEnergy[]; elapsedMs: number } | undefined;
+    if (watchMs > 0) {
+      // The window ends at the exit: read the counters there, then watch without counting.
+      atExit = await Promise.race([this.sampler.mark(), delay(2000).then(() => undefined)]);
+      if (atExit) {
+        this.watchingAfterExit = true;
+        await delay(watchMs);
+        this.watchingAfterExit = false;
+      }
+    }
     try {
       final = await this.sampler.finish();
       if (final.batch) this.ingest(final.batch);
     } catch (e) {
       final = { energies: this.energies, elapsedMs: this.elapsedMs };
       this.errors[`sampler: ${(e as Error).message}`] = 1;
+    }
+    let afterRunSamples: GpuSample[] | undefined;
+    if (atExit) {
+      const endMs = atExit.elapsedMs;
+      afterRunSamples = this.samples.filter((s) => s.tMs > endMs);
+      // The summary covers the run alone; the store keeps the watched samples after `durationS`.
+      const during = this.samples.filter((s) => s.tMs <= endMs);
+      this.samples.length = 0;
+      this.samples.push(...during);
+      final = { energies: atExit.energies, elapsedMs: endMs };
     }
     // Leftover members of the group (e.g. data-loader workers) go with the run when it was stopped.
     if (this.stopRequested && this.child?.pid) signalTree(this.child.pid, 'SIGKILL');
@@ -449,6 +484,7 @@ export class RunSession {
           powerPoints: this.powerPoints,
           runGpus: runGpus.length ? runGpus : this.gpus.map((g) => g.index),
           endMs: final.elapsedMs,
+          ...(afterRunSamples ? { afterRunSamples } : {}),
         });
       } catch (e) {
         summary.errors = { ...(summary.errors ?? {}), [`analysis: ${(e as Error).message}`]: 1 };

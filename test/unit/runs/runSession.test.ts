@@ -2,12 +2,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { analyzeRun } from '../../../src/core/analysis/runAnalysis';
 import { isAlive } from '../../../src/core/runs/processes';
 import { CommandNotFoundError } from '../../../src/core/runs/processes';
 import type { RunOptions } from '../../../src/core/runs/runSession';
 import { RunSession } from '../../../src/core/runs/runSession';
 import { RunStore } from '../../../src/core/runs/store';
-import { fakeNvml } from '../../support/fakeNvml';
+import { fakeNvml, writeScenario } from '../../support/fakeNvml';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'runs');
 const TRACE = path.join(__dirname, '..', '..', '..', 'media', 'traces', 'h200-phased-load.jsonl');
@@ -158,5 +159,41 @@ describe('run markers', function () {
     assert.equal(s.tokens, 500);
     assert.ok(Math.abs(s.jPerStep! - s.energyJ / 10) < 1e-9);
     assert.equal(store.readMeta(s.id)!.markers?.length, 2);
+  });
+});
+
+describe('watching the GPU after the run exits', function () {
+  this.timeout(60_000);
+
+  it('finds memory left held on an idle GPU, and keeps the run\'s energy and duration at the exit', async () => {
+    const scenario = writeScenario(
+      [
+        'device name="NVIDIA H200 (fake)" uuid=GPU-leak arch=hopper mem_total=141GiB energy_base=1000',
+        'at 0 power=100W util=0 mem_used=1GiB',
+        // Scenario time starts at NVML's init in the sampler, a little before the run's t=0.
+        'at 0.8 power=400W util=95 mem_used=30GiB',
+        // The run's own work ends here, but 30 GiB stay allocated on an idle GPU.
+        'at 1.8 power=90W util=0 mem_used=30GiB',
+      ].join('\n'),
+    );
+    const lib = await fakeNvml(scenario);
+    const session = await RunSession.start(
+      { command: 'python3', args: ['-c', 'import time; time.sleep(2.2)'], cwd: os.tmpdir() },
+      {
+        store: tempStore(),
+        sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 },
+        afterRunMs: 3000,
+        analyze: async (input) => (await analyzeRun(input)).summaries,
+      },
+    );
+    const t0 = Date.now();
+    const s = await session.done;
+    assert.ok(Date.now() - t0 >= 3000, 'the summary waits for the watch window');
+    assert.ok(s.durationS < 3.2, `duration ends at the exit: ${s.durationS} s`);
+    // Energy up to the exit only: ~0.8 s at 100 W + 1 s at 400 W + ~0.4 s at 90 W, not the 3 s after.
+    assert.ok(s.energyJ < 700, `${s.energyJ} J`);
+    const leak = s.findings?.find((f) => f.code === 'idle-after-run');
+    assert.ok(leak, `no idle-after-run finding in ${JSON.stringify(s.findings?.map((f) => f.code))}`);
+    assert.ok(leak.startS >= s.durationS - 0.2);
   });
 });
