@@ -72,6 +72,27 @@ export function processTree(rootPid: number): number[] {
   return out;
 }
 
+/**
+ * Whether `pid` is `rootPid` or one of its descendants, by walking the parent chain in /proc
+ * (a few reads, unlike listing every process). Linux only; elsewhere only the root itself matches.
+ */
+export function descendsFrom(pid: number, rootPid: number): boolean {
+  if (pid === rootPid) return true;
+  if (process.platform !== 'linux') return false;
+  let current = pid;
+  for (let depth = 0; depth < 64 && current > 1; depth++) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${current}/stat`, 'utf8');
+    } catch {
+      return false;
+    }
+    current = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (current === rootPid) return true;
+  }
+  return false;
+}
+
 /** Signal a whole process group (POSIX) or tree (Windows, via taskkill). Missing processes are fine. */
 export function signalTree(pid: number, signal: NodeJS.Signals, extraPids: number[] = []): void {
   if (process.platform === 'win32') {

@@ -7,7 +7,7 @@ import type { EngineBatch, GpuEnergy } from '../sampler/engine';
 import type { GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
-import { processTree, resolveExecutable, signalTree } from './processes';
+import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { summarizeRun } from './summary';
 import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
@@ -74,6 +74,8 @@ export class RunSession {
   private energies: GpuEnergy[] = [];
   private elapsedMs = 0;
   private readonly runPids = new Set<number>();
+  /** PIDs seen on a GPU that are not the run's (other users, other jobs). */
+  private readonly foreignPids = new Set<number>();
   private readonly seenOnGpu = new Set<number>();
   private readonly smShare = new Map<number, { run: number; all: number }>();
   private idleSinceMs: number | undefined;
@@ -296,7 +298,14 @@ export class RunSession {
   }
 
   private attribute(procs: GpuProcessUse[]): void {
-    for (const pid of processTree(this.child!.pid!)) this.runPids.add(pid);
+    // This runs on the owner's thread (the extension host): classify only PIDs not seen before,
+    // each by its parent chain, rather than listing every process on the machine.
+    const root = this.child!.pid!;
+    for (const p of procs) {
+      if (this.runPids.has(p.pid) || this.foreignPids.has(p.pid)) continue;
+      if (descendsFrom(p.pid, root)) this.runPids.add(p.pid);
+      else this.foreignPids.add(p.pid);
+    }
     const byGpu = new Map<number, { run: number; all: number }>();
     for (const p of procs) {
       const mine = this.runPids.has(p.pid);
