@@ -16,7 +16,7 @@ function fromSite(s: SourceSite): Finding {
 
 /** Sites of a snippet, and the fixed text of each fix of the first site with `code`. */
 function fixSnippet(text: string, code: SourceFindingCode, nth = 0): { titles: string[]; results: string[] } {
-  const site = analyzePythonSource([{ path: '/proj/main.py', text }], '/proj/main.py').filter((s) => s.code === code)[nth];
+  const site = analyzePythonSource([{ path: '/proj/main.py', text }], '/proj/main.py', undefined, { ranOnGpu: true }).filter((s) => s.code === code)[nth];
   assert.ok(site !== undefined, `no ${code} site`);
   const fixes = quickFixesFor(fromSite(site), text, { numWorkers: 8 });
   return { titles: fixes.map((f) => f.title), results: fixes.map((f) => applyEdits(text, f.edits)) };
