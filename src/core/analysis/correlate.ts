@@ -139,10 +139,13 @@ function isSupport(rule: Rule, f: Finding): boolean {
   return true;
 }
 
-function base(site: SourceSite, rule: Rule): Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related' | 'fixPolicy'> {
-  const out: Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related' | 'fixPolicy'> = { code: site.code, title: rule.title, file: site.file, range: site.range };
+type SourcePart = Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related' | 'fixPolicy' | 'details'>;
+
+function base(site: SourceSite, rule: Rule): SourcePart {
+  const out: SourcePart = { code: site.code, title: rule.title, file: site.file, range: site.range };
   if (site.related !== undefined) out.related = site.related;
   if (site.fixPolicy !== undefined) out.fixPolicy = site.fixPolicy;
+  out.details = site.details;
   return out;
 }
 

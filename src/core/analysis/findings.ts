@@ -156,6 +156,8 @@ export interface Finding {
   fix?: QuickFix[];
   /** Limits on fixing this finding (source findings only); absent: the fixes are safe to apply. */
   fixPolicy?: FixPolicy;
+  /** The source site's facts (`SourceSite.details`), for the quick fixes. */
+  details?: Record<string, string | number | boolean>;
 }
 
 /** A pattern the Python source locator found; `correlate` turns it into a `Finding`. */

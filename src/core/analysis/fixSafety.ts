@@ -148,3 +148,44 @@ function rootOf(n: PyNode): PyNode {
   while (r.parent !== null) r = r.parent;
   return r;
 }
+
+/** Methods that take a bf16 tensor and give something any code can use. */
+const BF16_SAFE_METHODS = new Set(['backward', 'item', 'tolist', 'argmax', 'argmin', 'max', 'min', 'topk', 'sum', 'mean', 'float', 'double', 'size', 'dim', 'softmax', 'log_softmax', 'sigmoid', 'eq', 'ne', 'gt', 'lt', 'ge', 'le', 'shape', 'dtype', 'device', 'to']);
+
+/**
+ * A name assigned under autocast and used after the region in a way that needs fp32 (`.numpy()`
+ * has no bf16; a non-torch function may not take it): the partial autocast would break there.
+ */
+export function bf16Escape(region: PyNode[], after: PyNode[]): string | undefined {
+  const assigned = new Set<string>();
+  for (const stmt of region) {
+    for (const n of descendants(stmt)) {
+      if (n.type !== 'assignment') continue;
+      const left = n.childForFieldName('left');
+      for (const id of left === null ? [] : left.type === 'identifier' ? [left] : descendants(left).filter((d) => d.type === 'identifier')) assigned.add(id.text);
+    }
+  }
+  for (const stmt of after) {
+    for (const n of descendants(stmt)) {
+      if (n.type !== 'identifier' || !assigned.has(n.text) || n.fieldName === 'attribute') continue;
+      const parent = n.parent;
+      // Re-assigned before use: a new value, not the region's.
+      if (parent?.type === 'assignment' && parent.childForFieldName('left')?.id === n.id) continue;
+      if (parent?.type === 'attribute' && parent.childForFieldName('object')?.id === n.id) {
+        // The whole chain `out.detach().cpu().numpy()`.
+        let top: PyNode = parent;
+        while (top.parent !== null && (top.parent.type === 'attribute' || top.parent.type === 'call') && top.parent.startIndex === n.startIndex) top = top.parent;
+        if (/\.numpy\s*\(/.test(top.text)) return `${n.text} leaves the autocast region in bf16 and reaches .numpy(), which has no bf16`;
+        if (BF16_SAFE_METHODS.has(lastName(parent) ?? '')) continue;
+        continue; // other tensor methods keep working on bf16
+      }
+      if (parent?.type === 'argument_list') {
+        const call = parent.parent;
+        const callee = call?.childForFieldName('function')?.text ?? '';
+        if (/^(torch|F|nn|th)\b|^(print|len|isinstance|type)$/.test(callee)) continue;
+        return `${n.text} leaves the autocast region in bf16 and is passed to ${callee}(), which may need fp32`;
+      }
+    }
+  }
+  return undefined;
+}
