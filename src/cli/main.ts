@@ -11,6 +11,7 @@ import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts
 import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
+import { cmdCheck } from './check';
 
 const VERSION = '0.1.0';
 
@@ -22,7 +23,8 @@ Usage:
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
   joules report <run-id|last> [--json]          show a stored run's summary
-  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply edits the script)
+  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
+  joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -66,6 +68,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return cmdReport(rest, io);
       case 'fix':
         return await cmdFix(rest, io);
+      case 'check':
+        return await cmdCheck(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -317,7 +321,11 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
   const script = rec.summary.scriptPath;
   if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.summary.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
   const { analyzeRun } = await import('../core/analysis/runAnalysis');
-  const { quickFixesFor, applyEdits } = await import('../core/analysis/quickFixes');
+  const { quickFixesFor, applyEdits, defaultNumWorkers } = await import('../core/analysis/quickFixes');
+  // Workers are sized for the machine the run ran on, not the one applying the fix.
+  const host = rec.summary.host;
+  const numWorkers = typeof flags.workers === 'number' ? flags.workers : host !== undefined ? defaultNumWorkers(host.cpuCount, rec.stored.runGpus.length || host.gpuCount) : undefined;
+  const review: string[] = [];
   const wasm = path.join(__dirname, 'wasm');
   const options = fs.existsSync(path.join(wasm, 'tree-sitter-python.wasm')) ? { wasmDir: wasm } : {};
   const input = {
@@ -339,8 +347,15 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
       if (done.has(key)) continue;
       done.add(key);
       const text = fs.readFileSync(f.file, 'utf8');
-      const [fix] = quickFixesFor(f, text, typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {});
-      if (!fix) continue;
+      const fixes = quickFixesFor(f, text, numWorkers !== undefined ? { numWorkers } : {});
+      // Only fixes known to be safe are applied; the others are listed for the user to review.
+      const fix = fixes.find((x) => x.review === undefined);
+      const where = `${path.relative(process.cwd(), f.file)}:${f.range.startLine + 1}`;
+      if (!fix) {
+        if (fixes[0]?.review !== undefined) review.push(`${where}: ${fixes[0].title} (review first: ${fixes[0].review})`);
+        else if (f.fixPolicy?.kind === 'none') review.push(`${where}: ${f.title}: no safe fix (${f.fixPolicy.reason})`);
+        continue;
+      }
       next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
       break;
     }
@@ -350,6 +365,7 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
     fs.writeFileSync(next.file, applyEdits(fs.readFileSync(next.file, 'utf8'), next.edits));
     applied++;
   }
+  if (review.length > 0) io.stdout.write(`Not applied, review these first:\n${review.map((r) => `  ${r}`).join('\n')}\n`);
   if (!done.size) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');

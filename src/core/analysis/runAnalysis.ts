@@ -43,9 +43,12 @@ export async function analyzeRun(input: AnalysisInput, options: AnalyzeRunOption
   if (script && script.endsWith('.py') && fs.existsSync(script)) {
     const parser = await loadPythonParser(options.wasmDir);
     const files = readPythonTree(script, options.maxFiles ?? 300, options.maxBytes ?? 5 * 1024 * 1024);
-    const sites = analyzePythonSource(files, script, parser);
+    // A run without samples measured nothing: its findings are the static hints, not "measured".
+    const activity = input.samples.length > 0 ? summarizeActivity(telemetry, options.thresholds) : undefined;
+    const ranOnGpu = activity?.gpus.some((g) => g.busyS > 0) === true;
+    const sites = analyzePythonSource(files, script, parser, { launchArgs: input.summary.command, ranOnGpu });
     const bf16 = input.gpus.filter((g) => input.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
-    findings = correlate(telemetryFindings, sites, bf16, summarizeActivity(telemetry, options.thresholds));
+    findings = correlate(telemetryFindings, sites, bf16, activity);
   }
   return { findings, summaries: findings.map(toSummary) };
 }
