@@ -11,7 +11,7 @@ import { Language, Parser } from '@vscode/tree-sitter-wasm';
 import type { Point, Tree } from '@vscode/tree-sitter-wasm';
 import type { FixPolicy, RelatedLocation, SourceRange, SourceSite } from './findings';
 import { gpuBranch, lastAssignment, resolveValue } from './valueResolution';
-import { buildsLayers, editPolicy, mainGuardPolicy, workersPolicy } from './fixSafety';
+import { buildsLayers, editPolicy, mainGuardPolicy, usesUnsafeAutocastLoss, workersPolicy } from './fixSafety';
 import { modelNamesByUse } from './modelTracking';
 import { batchOfOneCall } from './inferenceLoops';
 
@@ -275,6 +275,8 @@ export interface ArgState {
   viaSplat: boolean;
   /** Where a non-literal value was resolved from ("the default of --workers"). */
   via?: string;
+  /** The literal the value was resolved to (an argparse default, a constant), when it is not at the call. */
+  sourceNode?: PyNode;
   /** Values chosen at run time by a condition Joules cannot decide (`x if cond else y`). */
   alternatives?: { value: number | boolean; when: string }[];
   /** Set, but to something Joules cannot read: why (then `value` is undefined). */
@@ -309,6 +311,7 @@ export function loaderArgs(call: PyNode, root: PyNode): LoaderArgs {
       const r = resolveValue(value);
       if (r.kind === 'known') {
         st.value = r.value;
+        st.sourceNode = r.node;
         if (r.via !== undefined) st.via = r.via;
       } else if (r.kind === 'alternatives') {
         const branch = gpuBranch(r.condition);
@@ -324,8 +327,17 @@ export function loaderArgs(call: PyNode, root: PyNode): LoaderArgs {
     else if (key === 'persistent_workers') res.persistentWorkers = st;
     else if (key === 'batch_size') res.batchSize = st;
   };
+  const stateOf = (key: string): ArgState | undefined =>
+    key === 'num_workers' ? res.numWorkers : key === 'pin_memory' ? res.pinMemory : key === 'persistent_workers' ? res.persistentWorkers : key === 'batch_size' ? res.batchSize : undefined;
+  const setDefault = (key: string, value: number | boolean): void => {
+    const st = stateOf(key);
+    if (st === undefined) return;
+    st.value = value;
+    delete st.unknown;
+    st.via = 'left out on the GPU branch';
+  };
   const setAlternatives = (key: string, alternatives: { value: number | boolean; when: string }[]): void => {
-    const st = key === 'num_workers' ? res.numWorkers : key === 'pin_memory' ? res.pinMemory : key === 'persistent_workers' ? res.persistentWorkers : key === 'batch_size' ? res.batchSize : undefined;
+    const st = stateOf(key);
     if (st === undefined) return;
     st.value = undefined;
     if (alternatives.length > 0) st.alternatives = alternatives;
@@ -347,6 +359,7 @@ export function loaderArgs(call: PyNode, root: PyNode): LoaderArgs {
         for (const [k, v] of dict.entries) {
           set(k, v.value, v.node, true);
           if (v.alternatives !== undefined) setAlternatives(k, v.alternatives);
+          if (v.defaultValue !== undefined) setDefault(k, v.defaultValue);
         }
       }
     } else if (a.type === 'list_splat') {
@@ -371,6 +384,12 @@ export interface DictEntry {
   value: PyNode | null;
   node: PyNode;
   alternatives?: { value: number | boolean; when: string }[];
+  /** Left out of this dict but set by the other branch: the parameter's default applies. */
+  defaultValue?: number | boolean;
+}
+
+function gpuDictNode(n: PyNode): PyNode | undefined {
+  return n.type === 'dictionary' || n.type === 'call' ? n : undefined;
 }
 
 /** What a DataLoader parameter is when a dict leaves it out. */
@@ -451,7 +470,18 @@ function dictOrConditional(node: PyNode, root: PyNode, before: PyNode): DictLite
   const db = dictOrConditional(b, root, before);
   if (da === undefined || db === undefined) return undefined;
   const branch = gpuBranch(cond.text);
-  if (branch !== undefined) return branch === 'then' ? da : db;
+  if (branch !== undefined) {
+    // The GPU branch ran; a key only the other branch sets keeps its default there, and must not be
+    // added to the call (on the other branch it would be passed twice).
+    // Every loader parameter is then read from (and fixed in) the GPU branch's dict: adding one to
+    // the call could clash with the other branch (num_workers=0 there and persistent_workers=True).
+    const [gpu, gpuNode] = branch === 'then' ? [da, gpuDictNode(a)] : [db, gpuDictNode(b)];
+    if (gpuNode === undefined) return { entries: gpu.entries, opaque: true };
+    for (const [k, dflt] of Object.entries(LOADER_DEFAULTS)) {
+      if (!gpu.entries.has(k)) gpu.entries.set(k, { value: null, node: gpuNode, defaultValue: dflt });
+    }
+    return gpu;
+  }
   const entries = new Map<string, DictEntry>();
   for (const k of new Set([...da.entries.keys(), ...db.entries.keys()])) {
     const ea = da.entries.get(k);
@@ -1045,7 +1075,10 @@ class Analysis {
       const pick = stepLoops.find((l) => l.hasBackward && l.file === entry) ?? stepLoops.find((l) => l.hasBackward) ?? stepLoops[0];
       const fwd = pick?.forwards[0];
       if (pick !== undefined && fwd !== undefined) {
-        this.add(pick.file, 'no-autocast', fwd, `${pick.hasBackward ? 'Training' : 'Inference'} runs in full precision: no torch.autocast or bf16 anywhere in the script`, { trains: pick.hasBackward });
+        // nn.BCELoss / F.binary_cross_entropy raise "unsafe to autocast": no fix, and say what to change.
+        const bce = usesUnsafeAutocastLoss([pick.node], pick.file.root);
+        const policy: FixPolicy | undefined = bce === undefined ? undefined : { kind: 'none', reason: `the loss ${bce} raises "unsafe to autocast" under autocast: use nn.BCEWithLogitsLoss on the logits (drop the final sigmoid), then autocast` };
+        this.add(pick.file, 'no-autocast', fwd, `${pick.hasBackward ? 'Training' : 'Inference'} runs in full precision: no torch.autocast or bf16 anywhere in the script`, { trains: pick.hasBackward }, undefined, undefined, policy);
       }
     }
     const trainsSomewhere = loops.some((l) => l.hasBackward) || files.some((f) => f.all.some((n) => n.type === 'call' && isBackwardCall(n)));

@@ -289,7 +289,9 @@ function dataLoaderFixes(doc: Doc, root: PyNode, target: PyNode, code: Finding['
   const call = loaderCallOf(target);
   if (call === undefined) return [];
   const args = loaderArgs(call, root);
-  const all: LoaderWants = { numWorkers, pinMemory: true, persistentWorkers: true };
+  // Workers only under the workers finding: its safety checks (IterableDataset, __main__ guard)
+  // are the ones that cleared them.
+  const all: LoaderWants = { ...(code === 'dataloader-workers' ? { numWorkers } : {}), pinMemory: true, persistentWorkers: true };
   const own: LoaderWants =
     code === 'dataloader-workers' ? { numWorkers } : code === 'dataloader-pin-memory' ? { pinMemory: true } : { persistentWorkers: true };
   // Workers added for a loader read every epoch: keep them (persistent) and let them run ahead.
@@ -373,6 +375,15 @@ function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderW
     }
     if (st.viaSplat || st.node === undefined) return ok(st.value);
     if (ok(st.value)) return true;
+    // Resolved elsewhere (`default=0` of --workers, NUM_WORKERS = 0): change it there, keeping the
+    // user's knob (`--workers 2` still works); a constant used elsewhere too is not ours to change.
+    if (st.via !== undefined) {
+      const src = st.sourceNode;
+      if (src === undefined || literalValue(src) === undefined || (src.parent?.type === 'assignment' && usedElsewhere(call, src))) return false;
+      replace.push({ start: src.startIndex, end: src.endIndex, text: value });
+      changed.push(`${name}=${value} (${st.via})`);
+      return true;
+    }
     if (st.value === undefined) return false; // an expression: the user's choice
     const valueNode = st.node.type === 'keyword_argument' ? st.node.childForFieldName('value') : st.node;
     if (valueNode === null) return false;
@@ -389,13 +400,15 @@ function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderW
   // persistent_workers=True with num_workers=0 raises ValueError: only with workers known > 0, or
   // tied to the expression (`persistent_workers=args.workers > 0`) when the user's value decides.
   const nwExpr = args.numWorkers.node?.type === 'keyword_argument' && !args.numWorkers.viaSplat ? args.numWorkers.node.childForFieldName('value') : null;
-  if (want.persistentWorkers === true && workersPositive) setArg('persistent_workers', args.persistentWorkers, 'True', (v) => v === true);
-  else if (want.persistentWorkers === true && nwExpr !== null && literalValue(nwExpr) === undefined && !args.persistentWorkers.present && !args.opaque) {
+  // `num_workers=args.workers`: the command line may still say 0, whatever its default.
+  const userDecides = nwExpr !== null && literalValue(nwExpr) === undefined;
+  if (want.persistentWorkers === true && workersPositive && !userDecides) setArg('persistent_workers', args.persistentWorkers, 'True', (v) => v === true);
+  else if (want.persistentWorkers === true && userDecides && nwExpr !== null && !args.persistentWorkers.present && !args.opaque) {
     append.push(`persistent_workers=${nwExpr.text} > 0`);
     changed.push(`persistent_workers=${nwExpr.text} > 0`);
   }
   // prefetch_factor needs workers too (ValueError with num_workers=0).
-  if (want.prefetchFactor !== undefined && workersPositive && !args.opaque && !loaderHas(call, 'prefetch_factor')) {
+  if (want.prefetchFactor !== undefined && workersPositive && !userDecides && !args.opaque && !loaderHas(call, 'prefetch_factor')) {
     append.push(`prefetch_factor=${want.prefetchFactor}`);
     changed.push(`prefetch_factor=${want.prefetchFactor}`);
   }
@@ -407,6 +420,16 @@ function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderW
     edits.push(...ins);
   }
   return { title: `Set ${changed.join(', ')}`, edits: edits.map((e) => edit(doc, e)) };
+}
+
+/** `NAME = 0` whose NAME is read somewhere other than this call. */
+function usedElsewhere(call: PyNode, literal: PyNode): boolean {
+  const name = literal.parent?.childForFieldName('left')?.text;
+  if (name === undefined) return true;
+  let root: PyNode = call;
+  while (root.parent !== null) root = root.parent;
+  const reads = descendants(root).filter((n) => n.type === 'identifier' && n.text === name && n.fieldName !== 'left' && !(n.startIndex >= call.startIndex && n.endIndex <= call.endIndex));
+  return reads.length > 0;
 }
 
 function loaderHas(call: PyNode, key: string): boolean {

@@ -71,10 +71,8 @@ describe('quickFixesFor', () => {
       `${head}a = DL(ds, batch_size=128, num_workers=8)\n`,
       `${head}a = DL(ds, batch_size=128, num_workers=8, pin_memory=True, persistent_workers=True)\n`,
     ]);
-    assert.deepEqual(fixSnippet(`${head}a = DL(ds, batch_size=128,)\n`, 'dataloader-pin-memory').results, [
-      `${head}a = DL(ds, batch_size=128, pin_memory=True,)\n`,
-      `${head}a = DL(ds, batch_size=128, num_workers=8, pin_memory=True, persistent_workers=True,)\n`,
-    ]);
+    // Workers come only with the workers finding, whose safety checks cleared them.
+    assert.deepEqual(fixSnippet(`${head}a = DL(ds, batch_size=128,)\n`, 'dataloader-pin-memory').results, [`${head}a = DL(ds, batch_size=128, pin_memory=True,)\n`]);
     assert.deepEqual(fixSnippet(`${head}b = DL(ds, num_workers=0, pin_memory=False)\n`, 'dataloader-workers').results, [
       `${head}b = DL(ds, num_workers=8, pin_memory=False)\n`,
       `${head}b = DL(ds, num_workers=8, pin_memory=True, persistent_workers=True)\n`,
