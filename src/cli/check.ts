@@ -4,11 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { correlate } from '../core/analysis/correlate';
 import type { Finding } from '../core/analysis/findings';
-import { analyzePythonSource, hasSyntaxErrors, loadPythonParser } from '../core/analysis/pythonSource';
 import { defaultNumWorkers, quickFixesFor } from '../core/analysis/quickFixes';
-import { readPythonTree } from '../core/analysis/runAnalysis';
+import { ScriptSyntaxError, staticFindings } from '../core/analysis/staticHints';
 import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 
@@ -53,14 +51,20 @@ export async function cmdCheck(argv: string[], io: CheckIo): Promise<number> {
 /** The static hints of a script and the local modules beside it, with their fixes. */
 export async function checkScript(script: string, numWorkers: number): Promise<CheckHint[]> {
   const bundledWasm = path.join(__dirname, 'wasm');
-  const parser = await loadPythonParser(fs.existsSync(path.join(bundledWasm, 'tree-sitter-python.wasm')) ? bundledWasm : undefined);
-  const files = readPythonTree(script, 300, 5 * 1024 * 1024);
-  const entryText = files[0]?.text ?? '';
-  if (hasSyntaxErrors(parser.parse(entryText))) throw new UsageError(`${path.basename(script)} does not parse as Python; fix the syntax first`);
-  // No telemetry at all: correlate marks every site static (bf16 is assumed available: a hint only).
-  const findings = correlate([], analyzePythonSource(files, script, parser), true);
-  const texts = new Map(files.map((f) => [f.path, f.text]));
-  return findings.filter((f): f is Finding & { file: string } => f.file !== undefined && f.range !== undefined).map((f) => toHint(f, texts.get(f.file) ?? '', numWorkers));
+  let findings: Finding[];
+  try {
+    findings = await staticFindings(script, fs.existsSync(path.join(bundledWasm, 'tree-sitter-python.wasm')) ? { wasmDir: bundledWasm } : {});
+  } catch (e) {
+    if (e instanceof ScriptSyntaxError) throw new UsageError(`${path.basename(script)} does not parse as Python; fix the syntax first`);
+    throw e;
+  }
+  const texts = new Map<string, string>();
+  const textOf = (file: string): string => {
+    let t = texts.get(file);
+    if (t === undefined) texts.set(file, (t = fs.readFileSync(file, 'utf8')));
+    return t;
+  };
+  return findings.filter((f): f is Finding & { file: string } => f.file !== undefined && f.range !== undefined).map((f) => toHint(f, textOf(f.file), numWorkers));
 }
 
 function toHint(f: Finding & { file: string }, text: string, numWorkers: number): CheckHint {

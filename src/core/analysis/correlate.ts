@@ -117,12 +117,15 @@ const MEASURED_ONLY = new Set<SourceFindingCode>(['periodic-work']);
 export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpuSupportsBf16: boolean, activity?: RunActivity): Finding[] {
   const haveTelemetry = telemetryFindings.length > 0 || activity !== undefined;
   const out: Finding[] = [...telemetryFindings];
+  const periodicBlocks = sites.some((s) => s.code === 'periodic-work');
   const sorted = [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.range.startLine - b.range.startLine || a.range.startCharacter - b.range.startCharacter);
   for (const site of sorted) {
     const rule = RULES[site.code];
     const busy = NEEDS_BUSY.has(site.code) ? busyFinding(site, rule, activity, gpuSupportsBf16) : undefined;
     // A value Joules could not read is a hint whatever was measured: it must not guess.
-    const support = site.details.unresolved === true ? [] : telemetryFindings.filter((f) => isSupport(rule, f));
+    let support = site.details.unresolved === true ? [] : telemetryFindings.filter((f) => isSupport(rule, f));
+    // Stalls at the period of a checkpoint/eval block are that block's doing, not the DataLoader's.
+    if (periodicBlocks && site.code !== 'periodic-work') support = support.filter((f) => f.code !== 'periodic-stall');
     if (busy === undefined && support.length === 0 && MEASURED_ONLY.has(site.code)) continue;
     const finding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
     // A sync in an evaluation loop costs less than one in the training loop: one level lower.
