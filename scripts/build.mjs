@@ -24,6 +24,8 @@ const common = {
 const entries = [
   { in: 'src/cli/index.ts', out: 'dist/cli.js' },
   { in: 'src/core/sampler/worker.ts', out: 'dist/samplerWorker.js' },
+  // The end-of-run analysis (detectors + tree-sitter) runs in this worker, off the host's thread.
+  { in: 'src/core/analysis/analysisWorker.ts', out: 'dist/analysisWorker.js' },
 ];
 if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in: 'src/vscode/extension.ts', out: 'dist/extension.js' });
 if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });

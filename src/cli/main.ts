@@ -61,7 +61,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'devices':
         return cmdDevices(rest, io);
       case 'history':
-        return cmdHistory(rest, io);
+        return await cmdHistory(rest, io);
       case 'report':
         return cmdReport(rest, io);
       case 'fix':
@@ -264,11 +264,11 @@ function cmdDevices(argv: string[], io: Io): number {
 
 const HISTORY_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, limit: { type: 'number' }, store: { type: 'string' } };
 
-function cmdHistory(argv: string[], io: Io): number {
+async function cmdHistory(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, HISTORY_FLAGS);
   if (positionals.length) throw new UsageError(`history takes no arguments, got "${positionals[0]}"`);
   const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
-  store.recoverInterrupted();
+  await store.recoverInterrupted();
   const limit = typeof flags.limit === 'number' ? flags.limit : 20;
   const runs = store.list().slice(0, limit);
   if (flags.json) {
@@ -304,53 +304,38 @@ function cmdReport(argv: string[], io: Io): number {
 const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store: { type: 'string' }, workers: { type: 'number' } };
 
 /**
- * `joules fix`: the editor's quick fixes from a terminal. Findings are recomputed from the stored
- * run against the script as it is now, one fix at a time (each re-analysis keeps ranges right).
+ * `joules fix`: the editor's quick fixes from a terminal. The stored run is analysed once against
+ * the script as it is now; after each applied fix only the source is re-read (ranges stay right).
  */
 async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, FIX_FLAGS);
   if (positionals.length !== 1) throw new UsageError('fix needs one run id (or "last"); see joules history');
   const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
   const id = positionals[0] === 'last' ? store.list().find((r) => !r.replay)?.id : positionals[0];
-  const rec = id ? store.load(id) : undefined;
+  const rec = id ? store.readMeta(id) : undefined;
   if (!rec) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
-  const script = rec.summary.scriptPath;
-  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.summary.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
-  const { analyzeRun } = await import('../core/analysis/runAnalysis');
-  const { quickFixesFor, applyEdits } = await import('../core/analysis/quickFixes');
-  const wasm = path.join(__dirname, 'wasm');
-  const options = fs.existsSync(path.join(wasm, 'tree-sitter-python.wasm')) ? { wasmDir: wasm } : {};
+  const script = rec.scriptPath;
+  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
+  const { planFixes } = await import('../core/analysis/fixPlan');
+  const { analyzeInWorker } = await import('../core/analysis/analysisClient');
+  const { cliWasmOptions } = await import('./analysis');
+  const options = cliWasmOptions();
   const input = {
-    summary: rec.summary,
-    gpus: rec.gpus,
-    samples: rec.samples,
-    powerPoints: rec.powerPoints,
-    runGpus: rec.stored.runGpus.length ? rec.stored.runGpus : rec.gpus.map((g) => g.index),
-    endMs: rec.summary.durationS * 1000,
+    summary: rec,
+    gpus: rec.gpuInfo,
+    samplesFile: store.samplesFile(rec.id),
+    runGpus: rec.runGpus.length ? rec.runGpus : rec.gpuInfo.map((g) => g.index),
+    endMs: rec.durationS * 1000,
   };
-  const done = new Set<string>();
-  let applied = 0;
-  for (let round = 0; round < 20; round++) {
-    const { findings } = await analyzeRun(input, options);
-    let next: { title: string; file: string; line: number; edits: Parameters<typeof applyEdits>[1] } | undefined;
-    for (const f of findings) {
-      if (!f.file || !f.range || f.severity === 'hint') continue;
-      const key = `${f.code}:${f.file}:${f.range.startLine}`;
-      if (done.has(key)) continue;
-      done.add(key);
-      const text = fs.readFileSync(f.file, 'utf8');
-      const [fix] = quickFixesFor(f, text, typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {});
-      if (!fix) continue;
-      next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
-      break;
-    }
-    if (!next) break;
-    io.stdout.write(`${path.relative(process.cwd(), next.file)}:${next.line}: ${next.title}\n`);
-    if (!flags.apply) continue;
-    fs.writeFileSync(next.file, applyEdits(fs.readFileSync(next.file, 'utf8'), next.edits));
-    applied++;
-  }
-  if (!done.size) io.stdout.write('No source findings with a fix for this run.\n');
+  // The run is analysed once (in a worker, streamed from the store); fixes are derived from that.
+  const { fixes, applied } = await planFixes(input, {
+    ...options,
+    analyze: (i) => analyzeInWorker(i, options),
+    ...(typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {}),
+    ...(flags.apply ? { write: (file: string, text: string) => fs.writeFileSync(file, text) } : {}),
+    onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
+  });
+  if (!fixes.length) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');
   return 0;
