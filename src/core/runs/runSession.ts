@@ -464,6 +464,7 @@ export class RunSession {
       samples: this.samples,
       powerPoints: this.powerPoints,
       energiesMj: new Map(final.energies.map((e) => [e.gpu, e.energyMillijoules])),
+      accounts: new Map(final.energies.map((e) => [e.gpu, e])),
       runGpus,
       durationMs: final.elapsedMs,
       smSharePct,
@@ -482,6 +483,7 @@ export class RunSession {
       ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
+      ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),
     };
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
     if (this.options.analyze) {
