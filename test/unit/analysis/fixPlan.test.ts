@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { planFixes } from '../../../src/core/analysis/fixPlan';
-import { analyzeStoredRun } from '../../../src/core/analysis/runAnalysis';
+import { analyzeInWorker } from '../../../src/core/analysis/analysisClient';
 import type { AnalysisInput } from '../../../src/core/runs/runSession';
 import { RunStore } from '../../../src/core/runs/store';
 import { writeSyntheticRun } from '../../support/syntheticRun';
@@ -26,7 +26,8 @@ describe('joules fix: analyse once', function () {
     const { fixes, applied } = await planFixes(input, {
       analyze: async (i) => {
         analyses++;
-        return analyzeStoredRun(i);
+        // As the CLI does: in a worker thread, so the fixes must load their own parser here.
+        return analyzeInWorker(i);
       },
       write: (file, text) => fs.writeFileSync(file, text),
       onFix: (f) => printed.push(`${path.basename(f.file)}:${f.line}: ${f.title}`),
