@@ -27,7 +27,13 @@ import { SummaryAccumulator } from '../src/core/runs/summary';
 import { toRunView } from '../src/vscode/runViews';
 import { writeSyntheticRun } from '../test/support/syntheticRun';
 
-const ROOT = path.resolve(__dirname, '..');
+/** The checkout: bench/ from sources (tsx), dist/bench/ when bundled (to run where there is no npm). */
+const ROOT = (() => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  throw new Error(`no package.json above ${__dirname}`);
+})();
+/** How to start this file again as a child: through tsx from sources, plainly when bundled. */
+const SELF = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs'), __filename] : [__filename];
 const DIST = path.join(ROOT, 'dist');
 const SCRIPT = path.join(ROOT, 'test', 'integration', 'fixtures', 'workspace', 'findings_train.py');
 const HZ = 10;
@@ -165,7 +171,7 @@ async function childPanel(root: string, id: string): Promise<ChildResult> {
 }
 
 function runChild(mode: string, root: string, id: string): ChildResult {
-  const r = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '--max-old-space-size=6144', __filename, '--child', mode, root, id], {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=6144', ...SELF, '--child', mode, root, id], {
     encoding: 'utf8',
     timeout: 300_000,
     maxBuffer: 16 * 1024 * 1024,

@@ -20,6 +20,8 @@ export interface ReadStats {
 
 /** Bytes read per chunk: large enough to amortise the calls, small enough to never matter. */
 const CHUNK_BYTES = 1 << 20;
+/** Work between two yields to the event loop when streaming rows (wall-clock ms). */
+const SLICE_MS = 8;
 /** Samples per delivered batch: bounds what a consumer holds at once. */
 const BATCH_SAMPLES = 8192;
 
@@ -185,17 +187,22 @@ export async function streamSampleRows(file: string, sink: RowSink, stats: ReadS
   const stream = fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
   const decoder = new TextDecoder('utf-8');
   let carry = '';
+  let sliceStart = performance.now();
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     stats.bytes += chunk.length;
     const text = carry + decoder.decode(chunk, { stream: true });
     let start = 0;
+    let lines = 0;
     for (let nl = text.indexOf('\n', start); nl >= 0; nl = text.indexOf('\n', start)) {
       handle(text.slice(start, nl));
       start = nl + 1;
+      // Yield to the event loop every few ms of work: the extension host stays responsive.
+      if (++lines % 16 === 0 && performance.now() - sliceStart > SLICE_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
     }
     carry = text.slice(start);
-    // Yield to the event loop between chunks even when the stream has the next one buffered.
-    await new Promise<void>((r) => setImmediate(r));
   }
   carry += decoder.decode();
   if (carry) handle(carry);
