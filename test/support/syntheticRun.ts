@@ -8,6 +8,7 @@
 import * as os from 'node:os';
 import type { StoredRun } from '../../src/core/runs/store';
 import type { RunStore } from '../../src/core/runs/store';
+import { SummaryAccumulator } from '../../src/core/runs/summary';
 import type { GpuInfo, GpuSample } from '../../src/core/sampler/types';
 
 export interface SyntheticRunOptions {
@@ -81,6 +82,7 @@ export function writeSyntheticRun(store: RunStore, o: SyntheticRunOptions): { me
   };
   let batch: GpuSample[] = [];
   let peakSumMw = 0;
+  const figures = new SummaryAccumulator(gpus);
   for (let k = 0; k < n; k++) {
     const tMs = Math.round(k * dtMs * 1000) / 1000;
     const phase = (k / o.hz) % 60;
@@ -110,14 +112,21 @@ export function writeSyntheticRun(store: RunStore, o: SyntheticRunOptions): { me
     }
     if (sumMw > peakSumMw) peakSumMw = sumMw;
     if ((k + 1) % perLine === 0 || k === n - 1) {
+      for (const x of batch) figures.add(x);
       writer.appendBatch(batch, [], []);
       batch = [];
       // Flush now and then, as the writer's 1 s timer does: bounded memory whatever the length.
       if ((k + 1) % (perLine * 64) === 0) writer.flush();
     }
   }
-  writer.close();
   const energyJ = energyMj.reduce((a, e) => a + Math.round(e), 0) / 1000;
+  if (!o.interrupted) {
+    // A finished run's record carries its summary, as RunSession writes it at the end.
+    const energiesMj = new Map(gpus.map((g) => [g.index, Math.round(energyMj[g.index]!)]));
+    Object.assign(meta, figures.result({ gpus, energiesMj, runGpus: meta.runGpus, durationMs: o.durationS * 1000 }));
+    writer.writeMeta(meta);
+  }
+  writer.close();
   return { meta, expected: { energyJ, peakPowerW: peakSumMw / 1000, samples: n * o.gpus } };
 }
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { AnalysisInput } from '../runs/runSession';
 import type { QuickFixOptions } from './quickFixes';
+import { loadPythonParser } from './pythonSource';
 import { applyEdits, quickFixesFor } from './quickFixes';
 import type { AnalyzeRunOptions, RunAnalysis } from './runAnalysis';
 import { withSource } from './runAnalysis';
@@ -32,6 +33,8 @@ export interface FixPlanOptions extends AnalyzeRunOptions, QuickFixOptions {
  */
 export async function planFixes(input: AnalysisInput, options: FixPlanOptions): Promise<{ fixes: PlannedFix[]; applied: number }> {
   let analysis = await options.analyze(input);
+  // The quick fixes parse the script here (the analysis may have run in another thread).
+  await loadPythonParser(options.wasmDir);
   const done = new Set<string>();
   const fixes: PlannedFix[] = [];
   let applied = 0;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisInput } from '../runs/runSession';
 import type { ReadStats } from '../runs/sampleReader';
-import { newReadStats, streamSampleBatches } from '../runs/sampleReader';
+import { newReadStats, rowToSample, streamSampleRows } from '../runs/sampleReader';
 import type { FindingSummary, RunSummary } from '../runs/types';
 import type { GpuInfo, GpuSample } from '../sampler/types';
 import { correlate } from './correlate';
@@ -10,7 +10,8 @@ import type { Finding } from './findings';
 import { analyzePythonSource, loadPythonParser } from './pythonSource';
 import type { Thresholds } from './telemetry';
 import type { RunActivity } from './telemetry';
-import { analyzeTelemetryWithActivity } from './telemetry';
+import { GpuColumns } from './sampleColumns';
+import { analyzeTelemetryColumns, analyzeTelemetryWithActivity } from './telemetry';
 
 /** A run's samples in memory, for {@link analyzeRun}. */
 export interface RunSamples {
@@ -60,27 +61,31 @@ const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv
  * extension and the CLI call it in a worker thread (see analysisClient.ts).
  */
 export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRunOptions = {}, stats: ReadStats = newReadStats()): Promise<RunAnalysis> {
-  const runGpus = new Set(input.runGpus);
-  const byGpu = new Map<number, GpuSample[]>();
-  for (const g of runGpus) byGpu.set(g, []);
+  const sources = new Map<number, GpuColumns>();
+  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g));
   const afterRunSamples: GpuSample[] = [];
   try {
-    for await (const batch of streamSampleBatches(input.samplesFile, stats)) {
-      for (const x of batch.samples) {
-        const own = byGpu.get(x.gpu);
-        if (!own) continue;
-        if (x.tMs <= input.endMs) own.push(x);
-        else afterRunSamples.push(x);
-      }
-    }
+    await streamSampleRows(
+      input.samplesFile,
+      {
+        row: (v, o) => {
+          const own = sources.get(v[o + 1]!);
+          if (!own) return;
+          if (v[o]! <= input.endMs) own.pushRow(v, o);
+          else afterRunSamples.push(rowToSample(v, o));
+        },
+      },
+      stats,
+    );
   } catch (e) {
     // No samples file: a run that ended before its first batch; the source analysis still runs.
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  return analyzeRun(
-    { summary: input.summary, gpus: input.gpus, byGpu, runGpus: input.runGpus, endMs: input.endMs, ...(afterRunSamples.length ? { afterRunSamples } : {}) },
-    options,
+  const telemetry = analyzeTelemetryColumns(
+    { gpus: input.gpus, runGpus: input.runGpus, endMs: input.endMs, sources, ...(afterRunSamples.length ? { afterRunSamples } : {}) },
+    options.thresholds,
   );
+  return withSource(telemetry, input, options);
 }
 
 /**

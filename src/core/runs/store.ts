@@ -5,7 +5,7 @@ import type { GpuInfo, GpuSample, PowerPoint, SampleGap } from '../sampler/types
 import { isAlive as isProcessAlive } from './processes';
 import { encodeSample } from './sampleCodec';
 import type { ReadStats } from './sampleReader';
-import { forEachBatchSync, newReadStats, streamSampleBatches } from './sampleReader';
+import { forEachBatchSync, newReadStats, rowToSample, streamSampleRows } from './sampleReader';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
 import type { RunRecord, RunSummary } from './types';
@@ -294,16 +294,22 @@ async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary:
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   if (size > 0) {
-    for await (const batch of streamSampleBatches(file, stats)) {
-      for (const x of batch.samples) {
-        acc.add(x);
-        samples++;
-        if (x.tMs > lastMs) lastMs = x.tMs;
-        // The counter is cumulative: the last reading of each GPU is its energy.
-        if (x.energyMillijoules !== undefined) energies.set(x.gpu, x.energyMillijoules);
-      }
-      for (const p of batch.powerPoints) acc.addPowerPoint(p);
-    }
+    // Each row's sample object dies young: nothing per sample outlives its row.
+    await streamSampleRows(
+      file,
+      {
+        row: (v, o) => {
+          const x = rowToSample(v, o);
+          acc.add(x);
+          samples++;
+          if (x.tMs > lastMs) lastMs = x.tMs;
+          // The counter is cumulative: the last reading of each GPU is its energy.
+          if (x.energyMillijoules !== undefined) energies.set(x.gpu, x.energyMillijoules);
+        },
+        point: (gpu, tMs, powerMilliwatts) => acc.addPowerPoint({ gpu, tMs, powerMilliwatts }),
+      },
+      stats,
+    );
     if (samples === 0) throw new Error(`no readable sample in ${size} bytes (${stats.malformedLines} malformed lines)`);
   }
   return { summary: acc.result({ gpus: meta.gpuInfo, energiesMj: energies, runGpus: meta.runGpus, durationMs: lastMs }), stats };
