@@ -6,6 +6,7 @@ import { CommandNotFoundError } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
 import { defaultStoreDir, RunStore } from '../core/runs/store';
+import { describeGpuEnergyMethod, describeRunEnergyMethod } from '../core/runs/summary';
 import type { RunSummary } from '../core/runs/types';
 import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
 import type { FlagSpec } from './args';
@@ -63,7 +64,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'devices':
         return cmdDevices(rest, io);
       case 'history':
-        return cmdHistory(rest, io);
+        return await cmdHistory(rest, io);
       case 'report':
         return cmdReport(rest, io);
       case 'fix':
@@ -224,8 +225,9 @@ async function cmdDemo(argv: string[], io: Io): Promise<number> {
 function probeGpus(): void {
   const backend = NvmlBackend.open();
   const count = backend.devices.length;
+  const failed = backend.unavailable.map((u) => `GPU ${u.index}: ${u.error}`);
   backend.close();
-  if (count === 0) throw new NvmlLoadError('NVML loaded but reports no GPUs', []);
+  if (count === 0) throw new NvmlLoadError(failed.length ? `no GPU could be opened (${failed.join('; ')})` : 'NVML loaded but reports no GPUs', []);
 }
 
 const DEVICES_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' } };
@@ -239,12 +241,14 @@ function cmdDevices(argv: string[], io: Io): number {
     const gpus = backend.devices.map((d) => d.info);
     if (flags.json) {
       io.stdout.write(
-        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus }) + '\n',
+        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus, unavailable: backend.unavailable }) + '\n',
       );
       return 0;
     }
     io.stdout.write(`NVML ${backend.nvmlVersion ?? '?'}, driver ${backend.driverVersion ?? '?'} (${backend.nvml.libraryPath})\n`);
-    if (!gpus.length) io.stdout.write('No GPUs.\n');
+    if (!gpus.length && !backend.unavailable.length) io.stdout.write('No GPUs.\n');
+    // A GPU that fails to open is listed with its error; the others are still listed (and measured).
+    for (const u of backend.unavailable) io.stdout.write(`GPU ${u.index}: cannot be opened: ${u.error}\n`);
     for (const g of gpus) {
       const yes = Object.entries(g.supported).filter(([, v]) => v).map(([k]) => k);
       const no = Object.entries(g.supported).filter(([, v]) => !v).map(([k]) => k);
@@ -268,11 +272,11 @@ function cmdDevices(argv: string[], io: Io): number {
 
 const HISTORY_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, limit: { type: 'number' }, store: { type: 'string' } };
 
-function cmdHistory(argv: string[], io: Io): number {
+async function cmdHistory(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, HISTORY_FLAGS);
   if (positionals.length) throw new UsageError(`history takes no arguments, got "${positionals[0]}"`);
   const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
-  store.recoverInterrupted();
+  await store.recoverInterrupted();
   const limit = typeof flags.limit === 'number' ? flags.limit : 20;
   const runs = store.list().slice(0, limit);
   if (flags.json) {
@@ -308,65 +312,44 @@ function cmdReport(argv: string[], io: Io): number {
 const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store: { type: 'string' }, workers: { type: 'number' } };
 
 /**
- * `joules fix`: the editor's quick fixes from a terminal. Findings are recomputed from the stored
- * run against the script as it is now, one fix at a time (each re-analysis keeps ranges right).
+ * `joules fix`: the editor's quick fixes from a terminal. The stored run is analysed once against
+ * the script as it is now; after each applied fix only the source is re-read (ranges stay right).
  */
 async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, FIX_FLAGS);
   if (positionals.length !== 1) throw new UsageError('fix needs one run id (or "last"); see joules history');
   const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
   const id = positionals[0] === 'last' ? store.list().find((r) => !r.replay)?.id : positionals[0];
-  const rec = id ? store.load(id) : undefined;
+  const rec = id ? store.readMeta(id) : undefined;
   if (!rec) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
-  const script = rec.summary.scriptPath;
-  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.summary.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
-  const { analyzeRun } = await import('../core/analysis/runAnalysis');
-  const { quickFixesFor, applyEdits, defaultNumWorkers } = await import('../core/analysis/quickFixes');
+  const script = rec.scriptPath;
+  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
+  const { planFixes } = await import('../core/analysis/fixPlan');
+  const { analyzeInWorker } = await import('../core/analysis/analysisClient');
+  const { cliWasmOptions } = await import('./analysis');
+  const options = cliWasmOptions();
+  const { defaultNumWorkers } = await import('../core/analysis/quickFixes');
   // Workers are sized for the machine the run ran on, not the one applying the fix.
-  const host = rec.summary.host;
-  const numWorkers = typeof flags.workers === 'number' ? flags.workers : host !== undefined ? defaultNumWorkers(host.cpuCount, rec.stored.runGpus.length || host.gpuCount) : undefined;
-  const review: string[] = [];
-  const wasm = path.join(__dirname, 'wasm');
-  const options = fs.existsSync(path.join(wasm, 'tree-sitter-python.wasm')) ? { wasmDir: wasm } : {};
+  const host = rec.host;
+  const numWorkers = typeof flags.workers === 'number' ? flags.workers : host !== undefined ? defaultNumWorkers(host.cpuCount, rec.runGpus.length || host.gpuCount) : undefined;
   const input = {
-    summary: rec.summary,
-    gpus: rec.gpus,
-    samples: rec.samples,
-    powerPoints: rec.powerPoints,
-    runGpus: rec.stored.runGpus.length ? rec.stored.runGpus : rec.gpus.map((g) => g.index),
-    endMs: rec.summary.durationS * 1000,
+    summary: rec,
+    gpus: rec.gpuInfo,
+    samplesFile: store.samplesFile(rec.id),
+    runGpus: rec.runGpus.length ? rec.runGpus : rec.gpuInfo.map((g) => g.index),
+    endMs: rec.durationS * 1000,
   };
-  const done = new Set<string>();
-  let applied = 0;
-  for (let round = 0; round < 20; round++) {
-    const { findings } = await analyzeRun(input, options);
-    let next: { title: string; file: string; line: number; edits: Parameters<typeof applyEdits>[1] } | undefined;
-    for (const f of findings) {
-      if (!f.file || !f.range || f.severity === 'hint') continue;
-      const key = `${f.code}:${f.file}:${f.range.startLine}`;
-      if (done.has(key)) continue;
-      done.add(key);
-      const text = fs.readFileSync(f.file, 'utf8');
-      const fixes = quickFixesFor(f, text, numWorkers !== undefined ? { numWorkers } : {});
-      // Only fixes known to be safe are applied; the others are listed for the user to review.
-      const fix = fixes.find((x) => x.review === undefined);
-      const where = `${path.relative(process.cwd(), f.file)}:${f.range.startLine + 1}`;
-      if (!fix) {
-        if (fixes[0]?.review !== undefined) review.push(`${where}: ${fixes[0].title} (review first: ${fixes[0].review})`);
-        else if (f.fixPolicy?.kind === 'none') review.push(`${where}: ${f.title}: no safe fix (${f.fixPolicy.reason})`);
-        continue;
-      }
-      next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
-      break;
-    }
-    if (!next) break;
-    io.stdout.write(`${path.relative(process.cwd(), next.file)}:${next.line}: ${next.title}\n`);
-    if (!flags.apply) continue;
-    fs.writeFileSync(next.file, applyEdits(fs.readFileSync(next.file, 'utf8'), next.edits));
-    applied++;
-  }
-  if (review.length > 0) io.stdout.write(`Not applied, review these first:\n${review.map((r) => `  ${r}`).join('\n')}\n`);
-  if (!done.size) io.stdout.write('No source findings with a fix for this run.\n');
+  // The run is analysed once (in a worker, streamed from the store); fixes are derived from that.
+  const { fixes, applied, held } = await planFixes(input, {
+    ...options,
+    analyze: (i) => analyzeInWorker(i, options),
+    ...(numWorkers !== undefined ? { numWorkers } : {}),
+    ...(flags.apply ? { write: (file: string, text: string) => fs.writeFileSync(file, text) } : {}),
+    onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
+  });
+  // Fixes not known to be safe are never applied: listed with the reason to look first.
+  if (held.length > 0) io.stdout.write(`Not applied, review these first:\n${held.map((h) => `  ${path.relative(process.cwd(), h.file)}:${h.line}: ${h.title} (${h.reason})`).join('\n')}\n`);
+  if (!fixes.length) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');
   return 0;
@@ -403,6 +386,11 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       ...(g.avgUtilPct !== undefined ? { avgUtilPct: round(g.avgUtilPct, 1) } : {}),
       energyMethod: g.energyMethod,
       ...(g.energyMethodReason ? { energyMethodReason: g.energyMethodReason } : {}),
+      ...(g.counterS !== undefined ? { counterS: round(g.counterS, 3) } : {}),
+      ...(g.integratedS !== undefined ? { integratedS: round(g.integratedS, 3) } : {}),
+      ...(g.gapS !== undefined ? { gapS: round(g.gapS, 3) } : {}),
+      ...(g.counterFailedAtS !== undefined ? { counterFailedAtS: round(g.counterFailedAtS, 3) } : {}),
+      ...(g.lostAtS !== undefined ? { lostAtS: round(g.lostAtS, 3) } : {}),
       powerSource: g.powerSource,
       attributed: g.attributed,
       ...(g.runSmSharePct !== undefined ? { runSmSharePctEstimate: round(g.runSmSharePct, 1) } : {}),
@@ -415,6 +403,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
     ...(s.errors ? { errors: s.errors } : {}),
     ...(s.unsupported ? { unsupported: s.unsupported } : {}),
+    ...(s.unavailableGpus ? { unavailableGpus: s.unavailableGpus } : {}),
   };
 }
 
@@ -424,7 +413,7 @@ export function formatSummary(s: RunSummary): string {
   const head = s.replay ? 'Joules (REPLAY of a recorded trace)' : 'Joules';
   lines.push('', `${head}: ${s.name}  ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''}`);
   lines.push(`  duration   ${formatDuration(s.durationS)}`);
-  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${s.energyMethod === 'counter' ? 'hardware energy counter' : 'integrated from sampled power'}`);
+  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${describeRunEnergyMethod(s.energyMethod)}`);
   lines.push(`  power      ${formatWatts(s.avgPowerW)} average, ${formatWatts(s.peakPowerW)} peak`);
   if (s.avgUtilPct !== undefined) lines.push(`  GPU util   ${s.avgUtilPct.toFixed(0)} % average`);
   if (s.gpus.length > 1 || s.attribution !== 'processes') {
@@ -434,9 +423,14 @@ export function formatSummary(s: RunSummary): string {
     const counted = s.attribution === 'all' || g.attributed;
     lines.push(
       `  GPU ${g.index} ${g.name}${counted ? '' : ' (not used by the run)'}: ${formatJoules(g.energyJ)}, ${formatWatts(g.avgPowerW)} avg, ${formatWatts(g.peakPowerW)} peak` +
-        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}${g.energyMethod === 'integrated' ? ' [energy integrated: no hardware counter]' : ''}` +
+        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}` +
         `${g.runSmSharePct !== undefined ? `, run's SM share ~${g.runSmSharePct.toFixed(0)} % (estimate)` : ''}`,
     );
+    lines.push(`        energy: ${describeGpuEnergyMethod(g)}`);
+    if (g.lostAtS !== undefined) lines.push(`        LOST at ${g.lostAtS.toFixed(1)} s (NVML_ERROR_GPU_IS_LOST): its figures stop there`);
+  }
+  for (const u of s.unavailableGpus ?? []) {
+    lines.push(`  GPU ${u.index} not measured: it could not be opened (${u.error})`);
   }
   if (s.steps) lines.push(`  per step   ${formatJoules(s.jPerStep ?? 0)} (${s.steps} steps)`);
   if (s.tokens) lines.push(`  per token  ${(s.jPerToken ?? 0).toFixed(3)} J (${s.tokens} tokens)`);

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import type { CheckHint } from '../../../src/cli/check';
 import { main } from '../../../src/cli/main';
 import { analyzeRun } from '../../../src/core/analysis/runAnalysis';
-import type { AnalysisInput } from '../../../src/core/runs/runSession';
+import type { RunSamples } from '../../../src/core/analysis/runAnalysis';
 import type { RunSummary } from '../../../src/core/runs/types';
 
 const CORPUS = path.join(__dirname, '..', '..', 'fixtures', 'python', 'corpus');
@@ -78,7 +78,7 @@ describe('joules check: static hints without a run', function () {
   it('a stored run without samples is not "measured": its findings are static hints', async () => {
     const script = path.join(CORPUS, 'kw_conditional', 'main.py');
     const summary = { id: 'r1', name: 'r1', command: ['python3', script], scriptPath: script, durationS: 5, gpus: [] } as unknown as RunSummary;
-    const input: AnalysisInput = { summary, gpus: [], samples: [], powerPoints: [], runGpus: [0], endMs: 5000 };
+    const input: RunSamples = { summary, gpus: [], byGpu: new Map(), runGpus: [0], endMs: 5000 };
     const { findings } = await analyzeRun(input);
     const source = findings.filter((f) => f.file !== undefined);
     assert.ok(source.length > 0);
