@@ -237,13 +237,13 @@ async function cmdDemo(argv: string[], io: Io): Promise<number> {
   const speed = typeof flags.speed === 'number' ? flags.speed : 1;
   const trace = typeof flags.trace === 'string' ? path.resolve(flags.trace) : bundledTrace();
   if (!fs.existsSync(trace)) throw new UsageError(`trace not found: ${trace}`);
+  const warnings = new RunStoreWarnings(io.stderr);
+  const store = openStore(flags.store, { forWriting: true, warnings });
   io.stderr.write(
     `joules demo: REPLAY of a recorded trace, not a measurement of this machine.\n` +
       `  ${trace}\n  One NVIDIA H200, driver 580.159.04, 30 s phased PyTorch load (idle, full, starved, full, idle)` +
       `${speed !== 1 ? `, replayed ${speed}x faster` : ''}.\n`,
   );
-  const warnings = new RunStoreWarnings(io.stderr);
-  const store = openStore(flags.store, { forWriting: true, warnings });
   const session = await RunSession.replay(trace, speed, {
     store,
     sampler: { backend: { kind: 'replay', tracePath: trace, speed }, intervalMs: 100, workerFile: workerFile() },
@@ -478,7 +478,11 @@ export function formatSummary(s: RunSummary): string {
       lines.push(`  [${f.severity}] ${f.message}${where}`);
     }
   }
-  if (s.errors) lines.push(`  NVML errors: ${Object.entries(s.errors).map(([k, v]) => `${k} x${v}`).join('; ')}`);
+  const errors = Object.entries(s.errors ?? {});
+  const storeErrors = errors.filter(([k]) => k.startsWith('store: '));
+  const otherErrors = errors.filter(([k]) => !k.startsWith('store: '));
+  if (otherErrors.length) lines.push(`  NVML errors: ${otherErrors.map(([k, v]) => `${k} x${v}`).join('; ')}`);
+  if (storeErrors.length) lines.push(`  record     not fully saved: ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} (${v} failed write${v === 1 ? '' : 's'})`).join('; ')}`);
   lines.push(`  run id     ${s.id}`, '');
   return lines.join('\n');
 }

@@ -98,6 +98,8 @@ export class RunWriter {
   private outputBytes = 0;
   private outputTail = '';
   private outputTruncated = 0;
+  /** output.log was emptied to keep run.json writable on a full disk. */
+  private outputDropped = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Files whose last append failed: it may have left a torn line, so the next append starts a fresh one. */
@@ -119,10 +121,36 @@ export class RunWriter {
     return this.droppedLines;
   }
 
-  /** Rewrite run.json (atomically); false when it failed (reported through `onWriteError`). */
+  /**
+   * Rewrite run.json (atomically); false when it failed (reported through `onWriteError`). The
+   * record matters more than Joules' own copy of the output: on a full disk, output.log (the
+   * command's output, already shown to the user) is emptied to make room and the write retried.
+   */
   writeMeta(run: StoredRun): boolean {
     const file = path.join(this.dir, 'run.json');
-    return this.attempt(file, () => writeJsonAtomic(file, run));
+    try {
+      writeJsonAtomic(file, run);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !this.releaseOutputLog()) return this.attempt(file, () => { throw e; });
+      return this.attempt(file, () => writeJsonAtomic(file, run));
+    }
+  }
+
+  /** Empty output.log to free space; true when it held anything. Further output is not logged. */
+  private releaseOutputLog(): boolean {
+    const log = path.join(this.dir, 'output.log');
+    try {
+      if (fs.statSync(log).size === 0) return false;
+      fs.truncateSync(log, 0);
+    } catch {
+      return false;
+    }
+    this.outputPending = '';
+    this.outputBytes = this.maxOutputBytes;
+    this.outputDropped = true;
+    this.torn.delete(log);
+    return true;
   }
 
   appendBatch(samples: GpuSample[], powerPoints: PowerPoint[], gaps: SampleGap[]): void {
@@ -175,7 +203,9 @@ export class RunWriter {
     this.flush();
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.outputTruncated > 0) {
+    if (this.outputDropped) {
+      this.append(path.join(this.dir, 'output.log'), `[joules: the disk filled up; this log was emptied to save the run record; last part follows]\n${this.outputTail}`);
+    } else if (this.outputTruncated > 0) {
       const note = `\n[joules: output exceeded ${this.maxOutputBytes} bytes; ${this.outputTruncated} bytes omitted; last part follows]\n`;
       this.append(path.join(this.dir, 'output.log'), note + this.outputTail);
     }
