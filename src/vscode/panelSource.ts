@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { ExportFormat, RunSummaryView, RunView } from '../core/protocol/panel';
+import { clipName } from '../core/protocol/panel';
 import type { SampleBatch } from '../core/sampler/types';
 import { exportRuns, loadRunViews } from './historyActions';
 import type { PanelDataSource } from './panel/panelHost';
@@ -27,7 +28,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
     const live = s.live();
     const summary: RunSummaryView = {
       id: s.id,
-      name: s.spec.name ?? run.request.label,
+      name: clipName(s.spec.name ?? run.request.label),
       status: 'running',
       startedAt: s.startedAt.toISOString(),
       durationS: live.elapsedS,

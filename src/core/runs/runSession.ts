@@ -7,20 +7,16 @@ import type { EngineBatch, GpuEnergy } from '../sampler/engine';
 import type { GpuInfo, GpuProcessUse, GpuSample, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
+import type { MarkerEvent } from './markers';
+import { MarkerScanner, MarkRecorder } from './markers';
+import type { ByteSink } from './output';
+import { OutputRelay } from './output';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
 import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
-
-/**
- * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
- *   ::joules mark <label>     a named point (e.g. "epoch 1 end"); the energy counter is read there
- *   ::joules steps <n>        n more training/inference steps done (for J/step)
- *   ::joules tokens <n>       n more tokens generated (for J/token)
- */
-const MARKER_LINE = /^::joules (mark|steps|tokens)(?: (.*))?$/;
 
 /**
  * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
@@ -101,11 +97,13 @@ export class RunSession {
   readonly done: Promise<RunSummary>;
   private child: ChildProcess | undefined;
   private meta!: StoredRun;
-  private readonly markers: RunMarker[] = [];
-  private readonly pendingMarks: Array<Promise<void>> = [];
+  private readonly output = new OutputRelay();
+  private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
+  private readonly marks: MarkRecorder;
+  /** The markers as answered when the run ended (the recorder's own list until then). */
+  private finalMarkers: RunMarker[] | undefined;
   private steps = 0;
   private tokens = 0;
-  private readonly lineBuffers: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
 
   private constructor(
     readonly spec: LaunchSpec,
@@ -120,6 +118,19 @@ export class RunSession {
     this.view = new MinMaxView(Math.max(1, options.sampler.intervalMs ?? 100));
     this.figures = new SummaryAccumulator(sampler.gpus);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.marks = new MarkRecorder({
+      read: () => this.sampler.mark(),
+      energyJ: ({ energies }) => {
+        const counted = this.countedGpus();
+        return energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
+      },
+      nowMs: () => performance.now(),
+    });
+    this.output.onText((text, stream) => {
+      for (const e of this.scanners[stream].scan(text)) this.onMarker(e);
+      this.writer.appendOutput(text);
+      for (const l of this.outputListeners) l(text, stream);
+    });
   }
 
   get gpus(): GpuInfo[] {
@@ -155,7 +166,7 @@ export class RunSession {
     else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
     const sampler = await WorkerSampler.start(options.sampler);
     const id = makeRunId(spec.name ?? runName(spec));
-    const session = new RunSession(spec, sampler, options.store.create(id), options, false, id);
+    const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.begin();
     let child: ChildProcess;
     try {
@@ -181,7 +192,7 @@ export class RunSession {
     const sampler = await WorkerSampler.start({ ...options.sampler, backend: { kind: 'replay', tracePath, speed } });
     const spec: LaunchSpec = { command: 'replay', args: [tracePath], cwd: process.cwd(), name };
     const id = makeRunId('demo');
-    const session = new RunSession(spec, sampler, options.store.create(id), options, true, id);
+    const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, true, id);
     session.begin();
     sampler.onReplayEnded(() => void session.finish(0, null));
     return session;
@@ -225,14 +236,8 @@ export class RunSession {
   private attachChild(child: ChildProcess): void {
     this.child = child;
     if (child.pid) this.runPids.add(child.pid);
-    const forward = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      this.scanMarkers(stream, text);
-      this.writer.appendOutput(text);
-      for (const l of this.outputListeners) l(text, stream);
-    };
-    child.stdout?.on('data', forward('stdout'));
-    child.stderr?.on('data', forward('stderr'));
+    this.output.attach('stdout', child.stdout);
+    this.output.attach('stderr', child.stderr);
     let spawnError: string | undefined;
     child.once('error', (e) => {
       spawnError = e.message;
@@ -242,35 +247,10 @@ export class RunSession {
     child.once('close', (code, signal) => void this.finish(code, signal, spawnError));
   }
 
-  private scanMarkers(stream: 'stdout' | 'stderr', text: string): void {
-    // Cheap reject first: most output has no marker at all.
-    if (!text.includes('::joules') && !this.lineBuffers[stream]) return;
-    const lines = (this.lineBuffers[stream] + text).split('\n');
-    this.lineBuffers[stream] = (lines.pop() ?? '').slice(-1000);
-    for (const raw of lines) {
-      const m = MARKER_LINE.exec(raw.replace(/\r$/, '').trim());
-      if (!m) continue;
-      const arg = (m[2] ?? '').trim();
-      if (m[1] === 'mark') {
-        const label = arg.slice(0, 200) || `mark ${this.markers.length + 1}`;
-        this.pendingMarks.push(
-          this.sampler.mark().then(
-            ({ energies, elapsedMs }) => {
-              const counted = this.countedGpus();
-              const energyJ = energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
-              this.markers.push({ label, tS: elapsedMs / 1000, energyJ });
-            },
-            () => undefined,
-          ),
-        );
-      } else {
-        const n = Number(arg || '1');
-        if (Number.isFinite(n) && n > 0) {
-          if (m[1] === 'steps') this.steps += n;
-          else this.tokens += n;
-        }
-      }
-    }
+  private onMarker(e: MarkerEvent): void {
+    if (e.kind === 'mark') this.marks.mark(e.label);
+    else if (e.kind === 'steps') this.steps += e.count;
+    else this.tokens += e.count;
   }
 
   private countedGpus(): Set<number> {
@@ -280,7 +260,7 @@ export class RunSession {
 
   /** Markers received so far. */
   runMarkers(): RunMarker[] {
-    return [...this.markers];
+    return [...this.marks.markers];
   }
 
   private handleBatch(batch: EngineBatch, energies: GpuEnergy[], elapsedMs: number): void {
@@ -405,9 +385,15 @@ export class RunSession {
     };
   }
 
+  /** The run's output as text (decoded across chunk edges). */
   onOutput(listener: Listener<[string, 'stdout' | 'stderr']>): () => void {
     this.outputListeners.add(listener);
     return () => this.outputListeners.delete(listener);
+  }
+
+  /** The run's output bytes as written, with backpressure (see {@link OutputRelay}). */
+  onOutputBytes(sink: ByteSink): () => void {
+    return this.output.onBytes(sink);
   }
 
   onBatch(listener: Listener<[SampleBatch]>): () => void {
@@ -467,7 +453,7 @@ export class RunSession {
     let runGpus: number[] = [];
     try {
       // Markers asked for before the exit are answered before the worker stops.
-      await Promise.race([Promise.all(this.pendingMarks), delay(2000)]);
+      this.finalMarkers = (await Promise.race([this.marks.flush(), delay(2000).then(() => undefined)])) ?? this.marks.markers;
       const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
       let atExit: { energies: GpuEnergy[]; elapsedMs: number } | undefined;
       if (watchMs > 0) {
@@ -560,6 +546,7 @@ export class RunSession {
   }
 
   private summaryOf(figures: RunFigures, exitCode: number | null, signal: NodeJS.Signals | null, attribution: RunSummary['attribution']): RunSummary {
+    const markers = this.finalMarkers ?? this.marks.markers;
     const status: RunStatus = this.stopRequested ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
     const code = exitCode ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null);
     return {
@@ -570,7 +557,7 @@ export class RunSession {
       ...(signal ? { signal } : {}),
       attribution,
       ...(Object.keys(this.errors).length ? { errors: { ...this.errors } } : {}),
-      ...(this.markers.length ? { markers: [...this.markers].sort((a, b) => a.tS - b.tS) } : {}),
+      ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
       ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
@@ -581,6 +568,16 @@ export class RunSession {
   /** Output tail kept in memory. */
   outputTail(): string {
     return this.writer.tail();
+  }
+}
+
+/** The run's folder; when it cannot be made, the sampler worker goes too (or it keeps the process alive). */
+function createWriter(store: RunStore, id: string, sampler: WorkerSampler): RunWriter {
+  try {
+    return store.create(id);
+  } catch (e) {
+    void sampler.terminate();
+    throw e;
   }
 }
 
