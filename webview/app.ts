@@ -16,6 +16,7 @@ import type { ExportFormat, FromPanel, RunView, ToPanel } from '../src/core/prot
 import { ComparePanel } from './comparePanel';
 import type { CompareSnapshot } from './comparePanel';
 import { h } from './dom';
+import type { BandSpec } from './charts';
 import { HistoryPanel } from './historyPanel';
 import { RunPanel } from './runPanel';
 import type { CardSnapshot } from './runPanel';
@@ -61,6 +62,8 @@ export interface PanelDebugState {
   /** Bytes in the shown run's sample columns (typed arrays live outside the JS heap figure). */
   columnBytes: number;
   charts: Record<string, ChartSnapshot>;
+  /** Bands over the run's charts: phases, gaps, and one per stretch of each finding. */
+  bands: BandSpec[];
   history: { runIds: string[]; selected: string[] };
   compare: CompareSnapshot & { charts: Record<string, ChartSnapshot> };
   notice: { level: string; text: string } | undefined;
@@ -217,6 +220,7 @@ export class PanelApp {
       bucketLimit: shown?.bucketLimit ?? 0,
       columnBytes: shown?.columnBytes() ?? 0,
       charts: this.runPanel.describeCharts(),
+      bands: this.runPanel.describeBands(),
       history: { runIds: this.historyPanel.runIds, selected: [...this.historyPanel.selection] },
       compare: { ...this.comparePanel.snapshot(), charts: this.comparePanel.describeCharts() },
       notice: this.notice,

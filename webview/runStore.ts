@@ -4,6 +4,7 @@
  * charts a few points per pixel column. The RunView's sample objects are not retained.
  */
 import type { GpuInfo, GpuSample, SampleGap } from '../src/core/sampler/types';
+import { runWastedJ } from '../src/core/analysis/findings';
 import type { FindingView, MarkerView, RunSummaryView, RunView, StepPoint } from '../src/core/protocol/panel';
 import { MinMaxBuckets } from '../src/core/protocol/decimate';
 import { LiveStats } from '../src/core/protocol/liveStats';
@@ -285,7 +286,8 @@ export class RunStore {
   }
 
   figures(): DisplayFigures {
-    const findingsWaste = this.findings.length > 0 ? this.findings.reduce((a, f) => a + f.wastedJ, 0) : undefined;
+    // Counted once (overlaps and source findings that refer to telemetry add nothing): see runWastedJ.
+    const findingsWaste = this.findings.length > 0 ? runWastedJ(this.findings) : undefined;
     const idleEnergyJ = this.summary.idleEnergyJ ?? findingsWaste;
     if (this.running) {
       const f = this.stats.figures();

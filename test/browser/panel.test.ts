@@ -195,8 +195,39 @@ describe('energy panel in Chromium', function () {
     const rowsText = await p.page.$$eval('.findings tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-code')));
     assert.deepEqual(rowsText, ['gpu-idle', 'gpu-starved']);
     const wasted = findings.reduce((a, f) => a + f.wastedJ, 0);
-    close(st.figures?.idleEnergyJ, wasted);
+    close(st.figures?.idleEnergyJ, wasted, 0.05);
     assert.equal(st.cards.find((c) => c.key === 'idle')?.detail.split(' · ')[0], `${Math.round(wasted).toLocaleString('en-US')} J`);
+  });
+
+  it('counts waste once: a source line that explains a finding, and a stall inside a starved stretch, add nothing', async () => {
+    const p = await open();
+    await p.post({ type: 'init', live: runView(runningSummary('live-1', 'train.py'), gpus, all), history: [] } satisfies ToPanel);
+    const [starved, idle] = traceFindings(s0);
+    assert.ok(starved && idle);
+    // A stall finding inside the starved stretch on the same GPU, and a source line pointing at the starved finding.
+    const stall = { ...starved, id: 'periodic-stall:gpu0', code: 'periodic-stall' as const, title: 'GPU 0 stalled', startS: 16, endS: 18, stretches: [{ startS: 16, endS: 18 }], energyJ: 10, wastedJ: 1 };
+    const line = { ...starved, id: 'dataloader-workers:/p/train.py:11', code: 'dataloader-workers' as const, title: 'DataLoader without worker processes', correlatedWith: [starved.id], energyJ: 0, wastedJ: 0, file: '/p/train.py', line: 11 };
+    await p.post({ type: 'findings', runId: 'live-1', findings: [starved, idle, stall, line] } satisfies ToPanel);
+    const st = await p.settle();
+    close(st.figures?.idleEnergyJ, starved.wastedJ + idle.wastedJ, 0.05);
+    // The source line's row shows the starved finding's waste as counted above, not as its own.
+    const lineRow = await p.page.$eval('.findings tbody tr[data-code="dataloader-workers"]', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''));
+    assert.equal(lineRow[2], '—');
+    assert.match(lineRow[3] ?? '', /counted above/);
+  });
+
+  it('draws a finding of several stretches as one band per stretch, each finding in its own row', async () => {
+    const p = await open();
+    await p.post({ type: 'init', live: runView(runningSummary('live-1', 'train.py'), gpus, all), history: [] } satisfies ToPanel);
+    const [starved, idle] = traceFindings(s0);
+    assert.ok(starved && idle);
+    const split = { ...idle, startS: 2, endS: 12, stretches: [{ startS: 2, endS: 4 }, { startS: 10, endS: 12 }] };
+    await p.post({ type: 'findings', runId: 'live-1', findings: [split, starved] } satisfies ToPanel);
+    const st = await p.settle();
+    const bands = st.bands.filter((b) => b.kind === 'finding');
+    assert.deepEqual(bands.map((b) => [b.startX, b.endX, b.lane]), [[2, 4, 0], [10, 12, 0], [14.9, 19.9, 1]]);
+    // Nothing tints the busy time between the two stretches (4 s to 10 s).
+    assert.ok(!bands.some((b) => b.startX < 10 && b.endX > 4), JSON.stringify(bands));
   });
 
   it('ignores malformed messages, keeps working, and reports them to the host', async () => {
@@ -214,7 +245,7 @@ describe('energy panel in Chromium', function () {
       { type: 'samples', runId: 'x'.repeat(100_000), batch: okBatch },
       { type: 'samples', runId: 'some-other-run', batch: okBatch },
       { type: 'runEnded', summary: { ...summaryOf('live-1', 'n', all, gpus), energyJ: '1' } },
-      { type: 'findings', runId: 'live-1', findings: [{ code: 'c', severity: 'fatal', title: 't', message: 'm', startS: 1, endS: 2, energyJ: 1, wastedJ: 1 }] },
+      { type: 'findings', runId: 'live-1', findings: [{ id: 'c', code: 'c', severity: 'fatal', title: 't', message: 'm', startS: 1, endS: 2, stretches: [], energyJ: 1, wastedJ: 1, static: false }] },
       { type: 'showRuns', view: 'run', runs: [] },
       { type: 'notice', level: 'info', message: 'x'.repeat(100_000) },
       { type: 'init', history: [{ ...summaryOf('a', 'a', all, gpus), startedAt: 'yesterday' }] },

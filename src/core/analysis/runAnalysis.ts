@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisInput } from '../runs/runSession';
-import type { FindingSummary } from '../runs/types';
 import { correlate } from './correlate';
-import type { Finding } from './findings';
+import type { Finding, FindingSummary } from './findings';
+import { toFindingSummary } from './findings';
 import { analyzePythonSource, loadPythonParser } from './pythonSource';
 import type { Thresholds } from './telemetry';
 import { analyzeTelemetry, summarizeRun as summarizeActivity } from './telemetry';
@@ -47,23 +47,7 @@ export async function analyzeRun(input: AnalysisInput, options: AnalyzeRunOption
     const bf16 = input.gpus.filter((g) => input.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
     findings = correlate(telemetryFindings, sites, bf16, summarizeActivity(telemetry, options.thresholds));
   }
-  return { findings, summaries: findings.map(toSummary) };
-}
-
-/** The plain summary of a finding (`--json`, run.json). Lines are 1-based there. */
-export function toSummary(f: Finding): FindingSummary {
-  return {
-    code: f.code,
-    severity: f.severity,
-    message: f.message,
-    startS: f.startS,
-    endS: f.endS,
-    energyJ: f.energyJ,
-    wastedJ: f.wastedJ,
-    ...(f.gpu !== undefined ? { gpu: f.gpu } : {}),
-    ...(f.file !== undefined ? { file: f.file } : {}),
-    ...(f.range !== undefined ? { line: f.range.startLine + 1 } : {}),
-  };
+  return { findings, summaries: findings.map(toFindingSummary) };
 }
 
 /** The script and the .py files of its folder tree, script first, within the bounds. */

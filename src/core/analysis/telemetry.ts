@@ -15,7 +15,8 @@
  */
 import { ClockEventReason } from '../sampler/types';
 import type { GpuInfo, GpuSample } from '../sampler/types';
-import type { EvidenceSpan, Finding, FindingEvidence, FindingSeverity, RunPhase, TelemetryFindingCode } from './findings';
+import type { DetectedFinding, EvidenceSpan, Finding, FindingEvidence, FindingSeverity, RunPhase, TelemetryFindingCode } from './findings';
+import { identify } from './findings';
 
 /** What the detectors need to know about one run. */
 export interface RunTelemetry {
@@ -536,7 +537,7 @@ function severityByWaste(th: Thresholds, totals: RunTotals, wasted: number): Fin
   return totals.runEnergyJ > 0 && (100 * wasted) / totals.runEnergyJ >= th.warnShareOfRunPct ? 'warning' : 'information';
 }
 
-function detectSlowStart(ctx: GpuContext, totals: RunTotals): Finding[] {
+function detectSlowStart(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const first = ctx.s.t[0];
   if (ctx.firstKernelMs === undefined || first === undefined) return [];
   const durS = (ctx.firstKernelMs - Math.max(0, first)) / 1000;
@@ -644,8 +645,8 @@ function isBoundedByBusy(ctx: GpuContext, r: RawSpan): boolean {
   return before !== undefined && after !== undefined && ctx.isBusy(before) && ctx.isBusy(after);
 }
 
-function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
-  const out: Finding[] = [];
+function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
+  const out: DetectedFinding[] = [];
   const spans = lowSpans(ctx);
   const periodic = findPeriodic(ctx, spans);
   const ref = workReference(ctx);
@@ -724,7 +725,7 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
   return out;
 }
 
-function detectMemory(ctx: GpuContext, totals: RunTotals): Finding[] {
+function detectMemory(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const th = ctx.th;
   const total = ctx.s.info?.memTotalBytes;
   if (total === undefined || total <= 0 || ctx.busyS < th.memMinBusyS) return [];
@@ -776,7 +777,7 @@ function detectMemory(ctx: GpuContext, totals: RunTotals): Finding[] {
   ];
 }
 
-function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-power' | 'throttle-thermal', mask: number): Finding[] {
+function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-power' | 'throttle-thermal', mask: number): DetectedFinding[] {
   const th = ctx.th;
   if (ctx.busyS <= 0) return [];
   const pred = (x: GpuSample): boolean => ctx.isBusy(x) && ((x.clockEventReasons ?? 0) & mask) !== 0;
@@ -836,7 +837,7 @@ function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-powe
   ];
 }
 
-function detectUnused(ctx: GpuContext, totals: RunTotals): Finding[] {
+function detectUnused(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const first = ctx.s.t[0];
   if (first === undefined || ctx.s.samples.length < 2 || ctx.firstKernelMs !== undefined) return [];
   // Without util readings there is no evidence either way.
@@ -866,7 +867,7 @@ function detectUnused(ctx: GpuContext, totals: RunTotals): Finding[] {
   ];
 }
 
-function detectAfterRun(ctx: GpuContext, afterAll: GpuSample[], totals: RunTotals, endMs: number): Finding[] {
+function detectAfterRun(ctx: GpuContext, afterAll: GpuSample[], totals: RunTotals, endMs: number): DetectedFinding[] {
   const th = ctx.th;
   // Memory is read on the sampler's detail ticks (once a second), not every tick: judge those.
   const after = afterAll.filter((x) => x.memUsedBytes !== undefined);
@@ -964,7 +965,7 @@ export function summarizeRun(input: RunTelemetry, thresholds?: Partial<Threshold
  */
 export function analyzeTelemetry(input: RunTelemetry, thresholds?: Partial<Thresholds>): Finding[] {
   const { ctxs, totals } = prepare(input, thresholds);
-  const out: Finding[] = [];
+  const out: DetectedFinding[] = [];
   for (const ctx of ctxs) {
     if (ctx.firstKernelMs === undefined) {
       out.push(...detectUnused(ctx, totals));
@@ -978,5 +979,5 @@ export function analyzeTelemetry(input: RunTelemetry, thresholds?: Partial<Thres
     const after = (input.afterRunSamples ?? []).filter((x) => x.gpu === ctx.s.gpu && x.tMs > input.endMs);
     out.push(...detectAfterRun(ctx, after, totals, input.endMs));
   }
-  return out;
+  return identify(out);
 }

@@ -7,6 +7,7 @@
  * any content it renders, and a host bug must not crash the panel, so both sides treat the
  * other as untrusted input.
  */
+import type { FindingSummary } from '../analysis/findings';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
@@ -52,7 +53,7 @@ export interface RunSummaryView {
   avgPowerW: number;
   peakPowerW: number;
   avgUtilPct?: number;
-  /** Energy spent while the GPUs were idle or starved, from the analysis findings. */
+  /** The run's waste counted once (`RunSummary.wastedJ`, see `runWastedJ`): "spent idle or starved". */
   idleEnergyJ?: number;
   steps?: number;
   tokens?: number;
@@ -66,23 +67,11 @@ export interface RunSummaryView {
   gpus: GpuSummaryView[];
 }
 
-export type FindingSeverity = 'info' | 'warning' | 'error';
-
-/** An analysis finding over a span of the run; drawn as a band over the charts. */
-export interface FindingView {
-  code: string;
-  severity: FindingSeverity;
-  title: string;
-  message: string;
-  startS: number;
-  endS: number;
-  /** Energy spent during the span. */
-  energyJ: number;
-  /** The part of `energyJ` the finding judges avoidable. */
-  wastedJ: number;
-  /** NVML index; absent when the finding covers all GPUs. */
-  gpu?: number;
-}
+/**
+ * An analysis finding, the same type the run's summary stores (one finding type on every surface);
+ * each of its `stretches` is drawn as a band over the charts.
+ */
+export type FindingView = FindingSummary;
 
 /**
  * A point in time the program or the user marked.
@@ -158,6 +147,8 @@ export const ProtocolLimits = {
   powerPoints: 50_000_000,
   history: 100_000,
   findings: 100_000,
+  /** Per finding; the detectors keep at most 500 evidence spans (telemetry.ts MAX_EVIDENCE_SPANS). */
+  stretches: 100_000,
   markers: 1_000_000,
   steps: 10_000_000,
   relatable: 64,
@@ -279,10 +270,17 @@ export function isRunSummaryView(v: unknown): v is RunSummaryView {
     && every(v.gpus, ProtocolLimits.gpus, isGpuSummary);
 }
 
+function isStretch(v: unknown): boolean {
+  return isObj(v) && isNonNeg(v.startS) && isNonNeg(v.endS) && v.endS >= v.startS;
+}
+
 export function isFindingView(v: unknown): v is FindingView {
-  return isObj(v) && name(v.code) && (v.severity === 'info' || v.severity === 'warning' || v.severity === 'error')
+  return isObj(v) && id(v.id) && name(v.code) && (v.severity === 'warning' || v.severity === 'information' || v.severity === 'hint')
     && name(v.title) && text(v.message) && isNonNeg(v.startS) && isNonNeg(v.endS) && v.endS >= v.startS
-    && isNonNeg(v.energyJ) && isNonNeg(v.wastedJ) && optional(v.gpu, isIndex);
+    && every(v.stretches, ProtocolLimits.stretches, isStretch) && typeof v.static === 'boolean'
+    && optional(v.correlatedWith, (c) => every(c, ProtocolLimits.findings, id))
+    && isNonNeg(v.energyJ) && isNonNeg(v.wastedJ) && optional(v.gpu, isIndex)
+    && optional(v.file, text) && optional(v.line, isIndex);
 }
 
 function isMarker(v: unknown): v is MarkerView {

@@ -10,7 +10,9 @@ import { WorkerSampler } from '../sampler/workerSampler';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { summarizeRun } from './summary';
-import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
+import type { Finding } from '../analysis/findings';
+import { runWastedJ, toFindingSummary } from '../analysis/findings';
+import type { LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
 
 /**
  * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
@@ -36,8 +38,8 @@ export interface AnalysisInput {
 export interface RunOptions {
   store: RunStore;
   sampler: SamplerOptions;
-  /** Findings for the summary; runs after the process ends (errors are reported, not fatal). */
-  analyze?: (input: AnalysisInput) => Promise<FindingSummary[]> | FindingSummary[];
+  /** Findings of the run; runs after the process ends (errors are reported, not fatal). */
+  analyze?: (input: AnalysisInput) => Promise<Finding[]> | Finding[];
   /** Thresholds for the live idle/starved timers (utilisation %). */
   live?: { starvedUtilPct?: number };
   /** Seconds between SIGINT, SIGTERM and SIGKILL when stopping (default 5). */
@@ -67,6 +69,8 @@ export class RunSession {
   private readonly outputListeners = new Set<Listener<[string, 'stdout' | 'stderr']>>();
   private readonly batchListeners = new Set<Listener<[SampleBatch]>>();
   private readonly endListeners = new Set<Listener<[RunSummary]>>();
+  /** The findings of the ended run, set before `done` resolves: every surface shows these, none re-analyses. */
+  findings: readonly Finding[] = [];
   /** Full series, kept for the analysis and the panel (bounded; the store holds everything). */
   readonly samples: GpuSample[] = [];
   readonly powerPoints: PowerPoint[] = [];
@@ -486,7 +490,7 @@ export class RunSession {
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
     if (this.options.analyze) {
       try {
-        summary.findings = await this.options.analyze({
+        const findings = await this.options.analyze({
           summary,
           gpus: this.gpus,
           samples: this.samples,
@@ -495,6 +499,9 @@ export class RunSession {
           endMs: final.elapsedMs,
           ...(afterRunSamples ? { afterRunSamples } : {}),
         });
+        this.findings = findings;
+        summary.findings = findings.map(toFindingSummary);
+        summary.wastedJ = runWastedJ(summary.findings);
       } catch (e) {
         summary.errors = { ...(summary.errors ?? {}), [`analysis: ${(e as Error).message}`]: 1 };
       }

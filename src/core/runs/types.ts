@@ -1,3 +1,4 @@
+import type { FindingSummary } from '../analysis/findings';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, SampleBatch } from '../sampler/types';
 
 /** Lifecycle of a run. `interrupted`: the monitoring process died (VS Code killed) before the run ended. */
@@ -42,21 +43,6 @@ export interface GpuRunSummary {
   runSmSharePct?: number;
 }
 
-/** A finding as it appears in a summary (full evidence lives in the analysis types). */
-export interface FindingSummary {
-  code: string;
-  severity: 'warning' | 'information' | 'hint';
-  message: string;
-  startS: number;
-  endS: number;
-  energyJ: number;
-  wastedJ: number;
-  gpu?: number;
-  file?: string;
-  /** 1-based line, as printed for humans and in `--json`. */
-  line?: number;
-}
-
 /** What a finished (or interrupted) run cost. Written to `run.json` and printed by `joules run --json`. */
 export interface RunSummary {
   /** Format version of the record; bump on incompatible change. */
@@ -93,6 +79,8 @@ export interface RunSummary {
   /** Metrics some GPU did not support (reported once, not per tick). */
   unsupported?: string[];
   findings?: FindingSummary[];
+  /** The run's waste, counted once over its telemetry findings (`runWastedJ`): what "spent idle or starved" shows. */
+  wastedJ?: number;
   /** Markers the run printed (`::joules mark <label>`), with the energy at that moment (counter read). */
   markers?: RunMarker[];
   /** Work the run reported (`::joules steps N`, `::joules tokens N`), and energy per unit of it. */

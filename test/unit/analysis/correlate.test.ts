@@ -34,8 +34,11 @@ describe('correlate', () => {
     assert.equal(f.static, false);
     assert.equal(f.gpu, 0);
     assert.deepEqual(f.range, range);
-    assert.equal(f.energyJ, measured[0]?.energyJ);
-    assert.equal(f.wastedJ, measured[0]?.wastedJ);
+    // It refers to the starved finding instead of repeating its joules, so nothing adds them twice.
+    assert.deepEqual(f.correlatedWith, [measured[0]?.id]);
+    assert.equal(f.energyJ, 0);
+    assert.equal(f.wastedJ, 0);
+    assert.deepEqual(f.stretches, measured[0]?.stretches);
     assert.match(f.message, /^DataLoader without num_workers .* while GPU 0 was starved 33 % of the run \(10\.0 s, 1\.20 kJ, 0\.95 kJ wasted\): load batches in worker processes/);
     assert.match(f.wastedMethod, /gpu-starved/);
   });

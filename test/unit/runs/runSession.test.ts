@@ -183,7 +183,7 @@ describe('watching the GPU after the run exits', function () {
         store: tempStore(),
         sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 },
         afterRunMs: 3000,
-        analyze: async (input) => (await analyzeRun(input)).summaries,
+        analyze: async (input) => (await analyzeRun(input)).findings,
       },
     );
     const t0 = Date.now();

@@ -30,6 +30,7 @@ const span = (startS: number, endS: number, energyJ: number, avgUtilPct = 5, avg
 
 function finding(extra: Partial<Finding>): Finding {
   return {
+    id: 'gpu-starved:gpu0:between-kernels',
     code: 'gpu-starved',
     severity: 'warning',
     title: 'GPU 0 starved 3.0 s',
@@ -37,6 +38,7 @@ function finding(extra: Partial<Finding>): Finding {
     gpu: 0,
     startS: 1,
     endS: 4,
+    stretches: [{ startS: 1, endS: 4 }],
     energyJ: 690,
     wastedJ: 600,
     wastedMethod: 'Energy in the starved time minus what its work would need.',
