@@ -10,7 +10,8 @@ import type { XY } from '../src/core/protocol/decimate';
 import { LineChart } from './charts';
 import type { BandSpec, EventSpec, SeriesSpec } from './charts';
 import { clear, h, setAttr, setText, td, th } from './dom';
-import { formatClock, formatDateTime, formatDuration, formatInt, formatJoules, formatPct, formatSig, formatWatts, formatWh } from './format';
+import { formatClock, formatDuration, formatInt, formatJoules, formatPct, formatSig, formatWattHours, formatWatts } from '../src/core/units/format';
+import { formatDateTime } from './format';
 import type { GpuMetric, GpuSeries, RunStore } from './runStore';
 import type { Palette } from './theme';
 
@@ -358,11 +359,11 @@ export class RunPanel {
     const f = s.figures();
     const sum = s.summary;
     this.setCard('duration', formatDuration(f.durationS), f.source === 'live' ? 'running' : sum.status);
-    this.setCard('energy', formatWh(f.energyJ), formatJoules(f.energyJ));
+    this.setCard('energy', formatWattHours(f.energyJ), formatJoules(f.energyJ));
     this.setCard('avgPower', formatWatts(f.avgPowerW), 'energy ÷ duration');
     this.setCard('peakPower', formatWatts(f.peakPowerW), s.series.size > 1 ? 'all GPUs together' : '');
     this.setCard('avgUtil', f.avgUtilPct === undefined ? undefined : formatPct(f.avgUtilPct), 'mean of samples');
-    this.setCard('idle', f.idleEnergyJ === undefined ? undefined : formatWh(f.idleEnergyJ),
+    this.setCard('idle', f.idleEnergyJ === undefined ? undefined : formatWattHours(f.idleEnergyJ),
       f.idleEnergyJ === undefined ? '' : `${formatJoules(f.idleEnergyJ)}${f.energyJ > 0 ? ` · ${formatPct((100 * f.idleEnergyJ) / f.energyJ)} of the run` : ''}`);
     const reasons = [...new Set(s.gpuInfo.map((g) => g.energyMethodReason).filter((r): r is string => !!r))];
     this.setCard('method', energyMethodText[sum.energyMethod],
@@ -611,7 +612,7 @@ export class RunPanel {
       const util = fromHost?.avgUtilPct ?? fromLive?.avgUtilPct;
       const memTotal = g.memTotalGiB;
       const texts = [
-        energyJ === undefined ? dash : `${formatWh(energyJ)} (${formatJoules(energyJ)})`,
+        energyJ === undefined ? dash : `${formatWattHours(energyJ)} (${formatJoules(energyJ)})`,
         avgW === undefined ? dash : formatWatts(avgW),
         fmt(g.max.power, formatWatts),
         util === undefined ? dash : formatPct(util),

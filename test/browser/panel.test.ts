@@ -1,5 +1,6 @@
 // The real webview bundle (dist/webview/panel.js) in headless Chromium under the real CSP, fed
 // protocol messages built from the recorded H200 trace.
+import { formatJoules, formatPct } from '../../src/core/units/format';
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { FromPanel, RunView, ToPanel } from '../../src/core/protocol/panel';
@@ -117,11 +118,12 @@ describe('energy panel in Chromium', function () {
     close(f?.avgUtilPct, ref.avgUtilPct);
     const card = (k: string): { value: string; detail: string } | undefined => st.cards.find((c) => c.key === k);
     assert.equal(card('energy')?.value, `${(ref.energyJ / 3600).toFixed(2)} Wh`);
-    assert.equal(card('energy')?.detail, `${Math.round(ref.energyJ).toLocaleString('en-US')} J`);
+    // The same words as the CLI and the status bar (src/core/units/format.ts).
+    assert.equal(card('energy')?.detail, formatJoules(ref.energyJ));
     assert.equal(card('duration')?.value, `${ref.durationS.toFixed(1)} s`);
     assert.equal(card('avgPower')?.value, `${ref.avgPowerW.toFixed(0)} W`);
     assert.equal(card('peakPower')?.value, `${Math.round(ref.peakPowerW).toLocaleString('en-US')} W`);
-    assert.equal(card('avgUtil')?.value, `${ref.avgUtilPct.toFixed(1)} %`);
+    assert.equal(card('avgUtil')?.value, formatPct(ref.avgUtilPct));
     assert.equal(card('method')?.value, 'Hardware counter');
     assert.equal(card('jPerStep'), undefined, 'no steps, no J/step card');
     // The per-GPU table is the charts' text equivalent.

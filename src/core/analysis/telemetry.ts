@@ -17,6 +17,7 @@ import { ClockEventReason } from '../sampler/types';
 import type { GpuInfo, GpuSample } from '../sampler/types';
 import type { DetectedFinding, EvidenceSpan, Finding, FindingEvidence, FindingSeverity, RunPhase, TelemetryFindingCode } from './findings';
 import { identify } from './findings';
+import { formatBytes as formatGB, formatDuration as formatDurationS, formatJoules as formatEnergyJ, formatPct, formatWatts as formatPowerW } from '../units/format';
 
 /** What the detectors need to know about one run. */
 export interface RunTelemetry {
@@ -342,33 +343,8 @@ function round(x: number, digits: number): number {
 // ---------------------------------------------------------------------------------------------
 // Formatting (messages carry the measured numbers)
 
-/** `12.3 s`. */
-export function formatDurationS(s: number): string {
-  return `${s.toFixed(1)} s`;
-}
-
-/** `640 J`, `3.10 kJ`, `1.25 MJ`. */
-export function formatEnergyJ(j: number): string {
-  if (Math.abs(j) >= 1e6) return `${(j / 1e6).toFixed(2)} MJ`;
-  if (Math.abs(j) >= 100) return `${(j / 1000).toFixed(2)} kJ`;
-  return `${j.toFixed(0)} J`;
-}
-
-/** `42 %`, `0.4 %` (one decimal below 1 %), `0 %`. */
-export function formatPct(p: number): string {
-  return p >= 0.05 && p < 1 ? `${p.toFixed(1)} %` : `${p.toFixed(0)} %`;
-}
-
-/** `690 W`. */
-export function formatPowerW(w: number): string {
-  return `${w.toFixed(0)} W`;
-}
-
-/** `1.6 GB` (decimal gigabytes, as nvidia-smi's MiB are not). */
-export function formatGB(bytes: number): string {
-  return `${(bytes / 1e9).toFixed(1)} GB`;
-}
-
+// The shared formatters (src/core/units/format.ts), under the names the messages have always used.
+export { formatDuration as formatDurationS, formatJoules as formatEnergyJ, formatPct, formatWatts as formatPowerW, formatBytes as formatGB } from '../units/format';
 const fmtS = formatDurationS;
 const fmtJ = formatEnergyJ;
 const fmtPct = formatPct;
