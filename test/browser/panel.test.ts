@@ -27,7 +27,8 @@ function close(actual: number | undefined, expected: number, tol = 1e-9): void {
 
 async function streamLive(p: PanelPage, id: string, samples: GpuSample[]): Promise<number> {
   const bs = batches(samples);
-  for (const b of bs) await p.post({ type: 'samples', runId: id, batch: { samples: b, powerPoints: [], gaps: [] } } satisfies ToPanel);
+  let seq = 0;
+  for (const b of bs) await p.post({ type: 'samples', runId: id, seq: ++seq, batch: { samples: b, powerPoints: [], gaps: [] } } satisfies ToPanel);
   return bs.length;
 }
 
@@ -161,11 +162,11 @@ describe('energy panel in Chromium', function () {
     // (cards still move); one that starts a new column redraws them all.
     const redraws = (s: typeof st): number[] => Object.values(s.charts).map((c) => c[0]?.redraws ?? 0);
     const before = redraws(st);
-    await p.post({ type: 'samples', runId: 'hour', batch: { samples: [{ tMs: 3_599_950, gpu: 0, powerMilliwatts: hour[35_999]!.powerMilliwatts, utilGpuPct: hour[35_999]!.utilGpuPct, energyMillijoules: hour[35_999]!.energyMillijoules }], powerPoints: [], gaps: [] } } satisfies ToPanel);
+    await p.post({ type: 'samples', runId: 'hour', seq: 1, batch: { samples: [{ tMs: 3_599_950, gpu: 0, powerMilliwatts: hour[35_999]!.powerMilliwatts, utilGpuPct: hour[35_999]!.utilGpuPct, energyMillijoules: hour[35_999]!.energyMillijoules }], powerPoints: [], gaps: [] } } satisfies ToPanel);
     st = await p.settle();
     assert.equal(st.samplesPerGpu['0'], 36_001);
     assert.deepEqual(redraws(st), before);
-    await p.post({ type: 'samples', runId: 'hour', batch: { samples: [{ tMs: 3_700_000, gpu: 0, powerMilliwatts: 500_000, utilGpuPct: 50, energyMillijoules: 1.2e9 }], powerPoints: [], gaps: [] } } satisfies ToPanel);
+    await p.post({ type: 'samples', runId: 'hour', seq: 2, batch: { samples: [{ tMs: 3_700_000, gpu: 0, powerMilliwatts: 500_000, utilGpuPct: 50, energyMillijoules: 1.2e9 }], powerPoints: [], gaps: [] } } satisfies ToPanel);
     st = await p.settle();
     assert.ok(redraws(st).every((n, i) => n === (before[i] ?? 0) + 1), `${redraws(st).join()} vs ${before.join()}`);
   });
@@ -240,10 +241,10 @@ describe('energy panel in Chromium', function () {
     const sample = all[30]!;
     const bad: unknown[] = [
       null, 42, 'init', [], {}, { type: 'nope' }, { type: 'init' },
-      { type: 'samples', runId: 'live-1', batch: { samples: [{ ...sample, powerMilliwatts: Number.NaN }], powerPoints: [], gaps: [] } },
-      { type: 'samples', runId: 'live-1', batch: { samples: [{ ...sample, tMs: Number.POSITIVE_INFINITY }], powerPoints: [], gaps: [] } },
-      { type: 'samples', runId: 'live-1', batch: { samples: [{ ...sample, gpu: -1 }], powerPoints: [], gaps: [] } },
-      { type: 'samples', runId: 'live-1', batch: { samples: 'many', powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: [{ ...sample, powerMilliwatts: Number.NaN }], powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: [{ ...sample, tMs: Number.POSITIVE_INFINITY }], powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: [{ ...sample, gpu: -1 }], powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: 'many', powerPoints: [], gaps: [] } },
       { type: 'samples', runId: 'x'.repeat(100_000), batch: okBatch },
       { type: 'samples', runId: 'some-other-run', batch: okBatch },
       { type: 'runEnded', summary: { ...summaryOf('live-1', 'n', all, gpus), energyJ: '1' } },
@@ -261,14 +262,14 @@ describe('energy panel in Chromium', function () {
     const logs = (await p.posted()).filter((m): m is Extract<FromPanel, { type: 'log' }> => m.type === 'log');
     assert.equal(logs.length, bad.length);
     assert.ok(logs.every((l) => l.level === 'warn' && l.message.length < 200));
-    await p.post({ type: 'samples', runId: 'live-1', batch: okBatch } satisfies ToPanel);
+    await p.post({ type: 'samples', runId: 'live-1', seq: 1, batch: okBatch } satisfies ToPanel);
     st = await p.settle();
     assert.deepEqual(st.samplesPerGpu, { 0: 20, 1: 20 }, 'still works after the flood');
-    // A re-sent batch is recognised, not counted twice.
-    await p.post({ type: 'samples', runId: 'live-1', batch: okBatch } satisfies ToPanel);
+    // A re-sent batch (same sequence number) is recognised, not counted twice.
+    await p.post({ type: 'samples', runId: 'live-1', seq: 1, batch: okBatch } satisfies ToPanel);
     st = await p.settle();
     assert.deepEqual(st.samplesPerGpu, { 0: 20, 1: 20 });
-    assert.equal(st.duplicates, 20);
+    assert.equal(st.batchesSkipped.duplicate, 1);
     p.consoleErrors.length = 0;
   });
 
@@ -295,6 +296,63 @@ describe('energy panel in Chromium', function () {
     st = await p.settle();
     assert.equal(st.palette.lineWidth, 2);
     await p.screenshot('panel-high-contrast.png');
+  });
+
+  it('opened in the middle of a run: a snapshot, then every batch after it, to the end of the run (no freeze, no gap, no duplicate)', async () => {
+    const bs = batches(all);
+    let seq = 0;
+    let live: RunView = { ...runView(runningSummary('live-1', 'train.py'), gpus, []), seq: 0 };
+    let ended = false;
+    const source: PanelRunSource = {
+      current: () => (ended ? undefined : live),
+      history: () => Promise.resolve([]),
+      load: () => Promise.resolve(undefined),
+      exportRuns: () => Promise.resolve(),
+    };
+    const session = new PanelSession(source, { info: () => undefined, warn: () => undefined, error: () => undefined });
+    const produce = (b: GpuSample[]): void => {
+      live = { ...live, samples: [...live.samples, ...b], seq: ++seq };
+      session.samples({ runId: 'live-1', seq, batch: { samples: b, powerPoints: [], gaps: [] } });
+    };
+    // A third of the run has gone by before the panel exists.
+    const third = Math.floor(bs.length / 3);
+    for (const b of bs.slice(0, third)) produce(b);
+    // Like VS Code, messages posted before the page exists are delivered once it does, in order.
+    let pageReady: (p: PanelPage) => void = () => undefined;
+    const pageP = new Promise<PanelPage>((r) => (pageReady = r));
+    let chain = Promise.resolve();
+    session.attach({ visible: true, post: (m) => { chain = chain.then(async () => (await pageP).post(m)); return chain.then(() => true); } });
+    const page = await open({ toHost: (m) => void session.receive(m) });
+    pageReady(page);
+    await page.page.waitForFunction(() => (window as unknown as { __joulesPanelState: { received: Record<string, number> } }).__joulesPanelState.received.init === 1);
+    let st = await page.settle();
+    assert.equal(st.seq, third, 'the snapshot says which batches it holds');
+    // A batch re-sent by the host after the snapshot is skipped; one lost in transit triggers a new snapshot.
+    await page.post({ type: 'samples', runId: 'live-1', seq: third, batch: { samples: bs[third - 1] ?? [], powerPoints: [], gaps: [] } });
+    for (const b of bs.slice(third)) {
+      produce(b);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    ended = true;
+    session.runEnded(summaryOf('live-1', 'train.py', all, gpus));
+    await chain;
+    st = await page.settle();
+    assert.equal(st.seq, bs.length);
+    assert.deepEqual(st.batchesSkipped, { duplicate: 1, gap: 0 });
+    assert.deepEqual(st.samplesPerGpu, { 0: s0.length, 1: s1.length }, 'the charts reach the end of the run');
+    assert.equal(st.charts.power?.[0]?.last?.x, (s0.at(-1)?.tMs ?? 0) / 1000);
+    assert.equal(st.cards.find((c) => c.key === 'energy')?.detail, formatJoules(ref.energyJ));
+  });
+
+  it('asks for a new snapshot when a batch went missing, instead of drawing a run with a hole', async () => {
+    const p = await open();
+    await p.post({ type: 'init', live: { ...runView(runningSummary('live-1', 'train.py'), gpus, all.slice(0, 20)), seq: 4 }, history: [] } satisfies ToPanel);
+    await p.settle();
+    await p.post({ type: 'samples', runId: 'live-1', seq: 6, batch: { samples: all.slice(20, 40), powerPoints: [], gaps: [] } } satisfies ToPanel);
+    const st = await p.settle();
+    assert.deepEqual(st.samplesPerGpu, { 0: 10, 1: 10 }, 'the batch after the hole is not drawn');
+    assert.equal(st.batchesSkipped.gap, 1);
+    assert.equal((await p.posted()).filter((m) => m.type === 'ready').length, 2, 'ready again: the host answers with a full init');
   });
 
   it('hidden then visible: nothing is posted while hidden and the rebuilt page catches up from init', async () => {
@@ -328,9 +386,10 @@ describe('energy panel in Chromium', function () {
     await page.page.waitForFunction(() => (window as unknown as { __joulesPanelState: { received: Record<string, number> } }).__joulesPanelState.received.init === 1);
     const bs = batches(all);
     const half = Math.floor(bs.length / 2);
+    let seq = 0;
     const deliver = async (b: GpuSample[]): Promise<void> => {
-      live = { ...live, samples: [...live.samples, ...b] };
-      session.samples('live-1', { samples: b, powerPoints: [], gaps: [] });
+      live = { ...live, samples: [...live.samples, ...b], seq: ++seq };
+      session.samples({ runId: 'live-1', seq, batch: { samples: b, powerPoints: [], gaps: [] } });
       await new Promise((r) => setTimeout(r, 0));
     };
     for (const b of bs.slice(0, half)) await deliver(b);

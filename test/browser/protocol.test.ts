@@ -21,7 +21,7 @@ describe('panel protocol: validation', () => {
     const good: ToPanel[] = [
       { type: 'init', live: run, history: [run.summary], selected: [run] },
       { type: 'init', history: [] },
-      { type: 'samples', runId: 'run-a', batch: { samples: s0.slice(0, 5), powerPoints: [{ gpu: 0, tMs: 10, powerMilliwatts: 80_000 }], gaps: [{ gpu: 0, startMs: 100, reason: 'GPU is lost' }] } },
+      { type: 'samples', runId: 'run-a', seq: 1, batch: { samples: s0.slice(0, 5), powerPoints: [{ gpu: 0, tMs: 10, powerMilliwatts: 80_000 }], gaps: [{ gpu: 0, startMs: 100, reason: 'GPU is lost' }] } },
       { type: 'runEnded', summary: run.summary },
       { type: 'findings', runId: 'run-a', findings: [{ id: 'gpu-idle:gpu0', code: 'gpu-idle', severity: 'information', title: 'Idle', message: 'm', startS: 1, endS: 2, stretches: [{ startS: 1, endS: 2 }], energyJ: 5, wastedJ: 5, static: false }] },
       { type: 'showRuns', view: 'compare', runs: [run, run] },
@@ -32,7 +32,7 @@ describe('panel protocol: validation', () => {
   });
 
   it('rejects wrong types, non-finite numbers, extra-long strings and unknown types', () => {
-    const badSample = (patch: Record<string, unknown>): unknown => ({ type: 'samples', runId: 'r', batch: { samples: [{ ...s0[0], ...patch }], powerPoints: [], gaps: [] } });
+    const badSample = (patch: Record<string, unknown>): unknown => ({ type: 'samples', runId: 'r', seq: 1, batch: { samples: [{ ...s0[0], ...patch }], powerPoints: [], gaps: [] } });
     const bad: unknown[] = [
       null, undefined, 7, 'init', [], {}, { type: 'unknown' }, { type: 'init' },
       badSample({ powerMilliwatts: Number.NaN }),

@@ -90,12 +90,36 @@ export interface StepPoint {
   step: number;
 }
 
+/**
+ * The live figures of a running run, from the host's one live model (src/core/runs/liveFigures.ts):
+ * the panel's cards show these, so they equal the status bar's at the same moment.
+ */
+export interface LiveFiguresView {
+  elapsedS: number;
+  /** Energy of the counted GPUs so far; never decreases. */
+  energyJ: number;
+  powerW?: number;
+  avgPowerW: number;
+  peakPowerW: number;
+  avgUtilPct?: number;
+  /** NVML indices the figures count (the run's attributed GPUs, or all while none is). */
+  countedGpus: number[];
+  energyMethod: EnergyMethod;
+}
+
 /** Everything the panel needs to draw one run. */
 export interface RunView {
   summary: RunSummaryView;
   gpus: GpuInfo[];
-  /** Ordered by `tMs`; all GPUs interleaved. */
+  /**
+   * Ordered by `tMs`; all GPUs interleaved. For a live run or a long stored run, what the panel
+   * draws (per-GPU min/max of each time column, `decimateRunSamples`), not every sample.
+   */
   samples: GpuSample[];
+  /** Live run only: the sequence number of the last batch these samples include (see `samples`). */
+  seq?: number;
+  /** Live run only: the host's live figures at the snapshot. */
+  live?: LiveFiguresView;
   markers?: MarkerView[];
   steps?: StepPoint[];
   findings?: FindingView[];
@@ -106,8 +130,11 @@ export interface RunView {
 export type ToPanel =
   /** Full state; the webview discards what it had. Sent on `ready` and whenever the panel becomes visible. */
   | { type: 'init'; live?: RunView; history: RunSummaryView[]; selected?: RunView[] }
-  /** New samples of the live run, a few batches a second. */
-  | { type: 'samples'; runId: string; batch: SampleBatch }
+  /**
+   * New samples of the live run, a few batches a second. `seq` counts the run's batches from 1: the
+   * webview ignores one it already has (seq <= its last) and asks for a new snapshot on a gap.
+   */
+  | { type: 'samples'; runId: string; seq: number; batch: SampleBatch; live?: LiveFiguresView }
   | { type: 'runEnded'; summary: RunSummaryView }
   /** Replaces the findings of a run. */
   | { type: 'findings'; runId: string; findings: FindingView[] }
@@ -298,7 +325,14 @@ export function isRunView(v: unknown): v is RunView {
     && optional(v.markers, (m) => every(m, ProtocolLimits.markers, isMarker))
     && optional(v.steps, (s) => every(s, ProtocolLimits.steps, isStep))
     && optional(v.findings, (f) => every(f, ProtocolLimits.findings, isFindingView))
-    && optional(v.gaps, (g) => every(g, ProtocolLimits.gpus * 1024, isGap));
+    && optional(v.gaps, (g) => every(g, ProtocolLimits.gpus * 1024, isGap))
+    && optional(v.seq, isIndex) && optional(v.live, isLiveFigures);
+}
+
+function isLiveFigures(v: unknown): v is LiveFiguresView {
+  return isObj(v) && isNonNeg(v.elapsedS) && isNonNeg(v.energyJ) && optional(v.powerW, isNonNeg) && isNonNeg(v.avgPowerW)
+    && isNonNeg(v.peakPowerW) && optional(v.avgUtilPct, isPct) && every(v.countedGpus, ProtocolLimits.gpus, isIndex)
+    && typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod);
 }
 
 /** Type guard for host -> webview messages; the webview drops (and logs) whatever fails it. */
@@ -309,7 +343,7 @@ export function isToPanel(x: unknown): x is ToPanel {
       return optional(x.live, isRunView) && every(x.history, ProtocolLimits.history, isRunSummaryView)
         && optional(x.selected, (s) => every(s, ProtocolLimits.compareRuns, isRunView));
     case 'samples':
-      return id(x.runId) && isSampleBatch(x.batch);
+      return id(x.runId) && Number.isInteger(x.seq) && (x.seq as number) >= 1 && isSampleBatch(x.batch) && optional(x.live, isLiveFigures);
     case 'runEnded':
       return isRunSummaryView(x.summary);
     case 'findings':

@@ -7,6 +7,8 @@ import type { EngineBatch, GpuEnergy } from '../sampler/engine';
 import type { GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
+import type { LiveInput } from './liveFigures';
+import { LiveModel } from './liveFigures';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { summarizeRun } from './summary';
@@ -75,6 +77,7 @@ export class RunSession {
   readonly samples: GpuSample[] = [];
   readonly powerPoints: PowerPoint[] = [];
   private readonly latest = new Map<number, GpuSample>();
+  private readonly liveModel = new LiveModel();
   private energies: GpuEnergy[] = [];
   private elapsedMs = 0;
   private readonly runPids = new Set<number>();
@@ -284,6 +287,7 @@ export class RunSession {
     this.energies = energies;
     this.elapsedMs = elapsedMs;
     this.ingest(batch);
+    this.liveModel.observe(this.liveInput());
     const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
     for (const l of this.batchListeners) l(out);
   }
@@ -341,41 +345,21 @@ export class RunSession {
     this.starvedSinceMs = starved ? (this.starvedSinceMs ?? t) : undefined;
   }
 
-  /** Figures for the status bar and panel right now. */
+  /** Figures for the status bar, the panel and the CLI right now: the one live model (liveFigures.ts). */
   live(): LiveStatus {
-    const { gpus: runGpus } = this.runGpus();
-    const counted = new Set(runGpus.length ? runGpus : this.gpus.map((g) => g.index));
-    let powerW: number | undefined;
-    let energyJ = 0;
-    const gpus: LiveStatus['gpus'] = this.gpus.map((g) => {
-      const s = this.latest.get(g.index);
-      const e = this.energies.find((x) => x.gpu === g.index);
-      if (counted.has(g.index)) {
-        if (s?.powerMilliwatts !== undefined) powerW = (powerW ?? 0) + s.powerMilliwatts / 1000;
-        energyJ += (e?.energyMillijoules ?? 0) / 1000;
-      }
-      return {
-        index: g.index,
-        name: g.name,
-        attributed: runGpus.includes(g.index),
-        ...(s?.powerMilliwatts !== undefined ? { powerW: s.powerMilliwatts / 1000 } : {}),
-        ...(s?.utilGpuPct !== undefined ? { utilPct: s.utilGpuPct } : {}),
-        ...(s?.memUsedBytes !== undefined ? { memUsedBytes: s.memUsedBytes } : {}),
-        ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
-        ...(s?.temperatureC !== undefined ? { temperatureC: s.temperatureC } : {}),
-        ...(e ? { energyJ: e.energyMillijoules / 1000 } : {}),
-      };
-    });
-    const now = this.elapsedMs;
+    return this.liveModel.read(this.liveInput());
+  }
+
+  private liveInput(): LiveInput {
     return {
       runId: this.id,
-      elapsedS: now / 1000,
-      powerW,
-      energyJ,
-      energyMethod: this.gpus.filter((g) => counted.has(g.index)).every((g) => g.energyMethod === 'counter') ? 'counter' : 'integrated',
-      gpus,
-      idleForS: this.idleSinceMs !== undefined ? Math.max(0, now - this.idleSinceMs) / 1000 : 0,
-      starvedForS: this.starvedSinceMs !== undefined ? Math.max(0, now - this.starvedSinceMs) / 1000 : 0,
+      gpus: this.gpus,
+      latest: this.latest,
+      energies: this.energies,
+      runGpus: this.runGpus().gpus,
+      elapsedMs: this.elapsedMs,
+      idleSinceMs: this.idleSinceMs,
+      starvedSinceMs: this.starvedSinceMs,
     };
   }
 

@@ -104,9 +104,17 @@ export interface LiveStatus {
   elapsedS: number;
   /** Latest power of the run's GPUs, summed. */
   powerW: number | undefined;
-  /** Energy of the run's GPUs so far. */
+  /** Energy of the run's GPUs so far; never decreases (see liveFigures.ts). */
   energyJ: number;
   energyMethod: EnergyMethod;
+  /** NVML indices of the GPUs the figures count: the attributed ones, or all while none is. */
+  countedGpus: number[];
+  /** `energyJ` over the elapsed time. */
+  avgPowerW: number;
+  /** Highest summed power of the counted GPUs seen at a batch. */
+  peakPowerW: number;
+  /** Time-weighted mean utilization of the counted GPUs. */
+  avgUtilPct?: number;
   gpus: Array<{
     index: number;
     name: string;

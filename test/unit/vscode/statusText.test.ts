@@ -12,6 +12,9 @@ function live(partial: Partial<LiveStatus>): LiveStatus {
     powerW: 412.4,
     energyJ: 38_100,
     energyMethod: 'counter',
+    countedGpus: [0],
+    avgPowerW: 38_100 / 62,
+    peakPowerW: 450,
     gpus: [
       { index: 0, name: 'NVIDIA H200', attributed: true, powerW: 412.4, utilPct: 97, memUsedBytes: 61e9, memTotalBytes: 143e9, temperatureC: 64, energyJ: 38_100 },
       { index: 1, name: 'NVIDIA H200', attributed: false, powerW: 75, utilPct: 0 },
