@@ -72,11 +72,16 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   // Each run is analysed once, when it ends, inside the run: its end event carries the findings to
   // every surface (stored summary, panel, diagnostics), so nothing here caches or re-analyses.
   const wasmDir = context.asAbsolutePath(path.join('dist', 'wasm'));
+  const analysisWorkerFile = context.asAbsolutePath(path.join('dist', 'analysisWorker.js'));
   const runs = new RunManager({
     config,
     notifier,
     ambient,
-    analyze: async (input) => (await (await import('../core/analysis/runAnalysis')).analyzeRun(input, { wasmDir })).findings,
+    analyze: async (input) => {
+      // In a worker thread that streams the run from the store: nothing of it on this thread.
+      const { analyzeInWorker } = await import('../core/analysis/analysisClient');
+      return (await analyzeInWorker(input, { wasmDir, workerFile: analysisWorkerFile })).findings;
+    },
     availability,
     state: context.workspaceState,
     workerFile,

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { toFindingSummary } from '../core/analysis/findings';
 import type { ExportFormat, FindingView, LiveFiguresView, RunSummaryView, RunView } from '../core/protocol/panel';
-import { decimateRunSamples } from '../core/protocol/runSnapshot';
+import { clipName } from '../core/protocol/panel';
 import type { LiveStatus } from '../core/runs/types';
 import { exportRuns, loadRunViews } from './historyActions';
 import type { PanelDataSource } from './panel/panelHost';
@@ -61,7 +61,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
     const live = s.live();
     const summary: RunSummaryView = {
       id: s.id,
-      name: s.spec.name ?? run.request.label,
+      name: clipName(s.spec.name ?? run.request.label),
       status: 'running',
       startedAt: s.startedAt.toISOString(),
       durationS: live.elapsedS,
@@ -74,8 +74,9 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
       gpus: live.gpus.map((g) => ({ index: g.index, name: g.name, uuid: s.gpus.find((x) => x.index === g.index)?.uuid ?? '', energyJ: g.energyJ ?? 0, avgPowerW: live.elapsedS > 0 ? (g.energyJ ?? 0) / live.elapsedS : 0 })),
     };
     const markers = s.runMarkers().map((m) => ({ tS: m.tS, label: m.label, kind: 'event' as const }));
-    // What the panel draws, with the number of the last batch it includes: the batches after it follow.
-    return { summary, gpus: s.gpus, samples: decimateRunSamples(s.samples), seq: this.live?.seq ?? 0, live: liveFiguresView(live), ...(markers.length ? { markers } : {}) };
+    // The session keeps min/max per time bucket (bounded), not every sample: that is what the charts
+    // draw. With it, the number of the last batch it includes: the batches after it follow.
+    return { summary, gpus: s.gpus, samples: s.viewSamples(), seq: this.live?.seq ?? 0, live: liveFiguresView(live), ...(markers.length ? { markers } : {}) };
   }
 
   async history(): Promise<RunSummaryView[]> {

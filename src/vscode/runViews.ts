@@ -6,19 +6,20 @@ import type { FindingView, RunSummaryView, RunView } from '../core/protocol/pane
 import type { FindingSummary } from '../core/analysis/findings';
 import { runWastedJ } from '../core/analysis/findings';
 import type { RunRecord, RunSummary } from '../core/runs/types';
+import { clipName } from '../core/protocol/panel';
 import type { GpuInfo, GpuSample, SampleGap } from '../core/sampler/types';
 
 export function toSummaryView(s: RunSummary): RunSummaryView {
   const methods = new Set(s.gpus.map((g) => g.energyMethod));
   const view: RunSummaryView = {
     id: s.id,
-    name: s.name,
+    name: clipName(s.name),
     status: s.status,
     startedAt: s.startedAt,
     durationS: s.durationS,
     exitCode: s.exitCode,
     energyJ: s.energyJ,
-    energyMethod: methods.size > 1 ? 'mixed' : s.energyMethod,
+    energyMethod: methods.size > 1 || s.energyMethod === 'counter+integrated' ? 'mixed' : s.energyMethod,
     avgPowerW: s.avgPowerW,
     peakPowerW: s.peakPowerW,
     gpus: s.gpus.map((g) => ({

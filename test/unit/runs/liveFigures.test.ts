@@ -11,7 +11,7 @@ function at(tMs: number, runGpus: number[], energyJ: [number, number], power: [n
     runId: 'r',
     gpus: [gpu(0), gpu(1)],
     latest: new Map([[0, sample(0, tMs, power[0], util[0])], [1, sample(1, tMs, power[1], util[1])]]),
-    energies: [{ gpu: 0, energyMillijoules: energyJ[0] * 1000, method: 'counter' }, { gpu: 1, energyMillijoules: energyJ[1] * 1000, method: 'counter' }],
+    energies: [{ gpu: 0, energyMillijoules: energyJ[0] * 1000, method: 'counter', counterMs: tMs, integratedMs: 0, gapMs: 0 }, { gpu: 1, energyMillijoules: energyJ[1] * 1000, method: 'counter', counterMs: tMs, integratedMs: 0, gapMs: 0 }],
     runGpus,
     elapsedMs: tMs,
     idleSinceMs: undefined,
