@@ -3,11 +3,12 @@ import { toFindingSummary } from '../core/analysis/findings';
 import type { ExportFormat, FindingView, LiveFiguresView, RunSummaryView, RunView } from '../core/protocol/panel';
 import { clipName } from '../core/protocol/panel';
 import type { LiveStatus } from '../core/runs/types';
-import { exportRuns, loadRunViews } from './historyActions';
+import { storedRunDrawing } from '../core/runs/storedRunView';
+import { exportRuns } from './historyActions';
 import type { PanelDataSource } from './panel/panelHost';
 import type { LiveBatch } from './panel/panelSession';
 import type { ActiveRun, RunManager } from './runManager';
-import { toFindingView, toSummaryView } from './runViews';
+import { toFindingView, toRunView, toSummaryView } from './runViews';
 
 /** The live figures as the panel protocol carries them. */
 export function liveFiguresView(l: LiveStatus): LiveFiguresView {
@@ -85,7 +86,9 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
 
   async load(runId: string): Promise<RunView | undefined> {
     await this.runs.ready;
-    return loadRunViews(this.runs.store, [runId]).runs[0];
+    // Streamed through a bounded view: what the panel draws, whatever the run's length.
+    const drawn = await storedRunDrawing(this.runs.store, runId);
+    return drawn ? toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: drawn.samples, gaps: drawn.gaps }) : undefined;
   }
 
   async exportRuns(runIds: string[], format: ExportFormat): Promise<void> {
