@@ -23,9 +23,9 @@ describe('panel protocol: validation', () => {
     const good: ToPanel[] = [
       { type: 'init', live: run, history: [run.summary], selected: [run] },
       { type: 'init', history: [] },
-      { type: 'samples', runId: 'run-a', batch: { samples: s0.slice(0, 5), powerPoints: [{ gpu: 0, tMs: 10, powerMilliwatts: 80_000 }], gaps: [{ gpu: 0, startMs: 100, reason: 'GPU is lost' }] } },
+      { type: 'samples', runId: 'run-a', seq: 1, batch: { samples: s0.slice(0, 5), powerPoints: [{ gpu: 0, tMs: 10, powerMilliwatts: 80_000 }], gaps: [{ gpu: 0, startMs: 100, reason: 'GPU is lost' }] } },
       { type: 'runEnded', summary: run.summary },
-      { type: 'findings', runId: 'run-a', findings: [{ code: 'gpu-idle', severity: 'info', title: 'Idle', message: 'm', startS: 1, endS: 2, energyJ: 5, wastedJ: 5 }] },
+      { type: 'findings', runId: 'run-a', findings: [{ id: 'gpu-idle:gpu0', code: 'gpu-idle', severity: 'information', title: 'Idle', message: 'm', startS: 1, endS: 2, stretches: [{ startS: 1, endS: 2 }], energyJ: 5, wastedJ: 5, static: false }] },
       { type: 'showRuns', view: 'compare', runs: [run, run] },
       { type: 'history', history: [run.summary] },
       { type: 'notice', level: 'error', message: 'Run x was not found.' },
@@ -50,7 +50,7 @@ describe('panel protocol: validation', () => {
   });
 
   it('rejects wrong types, non-finite numbers, extra-long strings and unknown types', () => {
-    const badSample = (patch: Record<string, unknown>): unknown => ({ type: 'samples', runId: 'r', batch: { samples: [{ ...s0[0], ...patch }], powerPoints: [], gaps: [] } });
+    const badSample = (patch: Record<string, unknown>): unknown => ({ type: 'samples', runId: 'r', seq: 1, batch: { samples: [{ ...s0[0], ...patch }], powerPoints: [], gaps: [] } });
     const bad: unknown[] = [
       null, undefined, 7, 'init', [], {}, { type: 'unknown' }, { type: 'init' },
       badSample({ powerMilliwatts: Number.NaN }),
@@ -65,7 +65,7 @@ describe('panel protocol: validation', () => {
       { type: 'runEnded', summary: { ...run.summary, status: 'exploded' } },
       { type: 'runEnded', summary: { ...run.summary, startedAt: 'yesterday' } },
       { type: 'runEnded', summary: { ...run.summary, name: 'n'.repeat(ProtocolLimits.nameChars + 1) } },
-      { type: 'findings', runId: 'r', findings: [{ code: 'c', severity: 'info', title: 't', message: 'm', startS: 5, endS: 1, energyJ: 1, wastedJ: 1 }] },
+      { type: 'findings', runId: 'r', findings: [{ id: 'c', code: 'c', severity: 'information', title: 't', message: 'm', startS: 5, endS: 1, stretches: [], energyJ: 1, wastedJ: 1, static: false }] },
       { type: 'showRuns', view: 'run', runs: [] },
       { type: 'showRuns', view: 'grid', runs: [run] },
       { type: 'notice', level: 'info', message: 'x'.repeat(ProtocolLimits.textChars + 1) },

@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import type { AnalysisInput } from '../runs/runSession';
 import type { ReadStats } from '../runs/sampleReader';
 import { newReadStats, rowToSample, streamSampleRows } from '../runs/sampleReader';
-import type { FindingSummary, RunSummary } from '../runs/types';
+import type { RunSummary } from '../runs/types';
 import type { GpuInfo, GpuSample } from '../sampler/types';
 import { correlate } from './correlate';
-import type { Finding } from './findings';
+import type { Finding, FindingSummary } from './findings';
+import { toFindingSummary } from './findings';
 import { analyzePythonSource, loadPythonParser } from './pythonSource';
 import type { Thresholds } from './telemetry';
 import type { RunActivity } from './telemetry';
@@ -126,7 +127,7 @@ export async function withSource(telemetry: TelemetryAnalysis, run: Pick<RunSamp
     const bf16 = run.gpus.filter((g) => run.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
     findings = correlate(telemetry.findings, sites, bf16, activity);
   }
-  return { findings, summaries: findings.map(toSummary), telemetry };
+  return { findings, summaries: findings.map(toFindingSummary), telemetry };
 }
 
 /** Split samples per GPU, each in time order: the shape {@link analyzeRun} takes. */
@@ -140,21 +141,6 @@ export function samplesByGpu(samples: Iterable<GpuSample>): Map<number, GpuSampl
   return out;
 }
 
-/** The plain summary of a finding (`--json`, run.json). Lines are 1-based there. */
-export function toSummary(f: Finding): FindingSummary {
-  return {
-    code: f.code,
-    severity: f.severity,
-    message: f.message,
-    startS: f.startS,
-    endS: f.endS,
-    energyJ: f.energyJ,
-    wastedJ: f.wastedJ,
-    ...(f.gpu !== undefined ? { gpu: f.gpu } : {}),
-    ...(f.file !== undefined ? { file: f.file } : {}),
-    ...(f.range !== undefined ? { line: f.range.startLine + 1 } : {}),
-  };
-}
 
 /** The script and the .py files of its folder tree, script first, within the bounds. */
 export function readPythonTree(script: string, maxFiles: number, maxBytes: number): Array<{ path: string; text: string }> {

@@ -16,7 +16,11 @@ import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
-import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
+import type { LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
+import type { Finding } from '../analysis/findings';
+import { runWastedJ, toFindingSummary } from '../analysis/findings';
+import type { LiveInput } from './liveFigures';
+import { LiveModel } from './liveFigures';
 
 /**
  * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
@@ -36,7 +40,7 @@ export interface RunOptions {
   store: RunStore;
   sampler: SamplerOptions;
   /** Findings for the summary; runs after the process ends (errors are reported, not fatal). */
-  analyze?: (input: AnalysisInput) => Promise<FindingSummary[]> | FindingSummary[];
+  analyze?: (input: AnalysisInput) => Promise<Finding[]> | Finding[];
   /** Thresholds for the live idle/starved timers (utilisation %). */
   live?: { starvedUtilPct?: number };
   /** Seconds between SIGINT, SIGTERM and SIGKILL when stopping (default 5). */
@@ -78,6 +82,9 @@ export class RunSession {
   private exitMs: number | undefined;
   private afterExitSamples = 0;
   private readonly latest = new Map<number, GpuSample>();
+  private readonly liveModel = new LiveModel();
+  /** The findings of the ended run, set before `done` resolves: every surface shows these, none re-analyses. */
+  findings: readonly Finding[] = [];
   private energies: GpuEnergy[] = [];
   private elapsedMs = 0;
   private readonly runPids = new Set<number>();
@@ -274,6 +281,7 @@ export class RunSession {
     this.energies = energies;
     this.elapsedMs = elapsedMs;
     this.ingest(batch);
+    this.liveModel.observe(this.liveInput());
     const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
     for (const l of this.batchListeners) l(out);
   }
@@ -348,45 +356,24 @@ export class RunSession {
     this.starvedSinceMs = starved ? (this.starvedSinceMs ?? t) : undefined;
   }
 
-  /** Figures for the status bar and panel right now. */
+  /** Figures for the status bar, the panel and the CLI right now: the one live model (liveFigures.ts). */
   live(): LiveStatus {
-    const { gpus: runGpus } = this.runGpus();
-    const counted = new Set(runGpus.length ? runGpus : this.gpus.map((g) => g.index));
-    let powerW: number | undefined;
-    let energyJ = 0;
-    const gpus: LiveStatus['gpus'] = this.gpus.map((g) => {
-      const s = this.latest.get(g.index);
-      const e = this.energies.find((x) => x.gpu === g.index);
-      if (counted.has(g.index)) {
-        if (s?.powerMilliwatts !== undefined) powerW = (powerW ?? 0) + s.powerMilliwatts / 1000;
-        energyJ += (e?.energyMillijoules ?? 0) / 1000;
-      }
-      return {
-        index: g.index,
-        name: g.name,
-        attributed: runGpus.includes(g.index),
-        ...(s?.powerMilliwatts !== undefined ? { powerW: s.powerMilliwatts / 1000 } : {}),
-        ...(s?.utilGpuPct !== undefined ? { utilPct: s.utilGpuPct } : {}),
-        ...(s?.memUsedBytes !== undefined ? { memUsedBytes: s.memUsedBytes } : {}),
-        ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
-        ...(s?.temperatureC !== undefined ? { temperatureC: s.temperatureC } : {}),
-        ...(e ? { energyJ: e.energyMillijoules / 1000 } : {}),
-      };
-    });
-    const now = this.elapsedMs;
+    return this.liveModel.read(this.liveInput());
+  }
+
+  private liveInput(): LiveInput {
     return {
       runId: this.id,
-      elapsedS: now / 1000,
-      powerW,
-      energyJ,
-      energyMethod: this.gpus.filter((g) => counted.has(g.index)).every((g) => g.energyMethod === 'counter') ? 'counter' : 'integrated',
-      gpus,
-      idleForS: this.idleSinceMs !== undefined ? Math.max(0, now - this.idleSinceMs) / 1000 : 0,
-      starvedForS: this.starvedSinceMs !== undefined ? Math.max(0, now - this.starvedSinceMs) / 1000 : 0,
+      gpus: this.gpus,
+      latest: this.latest,
+      energies: this.energies,
+      runGpus: this.runGpus().gpus,
+      elapsedMs: this.elapsedMs,
+      idleSinceMs: this.idleSinceMs,
+      starvedSinceMs: this.starvedSinceMs,
     };
   }
 
-  /** The run's output as text (decoded across chunk edges). */
   onOutput(listener: Listener<[string, 'stdout' | 'stderr']>): () => void {
     this.outputListeners.add(listener);
     return () => this.outputListeners.delete(listener);
@@ -501,13 +488,16 @@ export class RunSession {
     }
     if (this.options.analyze) {
       try {
-        summary.findings = await this.options.analyze({
+        const findings = await this.options.analyze({
           summary,
           gpus: this.gpus,
           runGpus: runGpus.length ? runGpus : this.gpus.map((g) => g.index),
           endMs: final.elapsedMs,
           samplesFile: this.writer.samplesFile,
         });
+        this.findings = findings;
+        summary.findings = findings.map(toFindingSummary);
+        summary.wastedJ = runWastedJ(summary.findings);
       } catch (e) {
         summary.errors = { ...(summary.errors ?? {}), [`analysis: ${e instanceof Error ? e.message : String(e)}`]: 1 };
       }

@@ -52,7 +52,7 @@ describe('joules CLI', function () {
   it('demo prints a human summary with energy in J and Wh', () => {
     const r = joules(['demo', '--speed', '200', '--store', store]);
     assert.equal(r.code, 0);
-    assert.match(r.stderr, /energy\s+9\.6\d kJ \(2\.67\d Wh\), hardware energy counter/);
+    assert.match(r.stderr, /energy\s+9,6\d\d J \(2\.67 Wh\), hardware energy counter/);
     assert.match(r.stderr, /REPLAY/);
   });
 
@@ -76,7 +76,7 @@ describe('joules CLI', function () {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /epoch 1 done/);
     assert.match(r.stderr, /duration/);
-    assert.match(r.stderr, /energy\s+[\d.]+ k?J/);
+    assert.match(r.stderr, /energy\s+[\d,.]+ k?J/);
   });
 
   it('without a GPU, run refuses to pretend and points at the demo (one message, no stack trace)', () => {
@@ -124,7 +124,7 @@ describe('joules CLI', function () {
   it('history and report read back stored runs', () => {
     joules(['demo', '--speed', '500', '--store', store]);
     const h = joules(['history', '--store', store]);
-    assert.match(h.stdout, /succeeded .*9\.6\d kJ .*demo: recorded H200 phased load \(replay\)/);
+    assert.match(h.stdout, /succeeded .*9,6\d\d J .*demo: recorded H200 phased load \(replay\)/);
     const rep = JSON.parse(joules(['report', 'last', '--json', '--store', store]).stdout) as { replay: boolean; energyJ: number };
     assert.equal(rep.replay, true);
     assert.ok(rep.energyJ > 9500);

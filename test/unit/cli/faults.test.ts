@@ -54,7 +54,7 @@ describe('joules CLI under faults (issue 8)', function () {
         assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('line ')).length, 40, 'every line of output reached the terminal');
         assert.equal(lines(r.stderr, /cannot write the run record/).length, 1, `warned once: ${r.stderr}`);
         assert.match(r.stderr, /ENOSPC: no space left on device/);
-        assert.match(r.stderr, /energy\s+[\d.]+ k?J/, 'the summary is printed');
+        assert.match(r.stderr, /energy\s+[\d,.]+ k?J/, 'the summary is printed');
         assert.match(r.stderr, /may be incomplete/);
         assert.doesNotMatch(r.stderr, STACK_TRACE);
         // The record survives: output.log gave its room to run.json.
@@ -76,7 +76,7 @@ describe('joules CLI under faults (issue 8)', function () {
         assert.equal(r.code, 0, r.stderr);
         assert.equal(lines(r.stderr, /stdout closed \(ENOSPC\)/).length, 1, r.stderr);
         assert.match(r.stderr, /child finished/);
-        assert.match(r.stderr, /energy\s+[\d.]+ k?J/);
+        assert.match(r.stderr, /energy\s+[\d,.]+ k?J/);
         assert.doesNotMatch(r.stderr, STACK_TRACE);
         const [run] = JSON.parse(history(store).stdout) as JsonSummary[];
         assert.equal(run!.status, 'succeeded');
@@ -200,7 +200,7 @@ describe('joules CLI under faults (issue 8)', function () {
       assert.match(r.stderr, /rc=7/, 'the exit code is the command\'s');
       assert.match(r.stderr, /child finished/, 'the command ran to its end');
       assert.equal(lines(r.stderr, /stdout closed \(EPIPE\)/).length, 1, r.stderr);
-      assert.match(r.stderr, /energy\s+[\d.]+ k?J/);
+      assert.match(r.stderr, /energy\s+[\d,.]+ k?J/);
       assert.doesNotMatch(r.stderr, STACK_TRACE);
       const [id] = fs.readdirSync(store);
       const log = fs.readFileSync(path.join(store, id!, 'output.log'), 'utf8');

@@ -32,7 +32,7 @@ describe('the end of a run (long runs)', function () {
     const opts = await options();
     const session = await RunSession.start(
       { command: 'python3', args: ['-c', 'import time; time.sleep(2.5)'], cwd: os.tmpdir() },
-      { ...opts, afterRunMs: 500, analyze: async (input) => (await analyzeInWorker(input)).summaries },
+      { ...opts, afterRunMs: 500, analyze: async (input) => (await analyzeInWorker(input)).findings },
     );
     // 250,000 samples in the run's first 1.5 s (past the ~130,000 where a spread of them threw),
     // with one 2 kW spike near the end of the series: a summary over a truncated series misses it.

@@ -184,7 +184,7 @@ describe('watching the GPU after the run exits', function () {
         sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 },
         afterRunMs: 3000,
         // The extension's path: a worker thread that streams the run from the store.
-        analyze: async (input) => (await analyzeInWorker(input)).summaries,
+        analyze: async (input) => (await analyzeInWorker(input)).findings,
       },
     );
     const t0 = Date.now();
