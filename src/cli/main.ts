@@ -27,7 +27,10 @@ Usage:
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
-  --interval-ms N     sampling period, 20-10000 ms (default 100)
+  --interval-ms N     sampling period where a GPU has no power sample ring, 20-10000 ms (default 100);
+                      where it has one, the ring is drained about once a second instead
+  --power-samples-per-second N   power points kept from the ring, 1-50 (default 50)
+  --power-ring off    tick every --interval-ms instead of draining the ring (for comparisons)
   --shell             run <command> through the shell (one quoted command line)
   --name NAME         name of the run in the history
   --store DIR         run history folder (default: ${defaultStoreDir()})
@@ -115,6 +118,8 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   'no-analysis': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   'watch-after-s': { type: 'number' },
+  'power-samples-per-second': { type: 'number' },
+  'power-ring': { type: 'string' },
 };
 
 async function cmdRun(argv: string[], io: Io): Promise<number> {
@@ -126,13 +131,17 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const watchAfterS = typeof flags['watch-after-s'] === 'number' ? flags['watch-after-s'] : 0;
   if (watchAfterS < 0 || watchAfterS > 600) throw new UsageError(`--watch-after-s must be 0-600, got ${watchAfterS}`);
   if (shell && rest.length > 1) throw new UsageError('--shell takes the whole command line as one argument (quote it)');
+  const powerSps = typeof flags['power-samples-per-second'] === 'number' ? flags['power-samples-per-second'] : 50;
+  if (!(powerSps >= 1 && powerSps <= 50)) throw new UsageError(`--power-samples-per-second must be 1-50, got ${powerSps}`);
+  const powerRing = flags['power-ring'] ?? 'auto';
+  if (powerRing !== 'auto' && powerRing !== 'off') throw new UsageError(`--power-ring must be auto or off, got "${String(powerRing)}"`);
   // Fail before launching anything when there is no GPU to measure.
   probeGpus();
   const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
   const options: RunOptions = {
     store,
-    sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
+    sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, workerFile: workerFile() },
     stdin: 'inherit',
     afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),

@@ -171,6 +171,7 @@ export class SamplerEngine {
       if (s.source.info.energyMethod === 'counter') this.readCounter(s);
       // Drain what the ring held before the epoch so it is not counted in this run.
       if (s.drainsRing) this.guard(s, () => s.source.drainPowerRing());
+      if (s.drainsUtilRing) this.guard(s, () => s.source.drainUtilizationRing?.());
     }
     this.lastCounterReadMs = 0;
     this.tick();
@@ -350,7 +351,7 @@ export class SamplerEngine {
   private drainUtilRing(s: GpuState, power: Array<{ tMs: number; powerMilliwatts: number }>, nowMs: number): void {
     const raw = this.guard(s, () => s.source.drainUtilizationRing?.());
     if (!raw) return;
-    const points = raw.map((p) => ({ tMs: p.tMs - this.epochMs, utilGpuPct: p.utilGpuPct })).filter((p) => p.tMs < nowMs);
+    const points = raw.map((p) => ({ tMs: p.tMs - this.epochMs, utilGpuPct: p.utilGpuPct })).filter((p) => p.tMs >= 0 && p.tMs < nowMs);
     for (const x of utilSamples(s.source.info.index, points, power, s.lastSampleMs)) this.samples.push(x);
   }
 
