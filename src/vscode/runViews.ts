@@ -3,6 +3,7 @@
  * Pure: no `vscode` import.
  */
 import type { FindingSeverity, FindingView, RunSummaryView, RunView } from '../core/protocol/panel';
+import { clipName } from '../core/protocol/panel';
 import type { FindingSummary, RunRecord, RunSummary } from '../core/runs/types';
 import type { GpuInfo, GpuSample, SampleGap } from '../core/sampler/types';
 
@@ -10,7 +11,7 @@ export function toSummaryView(s: RunSummary): RunSummaryView {
   const methods = new Set(s.gpus.map((g) => g.energyMethod));
   const view: RunSummaryView = {
     id: s.id,
-    name: s.name,
+    name: clipName(s.name),
     status: s.status,
     startedAt: s.startedAt,
     durationS: s.durationS,

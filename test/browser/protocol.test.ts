@@ -6,7 +6,9 @@ import { decimateMinMax, decimateMinMaxColumns, lttb, MinMaxBuckets } from '../.
 import type { XY } from '../../src/core/protocol/decimate';
 import { runsToCsv, runsToJson } from '../../src/core/protocol/exportFormat';
 import { LiveStats } from '../../src/core/protocol/liveStats';
-import { isToPanel, parseFromPanel, ProtocolLimits } from '../../src/core/protocol/panel';
+import { clipName, isToPanel, parseFromPanel, ProtocolLimits } from '../../src/core/protocol/panel';
+import { toSummaryView } from '../../src/vscode/runViews';
+import type { RunSummary } from '../../src/core/runs/types';
 import type { ToPanel } from '../../src/core/protocol/panel';
 import { panelCsp, panelHtml } from '../../src/vscode/panel/panelHtml';
 import { h200Info, interleave, readTrace, referenceFigures, runView, summaryOf, traceSamples } from './support/trace';
@@ -29,6 +31,22 @@ describe('panel protocol: validation', () => {
       { type: 'notice', level: 'error', message: 'Run x was not found.' },
     ];
     for (const m of good) assert.equal(isToPanel(m), true, m.type);
+  });
+
+  it('one run named with over 1,000 characters no longer makes the panel refuse the whole history', () => {
+    const long = `${'a'.repeat(4000)}\u{1F600}tail`;
+    const stored = (id: string, name: string): RunSummary => ({ ...(run.summary as unknown as RunSummary), id, name, gpus: [] });
+    const history = [stored('r1', 'short'), stored('r2', long), stored('r3', 'x'.repeat(ProtocolLimits.nameChars))].map(toSummaryView);
+    // Before: the raw name went out and the validator (rightly) refused the message.
+    assert.equal(isToPanel({ type: 'history', history: [history[0], { ...history[1]!, name: long }] }), false);
+    assert.equal(isToPanel({ type: 'history', history }), true);
+    assert.equal(history[0]!.name, 'short');
+    assert.equal(history[2]!.name.length, ProtocolLimits.nameChars, 'a name at the limit is kept whole');
+    assert.equal(history[1]!.name.length, ProtocolLimits.nameChars);
+    assert.ok(history[1]!.name.startsWith('aaa') && history[1]!.name.endsWith('\u2026'));
+    // Cut before a surrogate pair, never through it.
+    const emoji = clipName(`${'b'.repeat(998)}\u{1F600}zz`);
+    assert.equal(emoji, `${'b'.repeat(998)}\u2026`);
   });
 
   it('rejects wrong types, non-finite numbers, extra-long strings and unknown types', () => {

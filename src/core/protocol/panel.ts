@@ -163,6 +163,20 @@ export const ProtocolLimits = {
   relatable: 64,
 } as const;
 
+/**
+ * A run's name as the panel may carry it: names past `ProtocolLimits.nameChars` (a 5,000-character
+ * `--name`, a long command line as the label) are cut with an ellipsis where the host builds its
+ * messages, because one over-long name made the webview refuse the whole history message.
+ */
+export function clipName(name: string, max: number = ProtocolLimits.nameChars): string {
+  if (name.length <= max) return name;
+  let cut = max - 1;
+  // Never split a surrogate pair (an emoji or a rare CJK character) in two.
+  const c = name.charCodeAt(cut - 1);
+  if (c >= 0xd800 && c <= 0xdbff) cut--;
+  return `${name.slice(0, cut)}\u2026`;
+}
+
 // ---- small checks -------------------------------------------------------------------------------
 
 type Obj = Record<string, unknown>;

@@ -3,7 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GpuInfo, GpuSample, PowerPoint, SampleGap } from '../sampler/types';
 import { isAlive as isProcessAlive } from './processes';
-import { summarizeRun } from './summary';
+import { encodeSample } from './sampleCodec';
+import type { ReadStats } from './sampleReader';
+import { forEachBatchSync, newReadStats, rowToSample, streamSampleRows } from './sampleReader';
+import type { RunFigures } from './summary';
+import { SummaryAccumulator } from './summary';
 import type { RunRecord, RunSummary } from './types';
 
 /**
@@ -18,23 +22,6 @@ import type { RunRecord, RunSummary } from './types';
  * Appends are flushed to the OS at least once a second, so a killed editor loses at most the last
  * second; a record still marked `running` whose monitor process is gone is recovered as `interrupted`.
  */
-export const SAMPLE_COLUMNS = [
-  'tMs',
-  'gpu',
-  'powerMilliwatts',
-  'utilGpuPct',
-  'utilMemPct',
-  'memUsedBytes',
-  'smClockMhz',
-  'memClockMhz',
-  'temperatureC',
-  'clockEventReasons',
-  'powerLimitMilliwatts',
-  'pstate',
-  'energyMillijoules',
-  'powerAverageMilliwatts',
-] as const satisfies ReadonlyArray<keyof GpuSample>;
-
 /** run.json: the summary plus what is needed to recover or re-analyse the run. */
 export interface StoredRun extends RunSummary {
   gpus: RunSummary['gpus'];
@@ -58,43 +45,89 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, platform: 
   return path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'joules', 'runs');
 }
 
-export function encodeSample(s: GpuSample): Array<number | null> {
-  return SAMPLE_COLUMNS.map((c) => (s[c] === undefined ? null : (s[c] as number)));
+/** What a store tells its owner about writes that failed (disk full, folder removed, ...). */
+export interface StoreOptions {
+  /**
+   * Called for every failed write with one line (e.g. `ENOSPC: no space left on device`). The run
+   * goes on in memory and the writer retries each second; the owner decides how loudly to warn.
+   */
+  onWriteError?: (message: string, file: string) => void;
 }
 
-export function decodeSample(row: unknown): GpuSample | undefined {
-  if (!Array.isArray(row) || row.length < 2) return undefined;
-  const s: Record<string, number> = {};
-  SAMPLE_COLUMNS.forEach((c, i) => {
-    const v: unknown = row[i];
-    if (typeof v === 'number' && Number.isFinite(v)) s[c] = v;
-  });
-  if (s.tMs === undefined || s.gpu === undefined) return undefined;
-  return s as unknown as GpuSample;
-}
+/**
+ * Most unwritten sample lines held while writes fail (e.g. a full disk), ~64 MB: enough for hours
+ * of one GPU at 10 Hz; beyond it the oldest are dropped (the summary is computed in memory anyway)
+ * and the record notes the hole.
+ */
+const MAX_PENDING_CHARS = 64 * 1024 * 1024;
 
-/** Writer for one run in progress. */
+/** Writer for one run in progress. Never throws: failed writes are reported and retried. */
 export class RunWriter {
   private pending: string[] = [];
+  private pendingChars = 0;
+  private droppedLines = 0;
   private outputPending = '';
   private outputBytes = 0;
   private outputTail = '';
   private outputTruncated = 0;
+  /** output.log was emptied to keep run.json writable on a full disk. */
+  private outputDropped = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Files whose last append failed: it may have left a torn line, so the next append starts a fresh one. */
+  private readonly torn = new Set<string>();
 
   constructor(
     readonly dir: string,
     private readonly maxOutputBytes: number,
     private readonly tailBytes: number,
+    private readonly options: StoreOptions = {},
   ) {
     // Flush at least once a second (README: crash safety).
     this.timer = setInterval(() => this.flush(), 1000);
     this.timer.unref();
   }
 
-  writeMeta(run: StoredRun): void {
-    writeJsonAtomic(path.join(this.dir, 'run.json'), run);
+  /** The run's samples file (complete on disk after {@link flush}). */
+  get samplesFile(): string {
+    return path.join(this.dir, 'samples.jsonl');
+  }
+
+  /** Sample lines lost because the disk refused them for too long (0 when the record is whole). */
+  get droppedSampleLines(): number {
+    return this.droppedLines;
+  }
+
+  /**
+   * Rewrite run.json (atomically); false when it failed (reported through `onWriteError`). The
+   * record matters more than Joules' own copy of the output: on a full disk, output.log (the
+   * command's output, already shown to the user) is emptied to make room and the write retried.
+   */
+  writeMeta(run: StoredRun): boolean {
+    const file = path.join(this.dir, 'run.json');
+    try {
+      writeJsonAtomic(file, run);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !this.releaseOutputLog()) return this.attempt(file, () => { throw e; });
+      return this.attempt(file, () => writeJsonAtomic(file, run));
+    }
+  }
+
+  /** Empty output.log to free space; true when it held anything. Further output is not logged. */
+  private releaseOutputLog(): boolean {
+    const log = path.join(this.dir, 'output.log');
+    try {
+      if (fs.statSync(log).size === 0) return false;
+      fs.truncateSync(log, 0);
+    } catch {
+      return false;
+    }
+    this.outputPending = '';
+    this.outputBytes = this.maxOutputBytes;
+    this.outputDropped = true;
+    this.torn.delete(log);
+    return true;
   }
 
   appendBatch(samples: GpuSample[], powerPoints: PowerPoint[], gaps: SampleGap[]): void {
@@ -102,7 +135,13 @@ export class RunWriter {
     const line: Record<string, unknown> = { s: samples.map(encodeSample) };
     if (powerPoints.length) line.p = powerPoints.map((p) => [p.gpu, round3(p.tMs), p.powerMilliwatts]);
     if (gaps.length) line.g = gaps;
-    this.pending.push(JSON.stringify(line));
+    const text = JSON.stringify(line);
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    while (this.pendingChars > MAX_PENDING_CHARS && this.pending.length > 1) {
+      this.pendingChars -= this.pending.shift()!.length;
+      this.droppedLines++;
+    }
   }
 
   appendOutput(text: string): void {
@@ -124,12 +163,15 @@ export class RunWriter {
 
   flush(): void {
     if (this.pending.length) {
-      fs.appendFileSync(path.join(this.dir, 'samples.jsonl'), this.pending.join('\n') + '\n');
-      this.pending = [];
+      const file = path.join(this.dir, 'samples.jsonl');
+      if (this.append(file, this.pending.join('\n') + '\n')) {
+        this.pending = [];
+        this.pendingChars = 0;
+      }
     }
     if (this.outputPending) {
-      fs.appendFileSync(path.join(this.dir, 'output.log'), this.outputPending);
-      this.outputPending = '';
+      // output.log is capped at maxOutputBytes, so what waits here is bounded too.
+      if (this.append(path.join(this.dir, 'output.log'), this.outputPending)) this.outputPending = '';
     }
   }
 
@@ -138,22 +180,86 @@ export class RunWriter {
     this.flush();
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.outputTruncated > 0) {
+    if (this.outputDropped) {
+      this.append(path.join(this.dir, 'output.log'), `[joules: the disk filled up; this log was emptied to save the run record; last part follows]\n${this.outputTail}`);
+    } else if (this.outputTruncated > 0) {
       const note = `\n[joules: output exceeded ${this.maxOutputBytes} bytes; ${this.outputTruncated} bytes omitted; last part follows]\n`;
-      fs.appendFileSync(path.join(this.dir, 'output.log'), note + this.outputTail);
+      this.append(path.join(this.dir, 'output.log'), note + this.outputTail);
+    }
+  }
+
+  private append(file: string, text: string): boolean {
+    // After a failed append the file may end mid-line: a newline first keeps the torn line apart
+    // (readers skip it) instead of gluing it to the next good one.
+    const prefix = this.torn.has(file) ? '\n' : '';
+    const ok = this.attempt(file, () => fs.appendFileSync(file, prefix + text));
+    if (ok) this.torn.delete(file);
+    else this.torn.add(file);
+    return ok;
+  }
+
+  private attempt(file: string, write: () => void): boolean {
+    try {
+      write();
+      return true;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      this.options.onWriteError?.(err.code ? `${err.code}: ${describeErrno(err)}` : err.message, file);
+      return false;
     }
   }
 }
 
+/** The OS's words for an errno, without Node's "syscall path" suffix. */
+function describeErrno(e: NodeJS.ErrnoException): string {
+  const m = /^[A-Z]+: ([^,]+)/.exec(e.message);
+  return m ? m[1]! : e.message;
+}
+
+/** A store folder that cannot be used (a file in the way, no permission, a read-only disk). */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+}
+
 /** The run history on disk. */
 export class RunStore {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: StoreOptions = {},
+  ) {}
+
+  /**
+   * Make sure runs can be written here, creating the folder if needed; throws {@link StoreError}
+   * with one line otherwise. Called before a run starts, so a bad `--store` or `JOULES_HOME`
+   * stops the CLI before the command does anything.
+   */
+  ensureWritable(): void {
+    const what = `cannot use the run history folder ${this.root}`;
+    try {
+      makeDirs(this.root);
+    } catch (e) {
+      throw new StoreError(`${what}: ${errnoText(e)}`);
+    }
+    if (!fs.statSync(this.root).isDirectory()) throw new StoreError(`${what}: it is not a folder`);
+    const probe = path.join(this.root, `.joules-write-test-${process.pid}`);
+    try {
+      fs.writeFileSync(probe, 'ok');
+    } catch (e) {
+      throw new StoreError(`${what}: ${errnoText(e)}`);
+    } finally {
+      fs.rmSync(probe, { force: true });
+    }
+  }
 
   /** Create the folder of a new run. */
   create(id: string, maxOutputBytes = 8 * 1024 * 1024, tailBytes = 64 * 1024): RunWriter {
     const dir = path.join(this.root, id);
-    fs.mkdirSync(dir, { recursive: true });
-    return new RunWriter(dir, maxOutputBytes, tailBytes);
+    try {
+      makeDirs(dir);
+    } catch (e) {
+      throw new StoreError(`cannot create the run's folder ${dir}: ${errnoText(e)}`);
+    }
+    return new RunWriter(dir, maxOutputBytes, tailBytes, this.options);
   }
 
   private runDir(id: string): string {
@@ -162,29 +268,58 @@ export class RunStore {
     return path.join(this.root, id);
   }
 
-  /** Summaries of all runs, newest first. Unreadable records are skipped, not fatal. */
-  list(): StoredRun[] {
+  /** A run's samples file (every sample it stored; may not exist for a run that ended at once). */
+  samplesFile(id: string): string {
+    return path.join(this.runDir(id), 'samples.jsonl');
+  }
+
+  /**
+   * Summaries of all runs, newest first. A record that cannot be read (damaged run.json, or a
+   * folder whose record names another run, e.g. a copy) is skipped and passed to `onSkip` with
+   * one line saying why, so one bad folder never hides the rest of the history.
+   */
+  list(onSkip?: (folder: string, reason: string) => void): StoredRun[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.root);
-    } catch {
-      return [];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new StoreError(`cannot read the run history folder ${this.root}: ${errnoText(e)}`);
     }
     const runs: StoredRun[] = [];
     for (const name of names) {
-      const meta = this.readMeta(name);
-      if (meta) runs.push(meta);
+      if (name.startsWith('.') || !/^[A-Za-z0-9._-]+$/.test(name)) continue;
+      const r = this.readMetaChecked(name);
+      if ('run' in r) runs.push(r.run);
+      else if (r.reason) onSkip?.(path.join(this.root, name), r.reason);
     }
     return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
   }
 
   readMeta(id: string): StoredRun | undefined {
+    const r = this.readMetaChecked(id);
+    return 'run' in r ? r.run : undefined;
+  }
+
+  /** run.json of folder `id`, or why not (`reason` empty: not a run folder at all). */
+  private readMetaChecked(id: string): { run: StoredRun } | { reason: string } {
+    let text: string;
     try {
-      const o = JSON.parse(fs.readFileSync(path.join(this.runDir(id), 'run.json'), 'utf8')) as StoredRun;
-      return o && o.schema === 1 && typeof o.id === 'string' ? o : undefined;
-    } catch {
-      return undefined;
+      text = fs.readFileSync(path.join(this.runDir(id), 'run.json'), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return { reason: code === 'ENOENT' || code === 'ENOTDIR' ? '' : `run.json unreadable (${errnoText(e)})` };
     }
+    let o: unknown;
+    try {
+      o = JSON.parse(text);
+    } catch (e) {
+      return { reason: `run.json is not valid JSON (${(e as Error).message})` };
+    }
+    if (!isStoredRun(o)) return { reason: 'run.json is not a Joules run record (schema 1)' };
+    // Recovery rewrites the folder named by the id: a copied folder must never stand for the original.
+    if (o.id !== id) return { reason: `run.json belongs to run ${o.id} (a copied folder?); skipped` };
+    return { run: o };
   }
 
   /** The full record; undefined when there is no such run. */
@@ -213,30 +348,41 @@ export class RunStore {
   /**
    * Records left `running` by a monitor that no longer exists (VS Code or the CLI was killed):
    * mark them `interrupted`, with figures recomputed from every sample flushed before the end.
+   * The samples are streamed through bounded accumulators (a 24 h 8-GPU run costs what a 1 min
+   * run does). A read that fails, or that finds no sample in a non-empty file, never overwrites
+   * the record: it is left as it was (and tried again next time) and listed in `failed`.
    */
-  recoverInterrupted(isAlive: (pid: number) => boolean = isProcessAlive): StoredRun[] {
+  async recoverInterrupted(isAlive: (pid: number) => boolean = isProcessAlive): Promise<StoredRun[]> {
+    return (await this.recoverInterruptedDetailed(isAlive)).recovered;
+  }
+
+  /** {@link recoverInterrupted}, with the runs whose samples could not be read. */
+  async recoverInterruptedDetailed(isAlive: (pid: number) => boolean = isProcessAlive): Promise<{ recovered: StoredRun[]; failed: Array<{ id: string; error: string }> }> {
     const recovered: StoredRun[] = [];
+    const failed: Array<{ id: string; error: string }> = [];
     for (const meta of this.list()) {
       if (meta.status !== 'running') continue;
       if (meta.monitorHost === os.hostname() && meta.monitorPid !== process.pid && isAlive(meta.monitorPid)) continue;
       if (meta.monitorHost === os.hostname() && meta.monitorPid === process.pid) continue;
-      const { samples, powerPoints } = readSamples(path.join(this.runDir(meta.id), 'samples.jsonl'));
-      const lastMs = samples.length ? samples[samples.length - 1]!.tMs : 0;
-      const energies = lastEnergies(samples, meta.gpuInfo);
-      const summary = summarizeRun({
-        base: meta,
-        gpus: meta.gpuInfo,
-        samples,
-        powerPoints,
-        energiesMj: energies,
-        runGpus: meta.runGpus,
-        durationMs: lastMs,
-      });
-      const fixed: StoredRun = { ...meta, ...summary, status: 'interrupted', exitCode: null };
+      const file = path.join(this.runDir(meta.id), 'samples.jsonl');
+      let figures: Awaited<ReturnType<typeof recoverFigures>>;
+      try {
+        figures = await recoverFigures(file, meta);
+      } catch (e) {
+        failed.push({ id: meta.id, error: (e as Error).message });
+        continue;
+      }
+      // Re-read: the record must not have changed (finished by its monitor) while we streamed.
+      const now = this.readMeta(meta.id);
+      if (!now || now.status !== 'running') continue;
+      const fixed: StoredRun = { ...now, ...figures.summary, status: 'interrupted', exitCode: null };
+      if (figures.stats.malformedLines) {
+        fixed.errors = { ...(fixed.errors ?? {}), 'store: malformed sample lines skipped': figures.stats.malformedLines };
+      }
       writeJsonAtomic(path.join(this.runDir(meta.id), 'run.json'), fixed);
       recovered.push(fixed);
     }
-    return recovered;
+    return { recovered, failed };
   }
 
   /** Apply retention; returns the ids deleted. Running runs are never deleted. */
@@ -261,50 +407,133 @@ export class RunStore {
   }
 }
 
-/** Read samples.jsonl; a torn last line (crash mid-write) is ignored. */
-export function readSamples(file: string): { samples: GpuSample[]; powerPoints: PowerPoint[]; gaps: SampleGap[] } {
+/**
+ * Read samples.jsonl whole (exports, small runs), in chunks, never as one string. Malformed
+ * lines (a torn last line after a crash) are skipped and counted in `stats`. A missing file is
+ * an empty run.
+ */
+export function readSamples(file: string, stats: ReadStats = newReadStats()): { samples: GpuSample[]; powerPoints: PowerPoint[]; gaps: SampleGap[] } {
   const samples: GpuSample[] = [];
   const powerPoints: PowerPoint[] = [];
   const gaps: SampleGap[] = [];
-  let text = '';
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return { samples, powerPoints, gaps };
-  }
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    let o: { s?: unknown[]; p?: unknown[]; g?: SampleGap[] };
-    try {
-      o = JSON.parse(line) as typeof o;
-    } catch {
-      continue;
-    }
-    for (const row of o.s ?? []) {
-      const s = decodeSample(row);
-      if (s) samples.push(s);
-    }
-    for (const p of o.p ?? []) {
-      if (Array.isArray(p) && p.length === 3 && p.every((v) => typeof v === 'number')) {
-        powerPoints.push({ gpu: p[0] as number, tMs: p[1] as number, powerMilliwatts: p[2] as number });
-      }
-    }
-    for (const g of o.g ?? []) gaps.push(g);
+    forEachBatchSync(
+      file,
+      (b) => {
+        for (const x of b.samples) samples.push(x);
+        for (const p of b.powerPoints) powerPoints.push(p);
+        for (const g of b.gaps) gaps.push(g);
+      },
+      stats,
+    );
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   return { samples, powerPoints, gaps };
 }
 
-function lastEnergies(samples: GpuSample[], gpus: GpuInfo[]): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const g of gpus) m.set(g.index, 0);
-  for (const s of samples) if (s.energyMillijoules !== undefined) m.set(s.gpu, s.energyMillijoules);
-  return m;
+/** The figures of an interrupted run from its samples file, streamed. Throws when nothing usable was read. */
+async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary: RunFigures; stats: ReadStats }> {
+  const acc = new SummaryAccumulator(meta.gpuInfo);
+  const energies = new Map<number, number>();
+  for (const g of meta.gpuInfo) energies.set(g.index, 0);
+  let lastMs = 0;
+  let samples = 0;
+  const stats = newReadStats();
+  let size = 0;
+  try {
+    size = fs.statSync(file).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (size > 0) {
+    // Each row's sample object dies young: nothing per sample outlives its row.
+    await streamSampleRows(
+      file,
+      {
+        row: (v, o) => {
+          const x = rowToSample(v, o);
+          acc.add(x);
+          samples++;
+          if (x.tMs > lastMs) lastMs = x.tMs;
+          // The counter is cumulative: the last reading of each GPU is its energy.
+          if (x.energyMillijoules !== undefined) energies.set(x.gpu, x.energyMillijoules);
+        },
+        point: (gpu, tMs, powerMilliwatts) => acc.addPowerPoint({ gpu, tMs, powerMilliwatts }),
+      },
+      stats,
+    );
+    if (samples === 0) throw new Error(`no readable sample in ${size} bytes (${stats.malformedLines} malformed lines)`);
+  }
+  return { summary: acc.result({ gpus: meta.gpuInfo, energiesMj: energies, runGpus: meta.runGpus, durationMs: lastMs }), stats };
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 1));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 1));
+}
+
+/**
+ * Replace `file` with `data` so that it is either the old or the new content, never a truncated
+ * mix: write a temporary file beside it, then rename it over. On failure (e.g. a full disk) the
+ * original is untouched and the temporary file removed. The file's mode is kept.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  // Through a symlink, replace its target, not the link.
+  let target = file;
+  let mode: number | undefined;
+  try {
+    target = fs.realpathSync(file);
+    mode = fs.statSync(target).mode & 0o7777;
+  } catch {
+    mode = undefined;
+  }
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, data);
+    if (mode !== undefined) fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's `mkdirSync(dir, { recursive: true })` never returns
+ * for a folder under /proc (it retries ENOENT forever), which hung `joules run --store /proc/x`.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.push(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) fs.mkdirSync(m);
+}
+
+function isStoredRun(o: unknown): o is StoredRun {
+  if (typeof o !== 'object' || o === null) return false;
+  const r = o as Partial<StoredRun>;
+  return (
+    r.schema === 1 &&
+    typeof r.id === 'string' &&
+    typeof r.name === 'string' &&
+    typeof r.startedAt === 'string' &&
+    typeof r.status === 'string' &&
+    Number.isFinite(r.durationS) &&
+    Number.isFinite(r.energyJ) &&
+    Number.isFinite(r.avgPowerW) &&
+    Array.isArray(r.gpus)
+  );
+}
+
+/** `ENOSPC: no space left on device`-style text for an fs error. */
+function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code}: ${describeErrno(err)}` : String((e as Error).message ?? e);
 }
 
 function dirSize(dir: string): number {

@@ -122,6 +122,11 @@ export interface RunMarker {
   tS: number;
   /** Energy of the run's GPUs from the run's start to this marker (the counter read at the marker where supported). */
   energyJ: number;
+  /**
+   * `counter`: read at the marker. `interpolated`: the marker came within ~100 ms of another (the
+   * counter's update period), so its time and energy lie between the two reads around it.
+   */
+  energySource?: 'counter' | 'interpolated';
 }
 
 /** Live figures of a running run, for the status bar and the panel. */

@@ -91,9 +91,9 @@ describe('joules CLI', function () {
     const cases: Array<[string[], number, RegExp]> = [
       [['run', '--frobnicate', '--', 'x'], 2, /unknown option --frobnicate/],
       [['run'], 2, /no command to run/],
-      [['run', '--interval-ms', '5', '--', 'x'], 2, /--interval-ms must be 20-10000/],
+      [['run', '--interval-ms', '5', '--', 'x'], 2, /--interval-ms must be a whole number 20-10000, got "5"/],
       [['run', '--interval-ms', 'fast', '--', 'x'], 2, /needs a number/],
-      [['demo', '--speed', '0'], 2, /--speed must be > 0/],
+      [['demo', '--speed', '0'], 2, /--speed must be a number above 0/],
       [['nonsense'], 2, /unknown command "nonsense"/],
       [['report', 'no-such-run', '--store', '/tmp'], 2, /no run "no-such-run"/],
     ];
