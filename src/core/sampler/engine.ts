@@ -63,6 +63,9 @@ export interface GpuEnergy extends EnergyAccount {
  */
 const RING_GAP_MS = 100;
 
+/** A ring with no new point for this long is not used (power would go unknown): tick instead. */
+const RING_SILENT_MS = 3000;
+
 interface GpuState {
   source: DeviceSource;
   lost: boolean;
@@ -201,7 +204,9 @@ export class SamplerEngine {
         if (s.ringSampling) {
           if (s.drainsUtilRing) this.drainUtilRing(s, drained ?? [], tMs);
           if (s.lastRingMw !== undefined) sample.powerMilliwatts = s.lastRingMw;
-          if (drained === undefined) this.fallBackToTicking(s);
+          if (drained === undefined) this.fallBackToTicking(s, 'the power sample ring failed');
+          // A ring that answers but never fills (seen on some vGPUs) would leave power unknown.
+          else if (tMs - (s.lastRingPointMs ?? 0) > RING_SILENT_MS) this.fallBackToTicking(s, `the power sample ring gave no samples for ${RING_SILENT_MS / 1000} s`);
         }
       } else {
         // The 1 s average integrates closest to the counter (+0.07 % vs +0.8 % for instant power
@@ -356,15 +361,15 @@ export class SamplerEngine {
   }
 
   /** A ring that stops answering: read power by ticking from now on, and say so. */
-  private fallBackToTicking(s: GpuState): void {
+  private fallBackToTicking(s: GpuState, why: string): void {
     if (s.lost || !s.ringSampling) return;
     s.ringSampling = false;
     s.usesRingForEnergy = false;
     s.drainsRing = false;
     s.drainsUtilRing = false;
     // What the ring held since its last point is lost: a gap, not a bridge.
-    this.powerFailed(s, this.elapsedMs(), 'power sample ring failed');
-    this.notices.push(`GPU ${s.source.info.index}: the power sample ring failed; power is read by ticking every ${this.opts.intervalMs} ms from now on`);
+    this.powerFailed(s, this.elapsedMs(), why);
+    this.notices.push(`GPU ${s.source.info.index}: ${why}; power is read by ticking every ${this.opts.intervalMs} ms from now on`);
   }
 
   /** Run a device read; a lost GPU closes its series with a gap, other failures yield undefined. */
