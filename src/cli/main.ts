@@ -33,7 +33,10 @@ Usage:
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
-  --interval-ms N     sampling period, 20-10000 ms (default 100)
+  --interval-ms N     sampling period where a GPU has no power sample ring, 20-10000 ms (default 100);
+                      where it has one, the ring is drained about once a second instead
+  --power-samples-per-second N   power points kept from the ring, 1-50 (default 50)
+  --power-ring off    tick every --interval-ms instead of draining the ring (for comparisons)
   --shell             run <command> through the shell (one quoted command line)
   --name NAME         name of the run in the history
   --store DIR         run history folder (default: ${defaultStoreDir()})
@@ -124,6 +127,8 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   'no-analysis': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   'watch-after-s': { type: 'number', min: 0, max: 600 },
+  'power-samples-per-second': { type: 'number', min: 1, max: 50 },
+  'power-ring': { type: 'string' },
 };
 
 async function cmdRun(argv: string[], io: Io): Promise<number> {
@@ -133,6 +138,9 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const shell = flags.shell === true;
   const watchAfterS = typeof flags['watch-after-s'] === 'number' ? flags['watch-after-s'] : 0;
   if (shell && rest.length > 1) throw new UsageError('--shell takes the whole command line as one argument (quote it)');
+  const powerSps = typeof flags['power-samples-per-second'] === 'number' ? flags['power-samples-per-second'] : 50;
+  const powerRing = flags['power-ring'] ?? 'auto';
+  if (powerRing !== 'auto' && powerRing !== 'off') throw new UsageError(`--power-ring must be auto or off, got "${String(powerRing)}"`);
   // Fail before launching anything when the record cannot be written or there is no GPU to measure.
   const warnings = new RunStoreWarnings(io.stderr);
   const store = openStore(flags.store, { forWriting: true, warnings });
@@ -140,7 +148,7 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
   const options: RunOptions = {
     store,
-    sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
+    sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, workerFile: workerFile() },
     stdin: 'inherit',
     afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),

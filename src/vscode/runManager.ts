@@ -281,7 +281,12 @@ export class RunManager implements vscode.Disposable {
   private options(): RunOptions {
     return {
       store: this.storeInstance,
-      sampler: { backend: { kind: 'nvml' }, intervalMs: this.o.config.sampleIntervalMs, workerFile: this.o.workerFile },
+      sampler: {
+        backend: { kind: 'nvml' },
+        intervalMs: this.o.config.sampleIntervalMs,
+        powerSamplesPerSecond: this.o.config.powerSamplesPerSecond,
+        workerFile: this.o.workerFile,
+      },
       stdin: 'pipe',
       stopGraceS: this.o.config.stopGraceS,
       afterRunMs: this.o.config.watchAfterExitS * 1000,
