@@ -198,7 +198,8 @@ function nodeAt(root: PyNode, r: SourceRange): PyNode | undefined {
     if (s.row !== r.startLine || s.column !== r.startCharacter) continue;
     if (e.row === r.endLine && e.column === r.endCharacter && n.isNamed) return n;
     const covers = e.row > r.endLine || (e.row === r.endLine && e.column >= r.endCharacter);
-    if (covers && n.isNamed && (best === undefined || n.endIndex - n.startIndex < best.endIndex - best.startIndex)) best = n;
+    // Ties (a block whose only statement is the loop) go to the inner node: pre-order visits it later.
+    if (covers && n.isNamed && (best === undefined || n.endIndex - n.startIndex <= best.endIndex - best.startIndex)) best = n;
   }
   return best;
 }

@@ -86,6 +86,13 @@ suite('Joules: findings in the editor (fake NVML, starved GPU)', function () {
     if (api.runManager.current) await api.runManager.stop(undefined, true);
   });
 
+  test('before any run, the opened script shows its static hints, labelled as such', async () => {
+    const hint = await waitFor('a static dataloader-workers hint on open', () => joulesDiagnostics(doc.uri).find((d) => codeOf(d) === 'dataloader-workers'), 20_000);
+    assert.strictEqual(hint.range.start.line, lineOf(doc, 'loader = DataLoader('));
+    assert.strictEqual(hint.severity, vscode.DiagnosticSeverity.Information);
+    assert.match(hint.message, /\(static hint: no telemetry evidence\)\. \(static check, no run measured\)$/);
+  });
+
   test('after a starved run the DataLoader line has a Warning with the measured numbers, the run, and a README link', async () => {
     const scenario = path.resolve(workspaceDir(), '..', 'scenarios', 'starved.scn');
     const id = await startWithScenario(scenario, 'python3', [script, '7']);

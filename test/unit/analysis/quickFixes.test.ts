@@ -10,8 +10,9 @@ function findingAt(code: SourceFindingCode, range: SourceRange, file = '/proj/ma
   return { id: `${code}:${file}:${range.startLine + 1}`, code, severity: 'hint', title: '', message: '', stretches: [], startS: 0, endS: 0, energyJ: 0, wastedJ: 0, wastedMethod: '', evidence: { spans: [] }, static: true, file, range };
 }
 
+/** As correlate() makes it: the site's details and fix policy travel with the finding. */
 function fromSite(s: SourceSite): Finding {
-  return findingAt(s.code, s.range, s.file);
+  return { ...findingAt(s.code, s.range, s.file), details: s.details, ...(s.fixPolicy !== undefined ? { fixPolicy: s.fixPolicy } : {}) };
 }
 
 /** Sites of a snippet, and the fixed text of each fix of the first site with `code`. */
@@ -121,6 +122,18 @@ describe('quickFixesFor', () => {
       titles: ['Wrap the loop in torch.inference_mode()'],
       results: [lines('import torch as th', '', 'def run(batches):', '\twith th.inference_mode():', '\t\tfor b in batches:', '\t\t\t# score one batch', '\t\t\tout = net(b)', '\t\t\tmsg = """multi', 'line"""', '', '\t\t\tkeep(out)', '\treturn 1', '')],
     });
+  });
+
+  it('wraps a loop that is the only statement of an if block (the block has the same range as the loop)', () => {
+    const text = lines('import torch', 'if batch == 1:', '    for r in requests:', '        out = model(r.unsqueeze(0))', '');
+    assert.deepEqual(fixSnippet(text, 'no-inference-mode').results, [
+      lines('import torch', 'if batch == 1:', '    with torch.inference_mode():', '        for r in requests:', '            out = model(r.unsqueeze(0))', ''),
+    ]);
+  });
+
+  it('uses no_grad, not inference_mode, for an evaluation loop in a script that also trains', () => {
+    const text = lines('import torch', 'for x, y in train_loader:', '    model(x).sum().backward()', '    opt.step()', 'for x, y in val_loader:', '    out = model(x)', '');
+    assert.deepEqual(fixSnippet(text, 'no-inference-mode').titles, ['Wrap the loop in torch.no_grad()']);
   });
 
   it('adds `import torch` when the module has no torch import', () => {

@@ -6,7 +6,6 @@ import { Writable } from 'node:stream';
 import type { CheckHint } from '../../../src/cli/check';
 import { main } from '../../../src/cli/main';
 import { analyzeRun } from '../../../src/core/analysis/runAnalysis';
-import { SafeOutput } from '../../../src/cli/stdio';
 import type { RunSamples } from '../../../src/core/analysis/runAnalysis';
 import type { RunSummary } from '../../../src/core/runs/types';
 
@@ -26,7 +25,7 @@ function sink(): Writable & { text: string } {
 async function check(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = sink();
   const stderr = sink();
-  const code = await main(['check', ...args], { stdout: new SafeOutput(stdout), stderr: new SafeOutput(stderr) });
+  const code = await main(['check', ...args], { stdout, stderr });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
