@@ -11,6 +11,7 @@ import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts
 import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
+import { rawArgs } from './rawArgv';
 import { writeFixedScript } from './fixWrite';
 import type { Io } from './stdio';
 import { processStdio } from './stdio';
@@ -133,6 +134,8 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const store = openStore(flags.store, { forWriting: true, warnings });
   probeGpus();
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
+  // Arguments that are not valid UTF-8 reach the command byte for byte (Linux; see rawArgv.ts).
+  const argvBytes = shell ? undefined : rawArgs(rest);
   const options: RunOptions = {
     store,
     sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
@@ -148,6 +151,7 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
       shell,
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       ...(scriptPath ? { scriptPath: path.resolve(scriptPath) } : {}),
+      ...(argvBytes ? { argvBytes } : {}),
     },
     options,
   );

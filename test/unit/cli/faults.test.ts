@@ -279,6 +279,16 @@ describe('joules CLI under faults (issue 8)', function () {
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout.trim()), args);
     });
+
+    it('arguments that are not valid UTF-8 reach the command byte for byte (Linux: from /proc/self/cmdline)', () => {
+      // Only a shell can hand joules such bytes: JavaScript strings cannot hold them.
+      const probe = 'import sys, os; print(" ".join(os.fsencode(a).hex() for a in sys.argv[1:]))';
+      const cmd = `exec "$0" ${JSON.stringify(path.join(ROOT, 'bin', 'joules.js'))} run --quiet --no-analysis --store "$1" -- python3 -c "$2" "$(printf 'a\\377b')" "$(printf 'caf\\351\\n\\n_')" 'é' ''`;
+      const r = spawnSync('sh', ['-c', cmd, process.execPath, store, probe], { encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 0, r.stderr);
+      // 0xFF and Latin-1 é (0xE9) arrive as bytes, the trailing newlines and the empty word too.
+      assert.equal(r.stdout.replace(/\n$/, ''), ['61ff62', '636166e90a0a5f', 'c3a9', ''].join(' '));
+    });
   });
 
   describe('markers and flags', () => {
