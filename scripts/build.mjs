@@ -24,9 +24,13 @@ const common = {
 const entries = [
   { in: 'src/cli/index.ts', out: 'dist/cli.js' },
   { in: 'src/core/sampler/worker.ts', out: 'dist/samplerWorker.js' },
+  // The end-of-run analysis (detectors + tree-sitter) runs in this worker, off the host's thread.
+  { in: 'src/core/analysis/analysisWorker.ts', out: 'dist/analysisWorker.js' },
 ];
 if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in: 'src/vscode/extension.ts', out: 'dist/extension.js' });
 if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });
+// Bundled too, so it runs where there is Node but no npm (e.g. a quiet measurement machine).
+if (fs.existsSync(path.join(root, 'bench/longrun.ts'))) entries.push({ in: 'bench/longrun.ts', out: 'dist/bench/longrun.js' });
 if (fs.existsSync(path.join(root, 'bench/trainCompare.ts'))) entries.push({ in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' });
 
 export async function build() {

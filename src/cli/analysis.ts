@@ -1,13 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analyzeRun } from '../core/analysis/runAnalysis';
+import { analyzeInWorker } from '../core/analysis/analysisClient';
 import type { AnalysisInput } from '../core/runs/runSession';
 import type { FindingSummary } from '../core/runs/types';
 
-/** Findings printed after a run's summary and put into `--json`. */
-export async function analyzeForCli(input: AnalysisInput): Promise<FindingSummary[]> {
-  // Bundled CLI: dist/cli.js with the grammar in dist/wasm; from sources: the installed package.
+/** tree-sitter's wasm: dist/wasm beside the bundled CLI; from sources, the installed package. */
+export function cliWasmOptions(): { wasmDir?: string } {
   const bundledWasm = path.join(__dirname, 'wasm');
-  const { summaries } = await analyzeRun(input, fs.existsSync(path.join(bundledWasm, 'tree-sitter-python.wasm')) ? { wasmDir: bundledWasm } : {});
+  return fs.existsSync(path.join(bundledWasm, 'tree-sitter-python.wasm')) ? { wasmDir: bundledWasm } : {};
+}
+
+/** Findings printed after a run's summary and put into `--json`: analysed in a worker thread, from the store. */
+export async function analyzeForCli(input: AnalysisInput): Promise<FindingSummary[]> {
+  const { summaries } = await analyzeInWorker(input, cliWasmOptions());
   return summaries;
 }

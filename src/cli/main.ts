@@ -6,6 +6,7 @@ import { CommandNotFoundError } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
 import { defaultStoreDir, StoreError } from '../core/runs/store';
+import { describeGpuEnergyMethod, describeRunEnergyMethod } from '../core/runs/summary';
 import type { RunSummary } from '../core/runs/types';
 import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
 import type { FlagSpec } from './args';
@@ -63,7 +64,7 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
       case 'devices':
         return cmdDevices(rest, io);
       case 'history':
-        return cmdHistory(rest, io);
+        return await cmdHistory(rest, io);
       case 'report':
         return cmdReport(rest, io);
       case 'fix':
@@ -259,8 +260,9 @@ async function cmdDemo(argv: string[], io: Io): Promise<number> {
 function probeGpus(): void {
   const backend = NvmlBackend.open();
   const count = backend.devices.length;
+  const failed = backend.unavailable.map((u) => `GPU ${u.index}: ${u.error}`);
   backend.close();
-  if (count === 0) throw new NvmlLoadError('NVML loaded but reports no GPUs', []);
+  if (count === 0) throw new NvmlLoadError(failed.length ? `no GPU could be opened (${failed.join('; ')})` : 'NVML loaded but reports no GPUs', []);
 }
 
 const DEVICES_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' } };
@@ -274,12 +276,14 @@ function cmdDevices(argv: string[], io: Io): number {
     const gpus = backend.devices.map((d) => d.info);
     if (flags.json) {
       io.stdout.write(
-        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus }) + '\n',
+        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus, unavailable: backend.unavailable }) + '\n',
       );
       return 0;
     }
     io.stdout.write(`NVML ${backend.nvmlVersion ?? '?'}, driver ${backend.driverVersion ?? '?'} (${backend.nvml.libraryPath})\n`);
-    if (!gpus.length) io.stdout.write('No GPUs.\n');
+    if (!gpus.length && !backend.unavailable.length) io.stdout.write('No GPUs.\n');
+    // A GPU that fails to open is listed with its error; the others are still listed (and measured).
+    for (const u of backend.unavailable) io.stdout.write(`GPU ${u.index}: cannot be opened: ${u.error}\n`);
     for (const g of gpus) {
       const yes = Object.entries(g.supported).filter(([, v]) => v).map(([k]) => k);
       const no = Object.entries(g.supported).filter(([, v]) => !v).map(([k]) => k);
@@ -303,12 +307,12 @@ function cmdDevices(argv: string[], io: Io): number {
 
 const HISTORY_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, limit: { type: 'number', integer: true, min: 1 }, store: { type: 'string' } };
 
-function cmdHistory(argv: string[], io: Io): number {
+async function cmdHistory(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, HISTORY_FLAGS);
   if (positionals.length) throw new UsageError(`history takes no arguments, got "${positionals[0]}"`);
   const warnings = new RunStoreWarnings(io.stderr);
   const store = openStore(flags.store, { forWriting: false, warnings });
-  store.recoverInterrupted();
+  await store.recoverInterrupted();
   const limit = typeof flags.limit === 'number' ? flags.limit : 20;
   const runs = store.list(warnings.skipped).slice(0, limit);
   if (flags.json) {
@@ -344,53 +348,38 @@ function cmdReport(argv: string[], io: Io): number {
 const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store: { type: 'string' }, workers: { type: 'number', integer: true, min: 0, max: 256 } };
 
 /**
- * `joules fix`: the editor's quick fixes from a terminal. Findings are recomputed from the stored
- * run against the script as it is now, one fix at a time (each re-analysis keeps ranges right).
+ * `joules fix`: the editor's quick fixes from a terminal. The stored run is analysed once against
+ * the script as it is now; after each applied fix only the source is re-read (ranges stay right).
  */
 async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, FIX_FLAGS);
   if (positionals.length !== 1) throw new UsageError('fix needs one run id (or "last"); see joules history');
   const store = openStore(flags.store, { forWriting: false, warnings: new RunStoreWarnings(io.stderr) });
   const id = positionals[0] === 'last' ? store.list().find((r) => !r.replay)?.id : positionals[0];
-  const rec = id ? store.load(id) : undefined;
+  const rec = id ? store.readMeta(id) : undefined;
   if (!rec) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
-  const script = rec.summary.scriptPath;
-  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.summary.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
-  const { analyzeRun } = await import('../core/analysis/runAnalysis');
-  const { quickFixesFor, applyEdits } = await import('../core/analysis/quickFixes');
-  const wasm = path.join(__dirname, 'wasm');
-  const options = fs.existsSync(path.join(wasm, 'tree-sitter-python.wasm')) ? { wasmDir: wasm } : {};
+  const script = rec.scriptPath;
+  if (!script || !fs.existsSync(script)) throw new UsageError(`run ${rec.id} has no Python script to fix${script ? ` (${script} is gone)` : ''}`);
+  const { planFixes } = await import('../core/analysis/fixPlan');
+  const { analyzeInWorker } = await import('../core/analysis/analysisClient');
+  const { cliWasmOptions } = await import('./analysis');
+  const options = cliWasmOptions();
   const input = {
-    summary: rec.summary,
-    gpus: rec.gpus,
-    samples: rec.samples,
-    powerPoints: rec.powerPoints,
-    runGpus: rec.stored.runGpus.length ? rec.stored.runGpus : rec.gpus.map((g) => g.index),
-    endMs: rec.summary.durationS * 1000,
+    summary: rec,
+    gpus: rec.gpuInfo,
+    samplesFile: store.samplesFile(rec.id),
+    runGpus: rec.runGpus.length ? rec.runGpus : rec.gpuInfo.map((g) => g.index),
+    endMs: rec.durationS * 1000,
   };
-  const done = new Set<string>();
-  let applied = 0;
-  for (let round = 0; round < 20; round++) {
-    const { findings } = await analyzeRun(input, options);
-    let next: { title: string; file: string; line: number; edits: Parameters<typeof applyEdits>[1] } | undefined;
-    for (const f of findings) {
-      if (!f.file || !f.range || f.severity === 'hint') continue;
-      const key = `${f.code}:${f.file}:${f.range.startLine}`;
-      if (done.has(key)) continue;
-      done.add(key);
-      const text = fs.readFileSync(f.file, 'utf8');
-      const [fix] = quickFixesFor(f, text, typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {});
-      if (!fix) continue;
-      next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
-      break;
-    }
-    if (!next) break;
-    io.stdout.write(`${path.relative(process.cwd(), next.file)}:${next.line}: ${next.title}\n`);
-    if (!flags.apply) continue;
-    writeFixedScript(next.file, applyEdits(fs.readFileSync(next.file, 'utf8'), next.edits));
-    applied++;
-  }
-  if (!done.size) io.stdout.write('No source findings with a fix for this run.\n');
+  // The run is analysed once (in a worker, streamed from the store); fixes are derived from that.
+  const { fixes, applied } = await planFixes(input, {
+    ...options,
+    analyze: (i) => analyzeInWorker(i, options),
+    ...(typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {}),
+    ...(flags.apply ? { write: (file: string, text: string) => writeFixedScript(file, text) } : {}),
+    onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
+  });
+  if (!fixes.length) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');
   return 0;
@@ -427,6 +416,11 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       ...(g.avgUtilPct !== undefined ? { avgUtilPct: round(g.avgUtilPct, 1) } : {}),
       energyMethod: g.energyMethod,
       ...(g.energyMethodReason ? { energyMethodReason: g.energyMethodReason } : {}),
+      ...(g.counterS !== undefined ? { counterS: round(g.counterS, 3) } : {}),
+      ...(g.integratedS !== undefined ? { integratedS: round(g.integratedS, 3) } : {}),
+      ...(g.gapS !== undefined ? { gapS: round(g.gapS, 3) } : {}),
+      ...(g.counterFailedAtS !== undefined ? { counterFailedAtS: round(g.counterFailedAtS, 3) } : {}),
+      ...(g.lostAtS !== undefined ? { lostAtS: round(g.lostAtS, 3) } : {}),
       powerSource: g.powerSource,
       attributed: g.attributed,
       ...(g.runSmSharePct !== undefined ? { runSmSharePctEstimate: round(g.runSmSharePct, 1) } : {}),
@@ -441,6 +435,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
     ...(s.errors ? { errors: s.errors } : {}),
     ...(s.unsupported ? { unsupported: s.unsupported } : {}),
+    ...(s.unavailableGpus ? { unavailableGpus: s.unavailableGpus } : {}),
   };
 }
 
@@ -450,7 +445,7 @@ export function formatSummary(s: RunSummary): string {
   const head = s.replay ? 'Joules (REPLAY of a recorded trace)' : 'Joules';
   lines.push('', `${head}: ${s.name}  ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''}`);
   lines.push(`  duration   ${formatDuration(s.durationS)}`);
-  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${s.energyMethod === 'counter' ? 'hardware energy counter' : 'integrated from sampled power'}`);
+  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${describeRunEnergyMethod(s.energyMethod)}`);
   lines.push(`  power      ${formatWatts(s.avgPowerW)} average, ${formatWatts(s.peakPowerW)} peak`);
   if (s.avgUtilPct !== undefined) lines.push(`  GPU util   ${s.avgUtilPct.toFixed(0)} % average`);
   if (s.gpus.length > 1 || s.attribution !== 'processes') {
@@ -460,9 +455,14 @@ export function formatSummary(s: RunSummary): string {
     const counted = s.attribution === 'all' || g.attributed;
     lines.push(
       `  GPU ${g.index} ${g.name}${counted ? '' : ' (not used by the run)'}: ${formatJoules(g.energyJ)}, ${formatWatts(g.avgPowerW)} avg, ${formatWatts(g.peakPowerW)} peak` +
-        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}${g.energyMethod === 'integrated' ? ' [energy integrated: no hardware counter]' : ''}` +
+        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}` +
         `${g.runSmSharePct !== undefined ? `, run's SM share ~${g.runSmSharePct.toFixed(0)} % (estimate)` : ''}`,
     );
+    lines.push(`        energy: ${describeGpuEnergyMethod(g)}`);
+    if (g.lostAtS !== undefined) lines.push(`        LOST at ${g.lostAtS.toFixed(1)} s (NVML_ERROR_GPU_IS_LOST): its figures stop there`);
+  }
+  for (const u of s.unavailableGpus ?? []) {
+    lines.push(`  GPU ${u.index} not measured: it could not be opened (${u.error})`);
   }
   if (s.steps) lines.push(`  per step   ${formatJoules(s.jPerStep ?? 0)} (${s.steps} steps)`);
   if (s.tokens) lines.push(`  per token  ${(s.jPerToken ?? 0).toFixed(3)} J (${s.tokens} tokens)`);

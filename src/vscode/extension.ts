@@ -73,14 +73,16 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   // Each run is analysed once, when it ends, inside the run (so its stored summary, the CLI's
   // `joules report` and the panel carry the findings); the editor layer reuses the full findings.
   const wasmDir = context.asAbsolutePath(path.join('dist', 'wasm'));
+  const analysisWorkerFile = context.asAbsolutePath(path.join('dist', 'analysisWorker.js'));
   const fullFindings = new Map<string, Finding[]>();
   const runs = new RunManager({
     config,
     notifier,
     ambient,
     analyze: async (input) => {
-      const { analyzeRun } = await import('../core/analysis/runAnalysis');
-      const { findings, summaries } = await analyzeRun(input, { wasmDir });
+      // In a worker thread that streams the run from the store: nothing of it on this thread.
+      const { analyzeInWorker } = await import('../core/analysis/analysisClient');
+      const { findings, summaries } = await analyzeInWorker(input, { wasmDir, workerFile: analysisWorkerFile });
       fullFindings.set(input.summary.id, findings);
       // Only the newest few are kept: the controller takes them right after the run ends.
       for (const id of [...fullFindings.keys()].slice(0, -8)) fullFindings.delete(id);
@@ -146,7 +148,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
 
   const ready = new Promise<void>((resolve) => {
     setTimeout(() => {
-      startup(context, runs, ambient, config, statusBar, notifier, { wasmDir, analyzed: (runId) => fullFindings.get(runId) }).then(resolve, (e: unknown) => {
+      startup(context, runs, ambient, config, statusBar, notifier, { wasmDir, analysisWorkerFile, analyzed: (runId) => fullFindings.get(runId) }).then(resolve, (e: unknown) => {
         notifier.failure('start-up failed', e);
         resolve();
       });
@@ -163,7 +165,7 @@ async function startup(
   config: Config,
   statusBar: StatusBar,
   notifier: Notifier,
-  analysis: { wasmDir: string; analyzed: (runId: string) => Finding[] | undefined },
+  analysis: { wasmDir: string; analysisWorkerFile: string; analyzed: (runId: string) => Finding[] | undefined },
 ): Promise<void> {
   // Findings in the editor (src/vscode/findings). Loaded here, not imported at the top: the
   // analysis brings tree-sitter, whose module would otherwise be evaluated during activation.

@@ -39,7 +39,8 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
       peakPowerW: live.powerW ?? 0,
       gpus: live.gpus.map((g) => ({ index: g.index, name: g.name, uuid: s.gpus.find((x) => x.index === g.index)?.uuid ?? '', energyJ: g.energyJ ?? 0, avgPowerW: live.elapsedS > 0 ? (g.energyJ ?? 0) / live.elapsedS : 0 })),
     };
-    return { summary, gpus: s.gpus, samples: s.samples.slice() };
+    // The session keeps min/max per time bucket (bounded), not every sample: that is what the charts draw.
+    return { summary, gpus: s.gpus, samples: s.viewSamples() };
   }
 
   async history(): Promise<RunSummaryView[]> {

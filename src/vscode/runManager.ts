@@ -98,7 +98,7 @@ export class RunManager implements vscode.Disposable {
    */
   async initialize(): Promise<void> {
     try {
-      this.recover();
+      await this.recover();
       this.prune();
     } finally {
       this.resolveReady();
@@ -127,22 +127,27 @@ export class RunManager implements vscode.Disposable {
     const dir = this.historyDir();
     if (dir === this.storeInstance.root) return;
     this.storeInstance = new RunStore(dir);
-    this.recover();
-    this.prune();
+    // Recovery streams the runs' samples: prune after it, so it never deletes what is being read.
+    void this.recover().then(() => {
+      this.prune();
+      this.historyEmitter.fire();
+    });
     this.historyEmitter.fire();
   }
 
-  /** Mark runs whose monitor died as interrupted; returns them. */
-  recover(): StoredRun[] {
+  /** Mark runs whose monitor died as interrupted (streamed, off the main thread's long blocks); returns them. */
+  async recover(): Promise<StoredRun[]> {
+    const store = this.storeInstance;
     try {
-      const recovered = this.storeInstance.recoverInterrupted();
+      const { recovered, failed } = await store.recoverInterruptedDetailed();
+      for (const f of failed) this.o.notifier.log.warn(`run ${f.id} in ${store.root} could not be recovered (left as it was): ${f.error}`);
       if (recovered.length) {
-        this.o.notifier.log.info(`marked ${recovered.length} unfinished run(s) in ${this.storeInstance.root} as interrupted: ${recovered.map((r) => r.id).join(', ')}`);
+        this.o.notifier.log.info(`marked ${recovered.length} unfinished run(s) in ${store.root} as interrupted: ${recovered.map((r) => r.id).join(', ')}`);
         this.historyEmitter.fire();
       }
       return recovered;
     } catch (e) {
-      this.o.notifier.log.error(`recovering interrupted runs in ${this.storeInstance.root} failed: ${(e as Error).message}`);
+      this.o.notifier.log.error(`recovering interrupted runs in ${store.root} failed: ${(e as Error).message}`);
       return [];
     }
   }

@@ -1,12 +1,43 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisInput } from '../runs/runSession';
-import type { FindingSummary } from '../runs/types';
+import type { ReadStats } from '../runs/sampleReader';
+import { newReadStats, rowToSample, streamSampleRows } from '../runs/sampleReader';
+import type { FindingSummary, RunSummary } from '../runs/types';
+import type { GpuInfo, GpuSample } from '../sampler/types';
 import { correlate } from './correlate';
 import type { Finding } from './findings';
 import { analyzePythonSource, loadPythonParser } from './pythonSource';
 import type { Thresholds } from './telemetry';
-import { analyzeTelemetry, summarizeRun as summarizeActivity } from './telemetry';
+import type { RunActivity } from './telemetry';
+import { GpuColumns } from './sampleColumns';
+import { analyzeTelemetryColumns, analyzeTelemetryWithActivity } from './telemetry';
+
+/** A run's samples in memory, for {@link analyzeRun}. */
+export interface RunSamples {
+  summary: RunSummary;
+  gpus: GpuInfo[];
+  /** Samples of the run GPUs, per GPU in time order (see `RunTelemetry.byGpu`). */
+  byGpu: ReadonlyMap<number, GpuSample[]>;
+  runGpus: number[];
+  endMs: number;
+  /** Samples after the exit (the after-exit watch), for the leak check. */
+  afterRunSamples?: GpuSample[];
+}
+
+/** The telemetry half of an analysis: what the samples say, before the source is read. */
+export interface TelemetryAnalysis {
+  findings: Finding[];
+  activity: RunActivity;
+}
+
+/** Result of an analysis: full findings (editor) and their plain summaries (run.json, `--json`). */
+export interface RunAnalysis {
+  findings: Finding[];
+  summaries: FindingSummary[];
+  /** Kept so the source can be re-read after an edit without reading the samples again (`joules fix`). */
+  telemetry: TelemetryAnalysis;
+}
 
 /** Options of {@link analyzeRun}. */
 export interface AnalyzeRunOptions {
@@ -25,29 +56,83 @@ const BF16_ARCHITECTURES = new Set(['Ampere', 'Ada', 'Hopper', 'Blackwell']);
 const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv', 'env', '.env', 'site-packages', '.mypy_cache', '.pytest_cache', '.tox', 'build', 'dist', 'wandb', 'checkpoints', 'data']);
 
 /**
+ * Findings of a stored run, reading its samples file as a stream and building each run GPU's
+ * series once (other GPUs' samples are dropped as they are read). Runs wherever it is called: the
+ * extension and the CLI call it in a worker thread (see analysisClient.ts).
+ */
+export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRunOptions = {}, stats: ReadStats = newReadStats()): Promise<RunAnalysis> {
+  const sources = new Map<number, GpuColumns>();
+  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g));
+  const afterRunSamples: GpuSample[] = [];
+  try {
+    await streamSampleRows(
+      input.samplesFile,
+      {
+        row: (v, o) => {
+          const own = sources.get(v[o + 1]!);
+          if (!own) return;
+          if (v[o]! <= input.endMs) own.pushRow(v, o);
+          else afterRunSamples.push(rowToSample(v, o));
+        },
+      },
+      stats,
+    );
+  } catch (e) {
+    // No samples file: a run that ended before its first batch; the source analysis still runs.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const telemetry = analyzeTelemetryColumns(
+    { gpus: input.gpus, runGpus: input.runGpus, endMs: input.endMs, sources, ...(afterRunSamples.length ? { afterRunSamples } : {}) },
+    options.thresholds,
+  );
+  return withSource(telemetry, input, options);
+}
+
+/**
  * Findings of a finished run: the telemetry detectors over its samples, and, when it ran a Python
  * script, the source patterns found in that script and the local modules beside it, each tied to
  * the telemetry that supports it (see correlate.ts). Used by the CLI and the extension alike.
  */
-export async function analyzeRun(input: AnalysisInput, options: AnalyzeRunOptions = {}): Promise<{ findings: Finding[]; summaries: FindingSummary[] }> {
+export async function analyzeRun(input: RunSamples, options: AnalyzeRunOptions = {}): Promise<RunAnalysis> {
   const telemetry = {
     gpus: input.gpus,
-    samples: input.samples,
+    samples: [],
+    byGpu: input.byGpu,
     runGpus: input.runGpus,
     endMs: input.endMs,
     ...(input.afterRunSamples ? { afterRunSamples: input.afterRunSamples } : {}),
   };
-  const telemetryFindings = analyzeTelemetry(telemetry, options.thresholds);
-  let findings = telemetryFindings;
-  const script = input.summary.scriptPath;
+  const result = analyzeTelemetryWithActivity(telemetry, options.thresholds);
+  return withSource(result, input, options);
+}
+
+/**
+ * The source half: the script's patterns tied to the telemetry that supports them. Cheap (one
+ * parse of the script and its local modules), so it is redone after each edit while the telemetry
+ * half, which reads every sample, is done once.
+ */
+export async function withSource(telemetry: TelemetryAnalysis, run: Pick<RunSamples, 'summary' | 'gpus' | 'runGpus'>, options: AnalyzeRunOptions = {}): Promise<RunAnalysis> {
+  let findings = telemetry.findings;
+  const script = run.summary.scriptPath;
   if (script && script.endsWith('.py') && fs.existsSync(script)) {
     const parser = await loadPythonParser(options.wasmDir);
     const files = readPythonTree(script, options.maxFiles ?? 300, options.maxBytes ?? 5 * 1024 * 1024);
     const sites = analyzePythonSource(files, script, parser);
-    const bf16 = input.gpus.filter((g) => input.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
-    findings = correlate(telemetryFindings, sites, bf16, summarizeActivity(telemetry, options.thresholds));
+    const bf16 = run.gpus.filter((g) => run.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
+    findings = correlate(telemetry.findings, sites, bf16, telemetry.activity);
   }
-  return { findings, summaries: findings.map(toSummary) };
+  return { findings, summaries: findings.map(toSummary), telemetry };
+}
+
+/** Split samples per GPU, each in time order: the shape {@link analyzeRun} takes. */
+export function samplesByGpu(samples: Iterable<GpuSample>): Map<number, GpuSample[]> {
+  const out = new Map<number, GpuSample[]>();
+  for (const x of samples) {
+    let own = out.get(x.gpu);
+    if (!own) out.set(x.gpu, (own = []));
+    own.push(x);
+  }
+  return out;
 }
 
 /** The plain summary of a finding (`--json`, run.json). Lines are 1-based there. */

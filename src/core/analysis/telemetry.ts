@@ -28,6 +28,11 @@ export interface RunTelemetry {
   endMs: number;
   /** Samples taken after the exit, for the "GPU left holding memory" check. */
   afterRunSamples?: GpuSample[];
+  /**
+   * The same samples already split per GPU, each sorted by `tMs` (a stream from the store builds
+   * them so): saves a filter over every sample per GPU. When given, `samples` is ignored.
+   */
+  byGpu?: ReadonlyMap<number, GpuSample[]>;
 }
 
 /** Tunables of the detectors. Every field has a default in `DEFAULT_THRESHOLDS`. */
@@ -919,7 +924,8 @@ function prepare(input: RunTelemetry, thresholds?: Partial<Thresholds>): { th: T
   const th: Thresholds = { ...DEFAULT_THRESHOLDS, ...stripUndefined(thresholds ?? {}) };
   const ctxs: GpuContext[] = [];
   for (const gpu of [...new Set(input.runGpus)].sort((a, b) => a - b)) {
-    const samples = input.samples.filter((x) => x.gpu === gpu && x.tMs <= input.endMs);
+    const own = input.byGpu ? (input.byGpu.get(gpu) ?? []) : input.samples;
+    const samples = own.filter((x) => x.gpu === gpu && x.tMs <= input.endMs);
     if (samples.length === 0) continue;
     const info = input.gpus.find((g) => g.index === gpu);
     ctxs.push(makeContext(buildSeries(gpu, info, samples, input.endMs), th));
@@ -939,7 +945,10 @@ function stripUndefined(p: Partial<Thresholds>): Partial<Thresholds> {
  * kept its GPU busy (so "no autocast" has measured support) from one without telemetry.
  */
 export function summarizeRun(input: RunTelemetry, thresholds?: Partial<Thresholds>): RunActivity {
-  const { ctxs, totals } = prepare(input, thresholds);
+  return activityOf(prepare(input, thresholds));
+}
+
+function activityOf({ ctxs, totals }: { ctxs: GpuContext[]; totals: RunTotals }): RunActivity {
   return {
     runDurationS: totals.runDurationS,
     runEnergyJ: round(totals.runEnergyJ, 1),
@@ -956,6 +965,103 @@ export function summarizeRun(input: RunTelemetry, thresholds?: Partial<Threshold
   };
 }
 
+/** One GPU's samples kept compactly (see sampleColumns.ts): read as columns, materialised on demand. */
+export interface GpuSeriesSource {
+  readonly length: number;
+  /** Column values; NaN where a sample has no reading. Index < length. */
+  tMs(i: number): number;
+  energyMillijoules(i: number): number;
+  powerMilliwatts(i: number): number;
+  /** The samples at or before `endMs`, as objects, in time order. */
+  toSamples(endMs: number): GpuSample[];
+}
+
+/** Like {@link RunTelemetry}, with each GPU's samples in a compact source instead of objects. */
+export interface ColumnarTelemetry {
+  gpus: GpuInfo[];
+  runGpus: number[];
+  endMs: number;
+  afterRunSamples?: GpuSample[];
+  sources: ReadonlyMap<number, GpuSeriesSource>;
+}
+
+/**
+ * A GPU's energy over its coverage, exactly as `buildSeries` + `energyJ(s, t[0], s.endMs)` give
+ * it, from the columns alone: the counter's last minus first reading when the counter covers at
+ * least half the samples, else the trapezoid over power; plus the last power held to the exit
+ * when the exit is within two ticks of the last sample.
+ */
+function sourceEnergyJ(src: GpuSeriesSource, endMs: number): { energyJ: number; samples: number } {
+  let n = 0;
+  let withCounter = 0;
+  let firstMj: number | undefined;
+  let lastMj: number | undefined;
+  let trapJ = 0;
+  let lastW: number | undefined;
+  let prevT = 0;
+  let lastPowerMw: number | undefined;
+  const dts: number[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const t = src.tMs(i);
+    if (!(t <= endMs)) continue;
+    const mJ = src.energyMillijoules(i);
+    if (!Number.isNaN(mJ)) {
+      withCounter++;
+      firstMj ??= mJ;
+      lastMj = mJ;
+    }
+    const p = src.powerMilliwatts(i);
+    lastPowerMw = Number.isNaN(p) ? undefined : p;
+    const w = Number.isNaN(p) ? lastW : p / 1000;
+    if (n > 0) {
+      dts.push(t - prevT);
+      if (lastW !== undefined && w !== undefined) trapJ += ((lastW + w) / 2) * ((t - prevT) / 1000);
+    }
+    lastW = w;
+    prevT = t;
+    n++;
+  }
+  if (n === 0) return { energyJ: 0, samples: 0 };
+  const cumEndJ = withCounter >= 2 && withCounter >= n * 0.5 ? ((lastMj ?? 0) - (firstMj ?? 0)) / 1000 : trapJ;
+  const dtMs = median(dts) ?? 0;
+  const coveredEndMs = endMs > prevT && endMs - prevT <= 2 * dtMs ? endMs : prevT;
+  const tailJ = ((lastPowerMw ?? 0) / 1e6) * (coveredEndMs - prevT);
+  return { energyJ: Math.max(0, cumEndJ + tailJ), samples: n };
+}
+
+/**
+ * {@link analyzeTelemetryWithActivity} for long runs: the run's energy (every finding's share is
+ * of it) comes from the columns, then each GPU's samples are materialised, analysed and dropped
+ * before the next GPU's, so at most one GPU's sample objects exist at a time. Same findings and
+ * activity as the object path (unit-tested).
+ */
+export function analyzeTelemetryColumns(input: ColumnarTelemetry, thresholds?: Partial<Thresholds>): { findings: Finding[]; activity: RunActivity } {
+  const th: Thresholds = { ...DEFAULT_THRESHOLDS, ...stripUndefined(thresholds ?? {}) };
+  const order = [...new Set(input.runGpus)].sort((a, b) => a - b);
+  let runEnergyJ = 0;
+  const present: number[] = [];
+  for (const gpu of order) {
+    const src = input.sources.get(gpu);
+    if (!src) continue;
+    const { energyJ: e, samples } = sourceEnergyJ(src, input.endMs);
+    if (samples === 0) continue;
+    present.push(gpu);
+    runEnergyJ += e;
+  }
+  const totals: RunTotals = { runEnergyJ, runDurationS: input.endMs / 1000 };
+  const findings: Finding[] = [];
+  const ctxs: GpuContext[] = [];
+  for (const gpu of present) {
+    const samples = input.sources.get(gpu)!.toSamples(input.endMs);
+    const info = input.gpus.find((g) => g.index === gpu);
+    const ctx = makeContext(buildSeries(gpu, info, samples, input.endMs), th);
+    for (const f of detectOne(input, ctx, totals)) findings.push(f);
+    // Keep what the activity needs, not the series (its samples go with this iteration).
+    ctxs.push({ ...ctx, s: { ...ctx.s, samples: [], t: [], cumJ: [], cumUtil: [] } });
+  }
+  return { findings, activity: activityOf({ ctxs, totals }) };
+}
+
 /**
  * Runs every telemetry detector on the run's GPUs. Findings come per GPU in this order: slow-start,
  * periodic-stall, gpu-starved / gpu-idle (between kernels, then after the last kernel),
@@ -963,20 +1069,38 @@ export function summarizeRun(input: RunTelemetry, thresholds?: Partial<Threshold
  * file or range; `correlate` attaches source lines where the code explains them.
  */
 export function analyzeTelemetry(input: RunTelemetry, thresholds?: Partial<Thresholds>): Finding[] {
-  const { ctxs, totals } = prepare(input, thresholds);
+  return detectAll(input, prepare(input, thresholds));
+}
+
+/** {@link analyzeTelemetry} and {@link summarizeRun} over one build of each GPU's series. */
+export function analyzeTelemetryWithActivity(input: RunTelemetry, thresholds?: Partial<Thresholds>): { findings: Finding[]; activity: RunActivity } {
+  const prepared = prepare(input, thresholds);
+  return { findings: detectAll(input, prepared), activity: activityOf(prepared) };
+}
+
+function detectAll(input: RunTelemetry, { ctxs, totals }: { ctxs: GpuContext[]; totals: RunTotals }): Finding[] {
   const out: Finding[] = [];
-  for (const ctx of ctxs) {
+  for (const ctx of ctxs) for (const f of detectOne(input, ctx, totals)) out.push(f);
+  return out;
+}
+
+function detectOne(input: Pick<RunTelemetry, 'afterRunSamples' | 'endMs'>, ctx: GpuContext, totals: RunTotals): Finding[] {
+  const out: Finding[] = [];
+  const add = (found: Finding[]): void => {
+    for (const f of found) out.push(f);
+  };
+  {
     if (ctx.firstKernelMs === undefined) {
-      out.push(...detectUnused(ctx, totals));
+      add(detectUnused(ctx, totals));
     } else {
-      out.push(...detectSlowStart(ctx, totals));
-      out.push(...detectLowTime(ctx, totals));
-      out.push(...detectMemory(ctx, totals));
-      out.push(...detectThrottle(ctx, totals, 'throttle-power', ClockEventReason.SwPowerCap));
-      out.push(...detectThrottle(ctx, totals, 'throttle-thermal', ClockEventReason.SwThermalSlowdown | ClockEventReason.HwThermalSlowdown));
+      add(detectSlowStart(ctx, totals));
+      add(detectLowTime(ctx, totals));
+      add(detectMemory(ctx, totals));
+      add(detectThrottle(ctx, totals, 'throttle-power', ClockEventReason.SwPowerCap));
+      add(detectThrottle(ctx, totals, 'throttle-thermal', ClockEventReason.SwThermalSlowdown | ClockEventReason.HwThermalSlowdown));
     }
     const after = (input.afterRunSamples ?? []).filter((x) => x.gpu === ctx.s.gpu && x.tMs > input.endMs);
-    out.push(...detectAfterRun(ctx, after, totals, input.endMs));
+    add(detectAfterRun(ctx, after, totals, input.endMs));
   }
   return out;
 }

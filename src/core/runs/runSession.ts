@@ -4,7 +4,7 @@ import * as crypto from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EngineBatch, GpuEnergy } from '../sampler/engine';
-import type { GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch } from '../sampler/types';
+import type { GpuInfo, GpuProcessUse, GpuSample, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
 import type { MarkerEvent } from './markers';
@@ -14,19 +14,22 @@ import { OutputRelay } from './output';
 import { execBytesScript } from './commandLine';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
-import { summarizeRun } from './summary';
+import { MinMaxView } from './minMaxView';
+import type { RunFigures } from './summary';
+import { SummaryAccumulator } from './summary';
 import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
 
-/** Everything the analysis needs about a finished run. */
+/**
+ * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
+ * streams them from the store (samples after `endMs` are the after-exit watch, for the leak check).
+ */
 export interface AnalysisInput {
   summary: RunSummary;
   gpus: GpuInfo[];
-  samples: GpuSample[];
-  powerPoints: PowerPoint[];
   runGpus: number[];
   endMs: number;
-  /** Samples taken after the process exited (see `RunOptions.afterRunMs`), for the leak check. */
-  afterRunSamples?: GpuSample[];
+  /** The run's `samples.jsonl`, flushed before the analysis starts. */
+  samplesFile: string;
 }
 
 /** Options of {@link RunSession.start} and {@link RunSession.replay}. */
@@ -51,7 +54,11 @@ export interface RunOptions {
 
 type Listener<T extends unknown[]> = (...args: T) => void;
 
-const MAX_KEPT_SAMPLES = 2_000_000;
+/**
+ * Samples kept from the after-exit watch (for the leak check). The watch lasts at most a minute in
+ * the extension (8 GPUs at 20 ms: 24,000); the cap only guards a CLI user's very long watch.
+ */
+const MAX_AFTER_EXIT_SAMPLES = 500_000;
 
 /**
  * One monitored run: the sampler worker started first (its epoch is the run's t=0), then the
@@ -64,9 +71,13 @@ export class RunSession {
   private readonly outputListeners = new Set<Listener<[string, 'stdout' | 'stderr']>>();
   private readonly batchListeners = new Set<Listener<[SampleBatch]>>();
   private readonly endListeners = new Set<Listener<[RunSummary]>>();
-  /** Full series, kept for the analysis and the panel (bounded; the store holds everything). */
-  readonly samples: GpuSample[] = [];
-  readonly powerPoints: PowerPoint[] = [];
+  /** Min/max per time bucket, fixed size: what the panel draws of a live run. The store holds every sample. */
+  readonly view: MinMaxView;
+  /** Figures over the whole run, streamed (peaks, averages): nothing here grows with the run. */
+  private readonly figures: SummaryAccumulator;
+  /** Set at the exit when watching after it: later samples are not the run's. */
+  private exitMs: number | undefined;
+  private afterExitSamples = 0;
   private readonly latest = new Map<number, GpuSample>();
   private energies: GpuEnergy[] = [];
   private elapsedMs = 0;
@@ -103,6 +114,8 @@ export class RunSession {
   ) {
     this.id = id;
     this.startedAt = new Date();
+    this.view = new MinMaxView(Math.max(1, options.sampler.intervalMs ?? 100));
+    this.figures = new SummaryAccumulator(sampler.gpus);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.marks = new MarkRecorder({
       read: () => this.sampler.mark(),
@@ -267,16 +280,33 @@ export class RunSession {
   }
 
   private ingest(batch: EngineBatch): void {
+    this.figures.noteCounted([...this.countedGpus()]);
     for (const s of batch.samples) {
-      if (this.samples.length < MAX_KEPT_SAMPLES) this.samples.push(s);
+      if (this.exitMs !== undefined && s.tMs > this.exitMs) {
+        // The after-exit watch: stored for the leak check, not part of the run's figures.
+        this.afterExitSamples++;
+        continue;
+      }
+      this.figures.add(s);
+      this.view.add(s);
       this.latest.set(s.gpu, s);
     }
-    for (const p of batch.powerPoints) if (this.powerPoints.length < MAX_KEPT_SAMPLES) this.powerPoints.push(p);
+    for (const p of batch.powerPoints) if (this.exitMs === undefined || p.tMs <= this.exitMs) this.figures.addPowerPoint(p);
     for (const [k, v] of Object.entries(batch.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const n of batch.notices) this.unsupported.add(n);
     if (batch.processes && this.child?.pid) this.attribute(batch.processes);
-    this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
+    if (this.afterExitSamples <= MAX_AFTER_EXIT_SAMPLES) this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
     this.updateIdleTimers();
+  }
+
+  /** The run's samples file in the store (every sample; the analysis streams it). */
+  get samplesFile(): string {
+    return this.writer.samplesFile;
+  }
+
+  /** The live run as samples for drawing: min and max per bucket of {@link view} (bounded). */
+  viewSamples(): GpuSample[] {
+    return this.view.toSamples();
   }
 
   private attribute(procs: GpuProcessUse[]): void {
@@ -311,7 +341,7 @@ export class RunSession {
     const { gpus } = this.runGpus();
     const run = (gpus.length ? gpus : this.gpus.map((g) => g.index)).map((g) => this.latest.get(g)).filter((s): s is GpuSample => !!s);
     if (!run.length) return;
-    const t = Math.max(...run.map((s) => s.tMs));
+    const t = run.reduce((a, s) => Math.max(a, s.tMs), 0);
     const starvedUtil = this.options.live?.starvedUtilPct ?? 30;
     const idle = run.every((s) => s.utilGpuPct === 0);
     const starved = !idle && run.every((s) => s.utilGpuPct !== undefined && s.utilGpuPct < starvedUtil);
@@ -408,90 +438,132 @@ export class RunSession {
     return this.done;
   }
 
+  /**
+   * The end of a run. Every step that can fail (a marker, the final counter read, the sampler, the
+   * figures, the analysis, the disk) is guarded on its own: the record always ends with a summary
+   * and a final status, never `running`, and `errors` names what failed.
+   */
   private async finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    let final: { energies: GpuEnergy[]; elapsedMs: number; batch?: EngineBatch };
-    // Markers asked for before the exit are answered before the worker stops.
-    const markers = (await Promise.race([this.marks.flush(), delay(2000).then(() => undefined)])) ?? this.marks.markers;
-    const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
-    let atExit: { energies: GpuEnergy[]; elapsedMs: number } | undefined;
-    if (watchMs > 0) {
-      // The window ends at the exit: read the counters there, then watch without counting.
-      atExit = await Promise.race([this.sampler.mark(), delay(2000).then(() => undefined)]);
-      if (atExit) {
-        this.watchingAfterExit = true;
-        await delay(watchMs);
-        this.watchingAfterExit = false;
+    const failed = (what: string, e: unknown): void => {
+      const key = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+      this.errors[key] = (this.errors[key] ?? 0) + 1;
+    };
+    let final: { energies: GpuEnergy[]; elapsedMs: number } = { energies: this.energies, elapsedMs: this.elapsedMs };
+    let summary: RunSummary | undefined;
+    let runGpus: number[] = [];
+    try {
+      // Markers asked for before the exit are answered before the worker stops.
+      await Promise.race([this.marks.flush(), delay(2000)]);
+      const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
+      let atExit: { energies: GpuEnergy[]; elapsedMs: number } | undefined;
+      if (watchMs > 0) {
+        // The window ends at the exit: read the counters there, then watch without counting.
+        try {
+          atExit = await Promise.race([this.sampler.mark(), delay(2000).then(() => undefined)]);
+        } catch (e) {
+          failed('final counter read', e);
+        }
+        if (atExit) {
+          this.exitMs = atExit.elapsedMs;
+          this.watchingAfterExit = true;
+          await delay(watchMs);
+          this.watchingAfterExit = false;
+        }
+      }
+      try {
+        const last = await this.sampler.finish();
+        final = last;
+        if (last.batch) this.ingest(last.batch);
+      } catch (e) {
+        failed('sampler', e);
+      }
+      // The summary covers the run alone; the store keeps the watched samples after `durationS`.
+      if (atExit) final = { energies: atExit.energies, elapsedMs: atExit.elapsedMs };
+      // Leftover members of the group (e.g. data-loader workers) go with the run when it was stopped.
+      if (this.stopRequested && this.child?.pid) signalTree(this.child.pid, 'SIGKILL');
+      const attributed = this.runGpus();
+      runGpus = attributed.gpus;
+      summary = this.summaryOf(this.figuresAt(final), exitCode, signal, attributed.attribution);
+    } catch (e) {
+      failed('end of run', e);
+    }
+    if (!summary) {
+      // Last resort: the figures could not be computed, but the record still ends.
+      const fallback: RunFigures = { durationS: final.elapsedMs / 1000, energyJ: 0, energyMethod: this.meta.energyMethod, avgPowerW: 0, peakPowerW: 0, gpus: [] };
+      summary = this.summaryOf(fallback, exitCode, signal, this.meta.attribution);
+    }
+    if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
+    try {
+      this.writer.flush();
+    } catch (e) {
+      summary.errors = { ...(summary.errors ?? {}), [`store: ${e instanceof Error ? e.message : String(e)}`]: 1 };
+    }
+    if (this.options.analyze) {
+      try {
+        summary.findings = await this.options.analyze({
+          summary,
+          gpus: this.gpus,
+          runGpus: runGpus.length ? runGpus : this.gpus.map((g) => g.index),
+          endMs: final.elapsedMs,
+          samplesFile: this.writer.samplesFile,
+        });
+      } catch (e) {
+        summary.errors = { ...(summary.errors ?? {}), [`analysis: ${e instanceof Error ? e.message : String(e)}`]: 1 };
       }
     }
+    this.meta = { ...this.meta, ...summary, runGpus };
     try {
-      final = await this.sampler.finish();
-      if (final.batch) this.ingest(final.batch);
+      this.writer.writeMeta(this.meta);
     } catch (e) {
-      final = { energies: this.energies, elapsedMs: this.elapsedMs };
-      this.errors[`sampler: ${(e as Error).message}`] = 1;
+      summary.errors = { ...(summary.errors ?? {}), [`store: ${e instanceof Error ? e.message : String(e)}`]: 1 };
     }
-    let afterRunSamples: GpuSample[] | undefined;
-    if (atExit) {
-      const endMs = atExit.elapsedMs;
-      afterRunSamples = this.samples.filter((s) => s.tMs > endMs);
-      // The summary covers the run alone; the store keeps the watched samples after `durationS`.
-      const during = this.samples.filter((s) => s.tMs <= endMs);
-      this.samples.length = 0;
-      this.samples.push(...during);
-      final = { energies: atExit.energies, elapsedMs: endMs };
+    try {
+      this.writer.close();
+    } catch {
+      // Already reported by the failed write above, or nothing left to lose.
     }
-    // Leftover members of the group (e.g. data-loader workers) go with the run when it was stopped.
-    if (this.stopRequested && this.child?.pid) signalTree(this.child.pid, 'SIGKILL');
-    const { gpus: runGpus, attribution } = this.runGpus();
+    for (const l of this.endListeners) {
+      try {
+        l(summary);
+      } catch {
+        // A listener's failure is its own; the run has ended either way.
+      }
+    }
+    this.resolveDone(summary);
+  }
+
+  private figuresAt(final: { energies: GpuEnergy[]; elapsedMs: number }): RunFigures {
     const smSharePct = new Map<number, number>();
     for (const [gpu, e] of this.smShare) if (e.all > 0 && e.run < e.all) smSharePct.set(gpu, (100 * e.run) / e.all);
-    const figures = summarizeRun({
+    return this.figures.result({
       gpus: this.gpus,
-      samples: this.samples,
-      powerPoints: this.powerPoints,
       energiesMj: new Map(final.energies.map((e) => [e.gpu, e.energyMillijoules])),
-      runGpus,
+      accounts: new Map(final.energies.map((e) => [e.gpu, e])),
+      runGpus: this.runGpus().gpus,
       durationMs: final.elapsedMs,
       smSharePct,
     });
+  }
+
+  private summaryOf(figures: RunFigures, exitCode: number | null, signal: NodeJS.Signals | null, attribution: RunSummary['attribution']): RunSummary {
     const status: RunStatus = this.stopRequested ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
     const code = exitCode ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null);
-    const summary: RunSummary = {
+    return {
       ...stripStored(this.meta),
       ...figures,
       status,
       exitCode: code,
       ...(signal ? { signal } : {}),
       attribution,
-      ...(Object.keys(this.errors).length ? { errors: this.errors } : {}),
-      ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
+      ...(Object.keys(this.errors).length ? { errors: { ...this.errors } } : {}),
+      ...(this.marks.markers.length ? { markers: [...this.marks.markers].sort((a, b) => a.tS - b.tS) } : {}),
       ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
+      ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),
     };
-    if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
-    if (this.options.analyze) {
-      try {
-        summary.findings = await this.options.analyze({
-          summary,
-          gpus: this.gpus,
-          samples: this.samples,
-          powerPoints: this.powerPoints,
-          runGpus: runGpus.length ? runGpus : this.gpus.map((g) => g.index),
-          endMs: final.elapsedMs,
-          ...(afterRunSamples ? { afterRunSamples } : {}),
-        });
-      } catch (e) {
-        summary.errors = { ...(summary.errors ?? {}), [`analysis: ${(e as Error).message}`]: 1 };
-      }
-    }
-    this.meta = { ...this.meta, ...summary, runGpus };
-    this.writer.writeMeta(this.meta);
-    this.writer.close();
-    for (const l of this.endListeners) l(summary);
-    this.resolveDone(summary);
   }
 
   /** Output tail kept in memory. */

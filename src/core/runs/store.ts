@@ -3,7 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GpuInfo, GpuSample, PowerPoint, SampleGap } from '../sampler/types';
 import { isAlive as isProcessAlive } from './processes';
-import { summarizeRun } from './summary';
+import { encodeSample } from './sampleCodec';
+import type { ReadStats } from './sampleReader';
+import { forEachBatchSync, newReadStats, rowToSample, streamSampleRows } from './sampleReader';
+import type { RunFigures } from './summary';
+import { SummaryAccumulator } from './summary';
 import type { RunRecord, RunSummary } from './types';
 
 /**
@@ -18,23 +22,6 @@ import type { RunRecord, RunSummary } from './types';
  * Appends are flushed to the OS at least once a second, so a killed editor loses at most the last
  * second; a record still marked `running` whose monitor process is gone is recovered as `interrupted`.
  */
-export const SAMPLE_COLUMNS = [
-  'tMs',
-  'gpu',
-  'powerMilliwatts',
-  'utilGpuPct',
-  'utilMemPct',
-  'memUsedBytes',
-  'smClockMhz',
-  'memClockMhz',
-  'temperatureC',
-  'clockEventReasons',
-  'powerLimitMilliwatts',
-  'pstate',
-  'energyMillijoules',
-  'powerAverageMilliwatts',
-] as const satisfies ReadonlyArray<keyof GpuSample>;
-
 /** run.json: the summary plus what is needed to recover or re-analyse the run. */
 export interface StoredRun extends RunSummary {
   gpus: RunSummary['gpus'];
@@ -56,21 +43,6 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, platform: 
   if (platform === 'win32') return path.join(env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local'), 'joules', 'runs');
   if (platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'joules', 'runs');
   return path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'joules', 'runs');
-}
-
-export function encodeSample(s: GpuSample): Array<number | null> {
-  return SAMPLE_COLUMNS.map((c) => (s[c] === undefined ? null : (s[c] as number)));
-}
-
-export function decodeSample(row: unknown): GpuSample | undefined {
-  if (!Array.isArray(row) || row.length < 2) return undefined;
-  const s: Record<string, number> = {};
-  SAMPLE_COLUMNS.forEach((c, i) => {
-    const v: unknown = row[i];
-    if (typeof v === 'number' && Number.isFinite(v)) s[c] = v;
-  });
-  if (s.tMs === undefined || s.gpu === undefined) return undefined;
-  return s as unknown as GpuSample;
 }
 
 /** What a store tells its owner about writes that failed (disk full, folder removed, ...). */
@@ -114,6 +86,11 @@ export class RunWriter {
     // Flush at least once a second (README: crash safety).
     this.timer = setInterval(() => this.flush(), 1000);
     this.timer.unref();
+  }
+
+  /** The run's samples file (complete on disk after {@link flush}). */
+  get samplesFile(): string {
+    return path.join(this.dir, 'samples.jsonl');
   }
 
   /** Sample lines lost because the disk refused them for too long (0 when the record is whole). */
@@ -291,6 +268,11 @@ export class RunStore {
     return path.join(this.root, id);
   }
 
+  /** A run's samples file (every sample it stored; may not exist for a run that ended at once). */
+  samplesFile(id: string): string {
+    return path.join(this.runDir(id), 'samples.jsonl');
+  }
+
   /**
    * Summaries of all runs, newest first. A record that cannot be read (damaged run.json, or a
    * folder whose record names another run, e.g. a copy) is skipped and passed to `onSkip` with
@@ -366,30 +348,41 @@ export class RunStore {
   /**
    * Records left `running` by a monitor that no longer exists (VS Code or the CLI was killed):
    * mark them `interrupted`, with figures recomputed from every sample flushed before the end.
+   * The samples are streamed through bounded accumulators (a 24 h 8-GPU run costs what a 1 min
+   * run does). A read that fails, or that finds no sample in a non-empty file, never overwrites
+   * the record: it is left as it was (and tried again next time) and listed in `failed`.
    */
-  recoverInterrupted(isAlive: (pid: number) => boolean = isProcessAlive): StoredRun[] {
+  async recoverInterrupted(isAlive: (pid: number) => boolean = isProcessAlive): Promise<StoredRun[]> {
+    return (await this.recoverInterruptedDetailed(isAlive)).recovered;
+  }
+
+  /** {@link recoverInterrupted}, with the runs whose samples could not be read. */
+  async recoverInterruptedDetailed(isAlive: (pid: number) => boolean = isProcessAlive): Promise<{ recovered: StoredRun[]; failed: Array<{ id: string; error: string }> }> {
     const recovered: StoredRun[] = [];
+    const failed: Array<{ id: string; error: string }> = [];
     for (const meta of this.list()) {
       if (meta.status !== 'running') continue;
       if (meta.monitorHost === os.hostname() && meta.monitorPid !== process.pid && isAlive(meta.monitorPid)) continue;
       if (meta.monitorHost === os.hostname() && meta.monitorPid === process.pid) continue;
-      const { samples, powerPoints } = readSamples(path.join(this.runDir(meta.id), 'samples.jsonl'));
-      const lastMs = samples.length ? samples[samples.length - 1]!.tMs : 0;
-      const energies = lastEnergies(samples, meta.gpuInfo);
-      const summary = summarizeRun({
-        base: meta,
-        gpus: meta.gpuInfo,
-        samples,
-        powerPoints,
-        energiesMj: energies,
-        runGpus: meta.runGpus,
-        durationMs: lastMs,
-      });
-      const fixed: StoredRun = { ...meta, ...summary, status: 'interrupted', exitCode: null };
+      const file = path.join(this.runDir(meta.id), 'samples.jsonl');
+      let figures: Awaited<ReturnType<typeof recoverFigures>>;
+      try {
+        figures = await recoverFigures(file, meta);
+      } catch (e) {
+        failed.push({ id: meta.id, error: (e as Error).message });
+        continue;
+      }
+      // Re-read: the record must not have changed (finished by its monitor) while we streamed.
+      const now = this.readMeta(meta.id);
+      if (!now || now.status !== 'running') continue;
+      const fixed: StoredRun = { ...now, ...figures.summary, status: 'interrupted', exitCode: null };
+      if (figures.stats.malformedLines) {
+        fixed.errors = { ...(fixed.errors ?? {}), 'store: malformed sample lines skipped': figures.stats.malformedLines };
+      }
       writeJsonAtomic(path.join(this.runDir(meta.id), 'run.json'), fixed);
       recovered.push(fixed);
     }
-    return recovered;
+    return { recovered, failed };
   }
 
   /** Apply retention; returns the ids deleted. Running runs are never deleted. */
@@ -414,44 +407,65 @@ export class RunStore {
   }
 }
 
-/** Read samples.jsonl; a torn last line (crash mid-write) is ignored. */
-export function readSamples(file: string): { samples: GpuSample[]; powerPoints: PowerPoint[]; gaps: SampleGap[] } {
+/**
+ * Read samples.jsonl whole (exports, small runs), in chunks, never as one string. Malformed
+ * lines (a torn last line after a crash) are skipped and counted in `stats`. A missing file is
+ * an empty run.
+ */
+export function readSamples(file: string, stats: ReadStats = newReadStats()): { samples: GpuSample[]; powerPoints: PowerPoint[]; gaps: SampleGap[] } {
   const samples: GpuSample[] = [];
   const powerPoints: PowerPoint[] = [];
   const gaps: SampleGap[] = [];
-  let text = '';
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return { samples, powerPoints, gaps };
-  }
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    let o: { s?: unknown[]; p?: unknown[]; g?: SampleGap[] };
-    try {
-      o = JSON.parse(line) as typeof o;
-    } catch {
-      continue;
-    }
-    for (const row of o.s ?? []) {
-      const s = decodeSample(row);
-      if (s) samples.push(s);
-    }
-    for (const p of o.p ?? []) {
-      if (Array.isArray(p) && p.length === 3 && p.every((v) => typeof v === 'number')) {
-        powerPoints.push({ gpu: p[0] as number, tMs: p[1] as number, powerMilliwatts: p[2] as number });
-      }
-    }
-    for (const g of o.g ?? []) gaps.push(g);
+    forEachBatchSync(
+      file,
+      (b) => {
+        for (const x of b.samples) samples.push(x);
+        for (const p of b.powerPoints) powerPoints.push(p);
+        for (const g of b.gaps) gaps.push(g);
+      },
+      stats,
+    );
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   return { samples, powerPoints, gaps };
 }
 
-function lastEnergies(samples: GpuSample[], gpus: GpuInfo[]): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const g of gpus) m.set(g.index, 0);
-  for (const s of samples) if (s.energyMillijoules !== undefined) m.set(s.gpu, s.energyMillijoules);
-  return m;
+/** The figures of an interrupted run from its samples file, streamed. Throws when nothing usable was read. */
+async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary: RunFigures; stats: ReadStats }> {
+  const acc = new SummaryAccumulator(meta.gpuInfo);
+  const energies = new Map<number, number>();
+  for (const g of meta.gpuInfo) energies.set(g.index, 0);
+  let lastMs = 0;
+  let samples = 0;
+  const stats = newReadStats();
+  let size = 0;
+  try {
+    size = fs.statSync(file).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (size > 0) {
+    // Each row's sample object dies young: nothing per sample outlives its row.
+    await streamSampleRows(
+      file,
+      {
+        row: (v, o) => {
+          const x = rowToSample(v, o);
+          acc.add(x);
+          samples++;
+          if (x.tMs > lastMs) lastMs = x.tMs;
+          // The counter is cumulative: the last reading of each GPU is its energy.
+          if (x.energyMillijoules !== undefined) energies.set(x.gpu, x.energyMillijoules);
+        },
+        point: (gpu, tMs, powerMilliwatts) => acc.addPowerPoint({ gpu, tMs, powerMilliwatts }),
+      },
+      stats,
+    );
+    if (samples === 0) throw new Error(`no readable sample in ${size} bytes (${stats.malformedLines} malformed lines)`);
+  }
+  return { summary: acc.result({ gpus: meta.gpuInfo, energiesMj: energies, runGpus: meta.runGpus, durationMs: lastMs }), stats };
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {

@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
 import type { Finding } from '../../core/analysis/findings';
 import { loadPythonParser } from '../../core/analysis/pythonSource';
-import { analyzeRun } from '../../core/analysis/runAnalysis';
+import { analyzeInWorker } from '../../core/analysis/analysisClient';
 import type { AnalysisInput } from '../../core/runs/runSession';
-import type { RunRecord, RunSummary } from '../../core/runs/types';
+import type { RunSummary } from '../../core/runs/types';
+import type { GpuInfo } from '../../core/sampler/types';
 import type { Notifier } from '../notifier';
 import type { RunManager } from '../runManager';
 import { FindingsCodeActions } from './codeActions';
@@ -11,8 +12,12 @@ import { FindingsDiagnostics } from './diagnostics';
 import type { ShownRun } from './diagnostics';
 import { notificationFinding, notificationText } from './format';
 
-/** The samples of an ended run; `runGpus` (NVML indices) defaults to the GPUs its summary marks attributed. */
-export type EndedRunData = Pick<RunRecord, 'gpus' | 'samples'> & { runGpus?: number[] };
+/** Where an ended run's samples are (its store file); `runGpus` (NVML indices) defaults to the GPUs its summary marks attributed. */
+export interface EndedRunData {
+  gpus: GpuInfo[];
+  samplesFile: string;
+  runGpus?: number[];
+}
 
 export interface FindingsDeps {
   /** Fires once per ended run, after its summary is stored. */
@@ -26,6 +31,8 @@ export interface FindingsDeps {
   notifier?: Pick<Notifier, 'info' | 'warn' | 'log'>;
   /** Findings the run's own analysis already produced (so a run is analysed once). */
   analyzed?: (runId: string) => Finding[] | undefined;
+  /** The bundle's `dist/analysisWorker.js` (the analysis runs there, off the extension host's thread). */
+  analysisWorkerFile?: string;
 }
 
 const SHOW_PANEL_COMMAND = 'joules.showPanel';
@@ -60,19 +67,18 @@ export function registerFindings(context: Pick<vscode.ExtensionContext, 'subscri
   };
 
   const analyze = async (summary: RunSummary, record: EndedRunData): Promise<Finding[]> => {
-    if (summary.status === 'interrupted' || record.samples.length === 0) return [];
+    if (summary.status === 'interrupted') return [];
     const done = deps.analyzed?.(summary.id);
     if (done) return done;
     const input: AnalysisInput = {
       summary,
       gpus: record.gpus,
-      samples: record.samples,
-      powerPoints: [],
+      samplesFile: record.samplesFile,
       runGpus: runGpusOf(summary, record),
       endMs: summary.durationS * 1000,
     };
     const t0 = Date.now();
-    const { findings } = await analyzeRun(input, { wasmDir: deps.wasmDir });
+    const { findings } = await analyzeInWorker(input, { wasmDir: deps.wasmDir, ...(deps.analysisWorkerFile ? { workerFile: deps.analysisWorkerFile } : {}) });
     log()?.info(`findings of run ${summary.id} (${summary.name}): ${findings.length} in ${Date.now() - t0} ms`);
     return findings;
   };
@@ -132,9 +138,9 @@ export function registerFindings(context: Pick<vscode.ExtensionContext, 'subscri
   return handle;
 }
 
-/** Adapts RunManager's end event to `FindingsDeps.onRunEnded` (the samples are still in memory then). */
+/** Adapts RunManager's end event to `FindingsDeps.onRunEnded` (the samples are in the run's store file then). */
 export function runEndsOf(runs: Pick<RunManager, 'onDidEnd'>): FindingsDeps['onRunEnded'] {
-  return (cb) => runs.onDidEnd(({ run, summary }) => cb(summary, { gpus: run.session.gpus, samples: run.session.samples, runGpus: run.session.runGpus().gpus }));
+  return (cb) => runs.onDidEnd(({ run, summary }) => cb(summary, { gpus: run.session.gpus, samplesFile: run.session.samplesFile, runGpus: run.session.runGpus().gpus }));
 }
 
 function runGpusOf(summary: RunSummary, record: EndedRunData): number[] {

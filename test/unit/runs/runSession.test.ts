@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { analyzeRun } from '../../../src/core/analysis/runAnalysis';
+import { analyzeInWorker } from '../../../src/core/analysis/analysisClient';
 import { isAlive } from '../../../src/core/runs/processes';
 import { CommandNotFoundError } from '../../../src/core/runs/processes';
 import type { RunOptions } from '../../../src/core/runs/runSession';
@@ -183,7 +183,8 @@ describe('watching the GPU after the run exits', function () {
         store: tempStore(),
         sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 },
         afterRunMs: 3000,
-        analyze: async (input) => (await analyzeRun(input)).summaries,
+        // The extension's path: a worker thread that streams the run from the store.
+        analyze: async (input) => (await analyzeInWorker(input)).summaries,
       },
     );
     const t0 = Date.now();

@@ -20,7 +20,7 @@ describe('run store', () => {
   let root: string;
   beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'joules-store-'))));
 
-  it('recovers a run whose monitor died as interrupted, with every flushed sample', () => {
+  it('recovers a run whose monitor died as interrupted, with every flushed sample', async () => {
     const store = new RunStore(root);
     const w = store.create('run1');
     w.writeMeta(meta('run1', { status: 'running', monitorPid: 2 ** 22 + 12345 }));
@@ -28,7 +28,7 @@ describe('run store', () => {
     w.flush();
     // A torn last line (killed mid-write) must not lose the lines before it.
     fs.appendFileSync(path.join(root, 'run1', 'samples.jsonl'), '{"s":[[3000,0,');
-    const recovered = new RunStore(root).recoverInterrupted((pid) => pid === process.pid);
+    const recovered = await new RunStore(root).recoverInterrupted((pid) => pid === process.pid);
     assert.equal(recovered.length, 1);
     const r = store.readMeta('run1')!;
     assert.equal(r.status, 'interrupted');
@@ -37,10 +37,10 @@ describe('run store', () => {
     assert.equal(store.load('run1')!.samples.length, 2);
   });
 
-  it('leaves a run alone while its monitor lives', () => {
+  it('leaves a run alone while its monitor lives', async () => {
     const store = new RunStore(root);
     store.create('run1').writeMeta(meta('run1', { status: 'running', monitorPid: 1 }));
-    assert.deepEqual(store.recoverInterrupted(() => true), []);
+    assert.deepEqual(await store.recoverInterrupted(() => true), []);
     assert.equal(store.readMeta('run1')!.status, 'running');
   });
 
