@@ -68,6 +68,32 @@ describe('joules CLI under faults (issue 8)', function () {
       }
     });
 
+    it('a silent command while the disk fills up (real tmpfs): it runs to its end under a live monitor, then the summary', async function () {
+      const disk = smallDisk(256);
+      if (!disk) this.skip();
+      try {
+        const done = path.join(tempDir(), 'done');
+        const script = `import time\ntime.sleep(2.5)\nopen(${JSON.stringify(done)}, "w").write("ok")`;
+        const child = startJoules(['run', '--json', '--no-analysis', '--store', disk!.dir, '--', 'python3', '-c', script], env);
+        let out = '';
+        let err = '';
+        child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        await waitFor('the run folder', () => fs.readdirSync(disk!.dir).some((f) => f.startsWith('2')));
+        fillDisk(disk!.dir);
+        assert.equal(await exited(child), 0, err);
+        assert.ok(fs.existsSync(done), 'the command finished its work');
+        assert.equal(lines(err, /cannot write the run record/).length, 1, err);
+        const s = JSON.parse(out) as JsonSummary;
+        assert.equal(s.status, 'succeeded');
+        assert.ok(s.durationS > 2.4 && s.energyJ > 600, `${s.durationS} s, ${s.energyJ} J`);
+        assert.match(Object.keys(s.errors ?? {}).join(), /store: ENOSPC/);
+        assert.doesNotMatch(err, STACK_TRACE);
+      } finally {
+        disk!.unmount();
+      }
+    });
+
     it('stdout on a full device (/dev/full, real): one line on stderr, the run goes on and is recorded', () => {
       const out = fs.openSync('/dev/full', 'w');
       try {
