@@ -11,7 +11,6 @@ import type { MarkerEvent } from './markers';
 import { MarkerScanner, MarkRecorder } from './markers';
 import type { ByteSink } from './output';
 import { OutputRelay } from './output';
-import { execBytesScript } from './commandLine';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
@@ -101,6 +100,8 @@ export class RunSession {
   private readonly output = new OutputRelay();
   private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
   private readonly marks: MarkRecorder;
+  /** The markers as answered when the run ended (the recorder's own list until then). */
+  private finalMarkers: RunMarker[] | undefined;
   private steps = 0;
   private tokens = 0;
 
@@ -161,18 +162,15 @@ export class RunSession {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    // With exact bytes, sh finds the command (its name may not survive UTF-8 decoding).
-    if (!spec.shell) {
-      if (!spec.argvBytes) resolveExecutable(spec.command, spec.cwd, env);
-    } else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
+    if (!spec.shell) resolveExecutable(spec.command, spec.cwd, env);
+    else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
     const sampler = await WorkerSampler.start(options.sampler);
     const id = makeRunId(spec.name ?? runName(spec));
     const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.begin();
     let child: ChildProcess;
     try {
-      const [command, args] = spec.argvBytes && !spec.shell ? ['/bin/sh', ['-c', execBytesScript(spec.argvBytes)]] : [spec.command, spec.args];
-      child = spawn(command, args, {
+      child = spawn(spec.command, spec.args, {
         cwd: spec.cwd,
         env,
         shell: spec.shell ?? false,
@@ -455,7 +453,7 @@ export class RunSession {
     let runGpus: number[] = [];
     try {
       // Markers asked for before the exit are answered before the worker stops.
-      await Promise.race([this.marks.flush(), delay(2000)]);
+      this.finalMarkers = (await Promise.race([this.marks.flush(), delay(2000).then(() => undefined)])) ?? this.marks.markers;
       const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
       let atExit: { energies: GpuEnergy[]; elapsedMs: number } | undefined;
       if (watchMs > 0) {
@@ -548,6 +546,7 @@ export class RunSession {
   }
 
   private summaryOf(figures: RunFigures, exitCode: number | null, signal: NodeJS.Signals | null, attribution: RunSummary['attribution']): RunSummary {
+    const markers = this.finalMarkers ?? this.marks.markers;
     const status: RunStatus = this.stopRequested ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
     const code = exitCode ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null);
     return {
@@ -558,7 +557,7 @@ export class RunSession {
       ...(signal ? { signal } : {}),
       attribution,
       ...(Object.keys(this.errors).length ? { errors: { ...this.errors } } : {}),
-      ...(this.marks.markers.length ? { markers: [...this.marks.markers].sort((a, b) => a.tS - b.tS) } : {}),
+      ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
       ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
