@@ -12,6 +12,7 @@ import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts
 import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
+import { cmdCheck } from './check';
 import { rawArgs } from './rawArgv';
 import { writeFixedScript } from './fixWrite';
 import type { Io } from './stdio';
@@ -28,7 +29,8 @@ Usage:
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
   joules report <run-id|last> [--json]          show a stored run's summary
-  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply edits the script)
+  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
+  joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -69,6 +71,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return cmdReport(rest, io);
       case 'fix':
         return await cmdFix(rest, io);
+      case 'check':
+        return await cmdCheck(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -364,6 +368,11 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { analyzeInWorker } = await import('../core/analysis/analysisClient');
   const { cliWasmOptions } = await import('./analysis');
   const options = cliWasmOptions();
+  // Workers are sized for the machine the run ran on, not the one applying the fix.
+  const { defaultNumWorkers } = await import('../core/analysis/quickFixes');
+  const host = rec.host;
+  const numWorkers = typeof flags.workers === 'number' ? flags.workers : host !== undefined ? defaultNumWorkers(host.cpuCount, rec.runGpus.length || host.gpuCount) : undefined;
+  const review: string[] = [];
   const input = {
     summary: rec,
     gpus: rec.gpuInfo,
@@ -375,10 +384,12 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { fixes, applied } = await planFixes(input, {
     ...options,
     analyze: (i) => analyzeInWorker(i, options),
-    ...(typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {}),
+    ...(numWorkers !== undefined ? { numWorkers } : {}),
     ...(flags.apply ? { write: (file: string, text: string) => writeFixedScript(file, text) } : {}),
     onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
+    onReview: (f) => review.push(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title} (${f.reason})`),
   });
+  if (review.length > 0) io.stdout.write(`Not applied, review these first:\n${review.map((r) => `  ${r}`).join('\n')}\n`);
   if (!fixes.length) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');

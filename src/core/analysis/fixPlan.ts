@@ -22,6 +22,8 @@ export interface FixPlanOptions extends AnalyzeRunOptions, QuickFixOptions {
   write?: (file: string, text: string) => void;
   /** Called as each fix is chosen, so it can be printed at once. */
   onFix?: (fix: PlannedFix) => void;
+  /** Called for a finding whose fix is not known to be safe: listed for review, never applied. */
+  onReview?: (item: PlannedFix & { reason: string }) => void;
   /** Stop after this many fixes (default 20). */
   maxFixes?: number;
 }
@@ -46,8 +48,15 @@ export async function planFixes(input: AnalysisInput, options: FixPlanOptions): 
       const key = `${f.code}:${f.file}:${f.range.startLine}`;
       if (done.has(key)) continue;
       done.add(key);
-      const [fix] = quickFixesFor(f, fs.readFileSync(f.file, 'utf8'), fixOptions);
-      if (!fix) continue;
+      const offered = quickFixesFor(f, fs.readFileSync(f.file, 'utf8'), fixOptions);
+      // Only fixes known to be safe are applied; the others are listed for the user to review.
+      const fix = offered.find((x) => x.review === undefined);
+      if (!fix) {
+        const where = { file: f.file, line: f.range.startLine + 1 };
+        if (offered[0]?.review !== undefined) options.onReview?.({ ...where, title: offered[0].title, reason: `review first: ${offered[0].review}` });
+        else if (f.fixPolicy?.kind === 'none') options.onReview?.({ ...where, title: f.title, reason: `no safe fix: ${f.fixPolicy.reason}` });
+        continue;
+      }
       next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
       break;
     }

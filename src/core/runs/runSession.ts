@@ -220,6 +220,7 @@ export class RunSession {
       ...(this.sampler.ready.driverVersion ? { driverVersion: this.sampler.ready.driverVersion } : {}),
       ...(this.sampler.ready.nvmlVersion ? { nvmlVersion: this.sampler.ready.nvmlVersion } : {}),
       sampleIntervalMs: this.options.sampler.intervalMs ?? 100,
+      ...(this.replay ? {} : { host: { cpuCount: os.availableParallelism(), gpuCount: this.gpus.length } }),
       gpuInfo: this.gpus,
       runGpus: [],
       monitorPid: process.pid,

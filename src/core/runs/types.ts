@@ -112,6 +112,8 @@ export interface RunSummary {
   /** Metrics some GPU did not support (reported once, not per tick). */
   unsupported?: string[];
   findings?: FindingSummary[];
+  /** The machine the run ran on: quick fixes size DataLoader workers from it, not from where they are applied. */
+  host?: { cpuCount: number; gpuCount: number };
   /** Markers the run printed (`::joules mark <label>`), with the energy at that moment (counter read). */
   markers?: RunMarker[];
   /** Work the run reported (`::joules steps N`, `::joules tokens N`), and energy per unit of it. */

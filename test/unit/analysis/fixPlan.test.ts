@@ -36,9 +36,10 @@ describe('joules fix: analyse once', function () {
     assert.ok(applied >= 2, `fixes applied: ${printed.join(' | ')}`);
     assert.equal(fixes.length, applied);
     const text = fs.readFileSync(script, 'utf8');
-    assert.match(text, /DataLoader\(ds, batch_size=32, num_workers=\d+, pin_memory=True/);
+    // Workers for a multi-epoch loop come with persistent workers and a prefetch factor.
+    assert.match(text, /DataLoader\(ds, batch_size=32, num_workers=\d+, persistent_workers=True, prefetch_factor=\d+, pin_memory=True/);
     // A fix on a later line, applied after the DataLoader line grew: found at its new place.
-    assert.match(text, /with torch\.autocast\("cuda", dtype=torch\.bfloat16\):\n\s+loss = /);
+    assert.match(text, /with torch\.autocast\(device\.type, dtype=torch\.bfloat16\):\n\s+loss = /);
     // Python still parses the edited file (each later edit used the edited text's ranges).
     const { spawnSync } = await import('node:child_process');
     const check = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(${JSON.stringify(script)}).read())`], { encoding: 'utf8' });

@@ -348,6 +348,7 @@ describe('joules CLI under faults (issue 8)', function () {
       const cases: Array<[string[], RegExp]> = [
         [['fix', 'last', '--workers', '-5'], /--workers must be a whole number 0-256, got "-5"/],
         [['fix', 'last', '--workers', '2.5'], /--workers must be a whole number/],
+        [['check', 'x.py', '--workers', '-5'], /--workers must be a whole number 0-256, got "-5"/],
         [['history', '--limit', '0'], /--limit must be a whole number of at least 1, got "0"/],
         [['history', '--limit', '-3'], /--limit must be a whole number/],
         [['run', '--interval-ms', '99.5', '--', 'true'], /--interval-ms must be a whole number 20-10000/],
