@@ -497,7 +497,8 @@ export function formatSummary(s: RunSummary): string {
   const storeErrors = errors.filter(([k]) => k.startsWith('store: '));
   const otherErrors = errors.filter(([k]) => !k.startsWith('store: '));
   if (otherErrors.length) lines.push(`  NVML errors: ${otherErrors.map(([k, v]) => `${k} x${v}`).join('; ')}`);
-  if (storeErrors.length) lines.push(`  record     not fully saved: ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} (${v} failed write${v === 1 ? '' : 's'})`).join('; ')}`);
+  // `store: ...`: failed writes of this run (ENOSPC ...) or lines recovery had to skip.
+  if (storeErrors.length) lines.push(`  record     ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} x${v}`).join('; ')}`);
   lines.push(`  run id     ${s.id}`, '');
   return lines.join('\n');
 }
