@@ -14,7 +14,7 @@ interface CheckIo {
   stdout: { write(data: string): unknown };
 }
 
-const CHECK_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, workers: { type: 'number' } };
+const CHECK_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, workers: { type: 'number', integer: true, min: 0, max: 256 } };
 
 /** One hint as `--json` prints it (lines and columns 1-based, like compilers print them). */
 export interface CheckHint {

@@ -13,6 +13,7 @@ import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
 import { cmdCheck } from './check';
+import { rawArgs } from './rawArgv';
 import { writeFixedScript } from './fixWrite';
 import type { Io } from './stdio';
 import { processStdio } from './stdio';
@@ -146,6 +147,8 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const store = openStore(flags.store, { forWriting: true, warnings });
   probeGpus();
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
+  // Arguments that are not valid UTF-8 reach the command byte for byte (Linux; see rawArgv.ts).
+  const argvBytes = shell ? undefined : rawArgs(rest);
   const options: RunOptions = {
     store,
     sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, workerFile: workerFile() },
@@ -161,6 +164,7 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
       shell,
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       ...(scriptPath ? { scriptPath: path.resolve(scriptPath) } : {}),
+      ...(argvBytes ? { argvBytes } : {}),
     },
     options,
   );
@@ -500,7 +504,8 @@ export function formatSummary(s: RunSummary): string {
   const storeErrors = errors.filter(([k]) => k.startsWith('store: '));
   const otherErrors = errors.filter(([k]) => !k.startsWith('store: '));
   if (otherErrors.length) lines.push(`  NVML errors: ${otherErrors.map(([k, v]) => `${k} x${v}`).join('; ')}`);
-  if (storeErrors.length) lines.push(`  record     not fully saved: ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} (${v} failed write${v === 1 ? '' : 's'})`).join('; ')}`);
+  // `store: ...`: failed writes of this run (ENOSPC ...) or lines recovery had to skip.
+  if (storeErrors.length) lines.push(`  record     ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} x${v}`).join('; ')}`);
   lines.push(`  run id     ${s.id}`, '');
   return lines.join('\n');
 }

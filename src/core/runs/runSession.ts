@@ -11,6 +11,7 @@ import type { MarkerEvent } from './markers';
 import { MarkerScanner, MarkRecorder } from './markers';
 import type { ByteSink } from './output';
 import { OutputRelay } from './output';
+import { execBytesScript } from './commandLine';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
@@ -169,15 +170,18 @@ export class RunSession {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    if (!spec.shell) resolveExecutable(spec.command, spec.cwd, env);
-    else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
+    // With exact bytes, sh finds the command (its name may not survive UTF-8 decoding).
+    if (!spec.shell) {
+      if (!spec.argvBytes) resolveExecutable(spec.command, spec.cwd, env);
+    } else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
     const sampler = await WorkerSampler.start(options.sampler);
     const id = makeRunId(spec.name ?? runName(spec));
     const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.begin();
     let child: ChildProcess;
     try {
-      child = spawn(spec.command, spec.args, {
+      const [command, args] = spec.argvBytes && !spec.shell ? ['/bin/sh', ['-c', execBytesScript(spec.argvBytes)]] : [spec.command, spec.args];
+      child = spawn(command, args, {
         cwd: spec.cwd,
         env,
         shell: spec.shell ?? false,

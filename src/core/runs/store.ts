@@ -109,8 +109,9 @@ export class RunWriter {
       writeJsonAtomic(file, run);
       return true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !this.releaseOutputLog()) return this.attempt(file, () => { throw e; });
-      return this.attempt(file, () => writeJsonAtomic(file, run));
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC' && this.releaseOutputLog()) return this.attempt(file, () => writeJsonAtomic(file, run));
+      this.report(e, file);
+      return false;
     }
   }
 
@@ -203,10 +204,13 @@ export class RunWriter {
       write();
       return true;
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      this.options.onWriteError?.(err.code ? `${err.code}: ${describeErrno(err)}` : err.message, file);
+      this.report(e, file);
       return false;
     }
+  }
+
+  private report(e: unknown, file: string): void {
+    this.options.onWriteError?.(errnoText(e), file);
   }
 }
 

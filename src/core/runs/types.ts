@@ -18,6 +18,11 @@ export interface LaunchSpec {
   name?: string;
   /** The Python script the run executes, for source analysis. */
   scriptPath?: string;
+  /**
+   * The exact bytes of `command` and `args` where they are not valid UTF-8 (POSIX only; see
+   * {@link execBytesScript}). `command`/`args` then hold the decoded text, for display.
+   */
+  argvBytes?: Uint8Array[];
 }
 
 /** Per-GPU figures of a run. */
