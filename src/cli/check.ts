@@ -11,10 +11,10 @@ import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 
 interface CheckIo {
-  stdout: NodeJS.WritableStream;
+  stdout: { write(data: string): unknown };
 }
 
-const CHECK_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, workers: { type: 'number' } };
+const CHECK_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, workers: { type: 'number', integer: true, min: 0, max: 256 } };
 
 /** One hint as `--json` prints it (lines and columns 1-based, like compilers print them). */
 export interface CheckHint {

@@ -5,7 +5,7 @@ import { NvmlLoadError } from '../core/nvml/nvmlError';
 import { CommandNotFoundError } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
-import { defaultStoreDir, RunStore } from '../core/runs/store';
+import { defaultStoreDir, StoreError } from '../core/runs/store';
 import { describeGpuEnergyMethod, describeRunEnergyMethod } from '../core/runs/summary';
 import type { RunSummary } from '../core/runs/types';
 import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
@@ -13,6 +13,11 @@ import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
 import { cmdCheck } from './check';
+import { rawArgs } from './rawArgv';
+import { writeFixedScript } from './fixWrite';
+import type { Io } from './stdio';
+import { processStdio } from './stdio';
+import { openStore, RunStoreWarnings } from './storeAccess';
 
 const VERSION = '0.1.0';
 
@@ -29,7 +34,10 @@ Usage:
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
-  --interval-ms N     sampling period, 20-10000 ms (default 100)
+  --interval-ms N     sampling period where a GPU has no power sample ring, 20-10000 ms (default 100);
+                      where it has one, the ring is drained about once a second instead
+  --power-samples-per-second N   power points kept from the ring, 1-50 (default 50)
+  --power-ring off    tick every --interval-ms instead of draining the ring (for comparisons)
   --shell             run <command> through the shell (one quoted command line)
   --name NAME         name of the run in the history
   --store DIR         run history folder (default: ${defaultStoreDir()})
@@ -46,14 +54,11 @@ Environment:
 const EXIT_USAGE = 2;
 const EXIT_NO_GPU = 3;
 const EXIT_NOT_FOUND = 127;
-
-interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-}
+/** The run history folder cannot be used (nothing was started). */
+const EXIT_STORE = 4;
 
 /** Entry point; returns the process exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(argv: string[], io: Io = processStdio()): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -93,6 +98,10 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       io.stderr.write(`joules: ${e.message}\n`);
       return EXIT_NOT_FOUND;
     }
+    if (e instanceof StoreError) {
+      io.stderr.write(`joules: ${e.message}\n`);
+      return EXIT_STORE;
+    }
     if (e instanceof NvmlLoadError) {
       io.stderr.write(noGpuMessage(e.message));
       return EXIT_NO_GPU;
@@ -112,31 +121,37 @@ function noGpuMessage(detail: string): string {
 
 const RUN_FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean' },
-  'interval-ms': { type: 'number' },
+  'interval-ms': { type: 'number', integer: true, min: 20, max: 10_000 },
   shell: { type: 'boolean' },
   name: { type: 'string' },
   store: { type: 'string' },
   'no-analysis': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
-  'watch-after-s': { type: 'number' },
+  'watch-after-s': { type: 'number', min: 0, max: 600 },
+  'power-samples-per-second': { type: 'number', min: 1, max: 50 },
+  'power-ring': { type: 'string' },
 };
 
 async function cmdRun(argv: string[], io: Io): Promise<number> {
   const { flags, rest } = parseArgs(argv, RUN_FLAGS, true);
   if (rest.length === 0) throw new UsageError('no command to run (usage: joules run [options] -- <command> [args...])');
   const intervalMs = typeof flags['interval-ms'] === 'number' ? flags['interval-ms'] : 100;
-  if (intervalMs < 20 || intervalMs > 10_000) throw new UsageError(`--interval-ms must be 20-10000, got ${intervalMs}`);
   const shell = flags.shell === true;
   const watchAfterS = typeof flags['watch-after-s'] === 'number' ? flags['watch-after-s'] : 0;
-  if (watchAfterS < 0 || watchAfterS > 600) throw new UsageError(`--watch-after-s must be 0-600, got ${watchAfterS}`);
   if (shell && rest.length > 1) throw new UsageError('--shell takes the whole command line as one argument (quote it)');
-  // Fail before launching anything when there is no GPU to measure.
+  const powerSps = typeof flags['power-samples-per-second'] === 'number' ? flags['power-samples-per-second'] : 50;
+  const powerRing = flags['power-ring'] ?? 'auto';
+  if (powerRing !== 'auto' && powerRing !== 'off') throw new UsageError(`--power-ring must be auto or off, got "${String(powerRing)}"`);
+  // Fail before launching anything when the record cannot be written or there is no GPU to measure.
+  const warnings = new RunStoreWarnings(io.stderr);
+  const store = openStore(flags.store, { forWriting: true, warnings });
   probeGpus();
-  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
+  // Arguments that are not valid UTF-8 reach the command byte for byte (Linux; see rawArgv.ts).
+  const argvBytes = shell ? undefined : rawArgs(rest);
   const options: RunOptions = {
     store,
-    sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
+    sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, workerFile: workerFile() },
     stdin: 'inherit',
     afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
@@ -149,26 +164,42 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
       shell,
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       ...(scriptPath ? { scriptPath: path.resolve(scriptPath) } : {}),
+      ...(argvBytes ? { argvBytes } : {}),
     },
     options,
   );
-  return await followSession(session, flags, io);
+  return await followSession(session, flags, io, warnings);
 }
 
-async function followSession(session: RunSession, flags: Parsed['flags'], io: Io): Promise<number> {
+async function followSession(session: RunSession, flags: Parsed['flags'], io: Io, warnings: RunStoreWarnings): Promise<number> {
   const json = flags.json === true;
   const meter = !json && !flags.quiet && io.stderr.isTTY === true ? new LiveMeter(session, io.stderr) : undefined;
-  // With --json, stdout carries only the summary, so the command's stdout is moved to stderr.
-  session.onOutput((text, stream) => {
+  // The command's bytes pass through untouched. With --json, stdout carries only the summary, so
+  // the command's stdout is moved to stderr. A reader slower than the command pauses the command's
+  // pipe (it then blocks in write()) instead of Joules buffering the difference.
+  session.onOutputBytes((chunk, stream, resume) => {
+    const out = stream === 'stdout' && !json ? io.stdout : io.stderr;
     meter?.clear();
-    (stream === 'stdout' && !json ? io.stdout : io.stderr).write(text);
+    const ok = out.write(chunk);
     meter?.draw();
+    if (ok) return true;
+    out.onceDrain(resume);
+    return false;
+  });
+  // `| head -1` or a closed terminal: the measurement is worth more than the rest of the output,
+  // so the run goes on (its output still reaches the record's output.log) and the summary is
+  // written wherever it still can be.
+  io.stdout.onFail((reason) => {
+    io.stderr.write(`joules: stdout closed (${reason}); the run goes on, its output is kept in the run record only\n`);
   });
   let interrupts = 0;
-  const onSigint = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
     meter?.clear();
-    io.stderr.write(interrupts === 1 ? '\njoules: stopping the run (Ctrl-C again to kill it)\n' : '\njoules: killing the run\n');
+    const why = signal === 'SIGHUP' ? 'the terminal closed' : signal === 'SIGTERM' ? 'SIGTERM' : undefined;
+    io.stderr.write(
+      interrupts === 1 ? `\njoules: stopping the run${why ? ` (${why})` : ''} (Ctrl-C again to kill it)\n` : '\njoules: killing the run\n',
+    );
     void session.stop();
     if (interrupts > 1 && session.pid) {
       try {
@@ -178,22 +209,38 @@ async function followSession(session: RunSession, flags: Parsed['flags'], io: Io
       }
     }
   };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  // Closing the terminal (SIGHUP) stops the run as Ctrl-C does: the command runs in its own
+  // process group, so the terminal's hangup would otherwise leave it running unparented.
+  const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
+  // Last resort: if the CLI itself dies mid-run, the command must not live on without a monitor.
+  let ended = false;
+  const onExit = (): void => {
+    if (!ended && session.pid && process.platform !== 'win32') {
+      try {
+        process.kill(-session.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('exit', onExit);
   meter?.start();
-  const summary = await session.done;
+  const summary = warnings.annotate(await session.done);
+  ended = true;
   meter?.stop();
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
+  for (const sig of signals) process.off(sig, onSignal);
+  process.off('exit', onExit);
   if (json) io.stdout.write(JSON.stringify(toJson(summary)) + '\n');
   else io.stderr.write(formatSummary(summary));
+  warnings.finish();
   return summary.exitCode ?? 1;
 }
 
 type Parsed = ReturnType<typeof parseArgs>;
 
 const DEMO_FLAGS: Record<string, FlagSpec> = {
-  speed: { type: 'number' },
+  speed: { type: 'number', min: 0, minExclusive: true, max: 100_000 },
   json: { type: 'boolean' },
   trace: { type: 'string' },
   store: { type: 'string' },
@@ -205,21 +252,21 @@ async function cmdDemo(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, DEMO_FLAGS);
   if (positionals.length) throw new UsageError(`demo takes no arguments, got "${positionals[0]}"`);
   const speed = typeof flags.speed === 'number' ? flags.speed : 1;
-  if (!(speed > 0)) throw new UsageError(`--speed must be > 0, got ${speed}`);
   const trace = typeof flags.trace === 'string' ? path.resolve(flags.trace) : bundledTrace();
   if (!fs.existsSync(trace)) throw new UsageError(`trace not found: ${trace}`);
+  const warnings = new RunStoreWarnings(io.stderr);
+  const store = openStore(flags.store, { forWriting: true, warnings });
   io.stderr.write(
     `joules demo: REPLAY of a recorded trace, not a measurement of this machine.\n` +
       `  ${trace}\n  One NVIDIA H200, driver 580.159.04, 30 s phased PyTorch load (idle, full, starved, full, idle)` +
       `${speed !== 1 ? `, replayed ${speed}x faster` : ''}.\n`,
   );
-  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
   const session = await RunSession.replay(trace, speed, {
     store,
     sampler: { backend: { kind: 'replay', tracePath: trace, speed }, intervalMs: 100, workerFile: workerFile() },
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
   });
-  return await followSession(session, flags, io);
+  return await followSession(session, flags, io, warnings);
 }
 
 function probeGpus(): void {
@@ -270,15 +317,16 @@ function cmdDevices(argv: string[], io: Io): number {
   }
 }
 
-const HISTORY_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, limit: { type: 'number' }, store: { type: 'string' } };
+const HISTORY_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, limit: { type: 'number', integer: true, min: 1 }, store: { type: 'string' } };
 
 async function cmdHistory(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, HISTORY_FLAGS);
   if (positionals.length) throw new UsageError(`history takes no arguments, got "${positionals[0]}"`);
-  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const warnings = new RunStoreWarnings(io.stderr);
+  const store = openStore(flags.store, { forWriting: false, warnings });
   await store.recoverInterrupted();
   const limit = typeof flags.limit === 'number' ? flags.limit : 20;
-  const runs = store.list().slice(0, limit);
+  const runs = store.list(warnings.skipped).slice(0, limit);
   if (flags.json) {
     io.stdout.write(JSON.stringify(runs.map((r) => toJson(r))) + '\n');
     return 0;
@@ -300,7 +348,7 @@ const REPORT_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' }, stor
 function cmdReport(argv: string[], io: Io): number {
   const { flags, positionals } = parseArgs(argv, REPORT_FLAGS);
   if (positionals.length !== 1) throw new UsageError('report needs one run id (or "last"); see joules history');
-  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const store = openStore(flags.store, { forWriting: false, warnings: new RunStoreWarnings(io.stderr) });
   const id = positionals[0] === 'last' ? store.list()[0]?.id : positionals[0];
   const run = id ? store.readMeta(id) : undefined;
   if (!run) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
@@ -309,7 +357,7 @@ function cmdReport(argv: string[], io: Io): number {
   return 0;
 }
 
-const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store: { type: 'string' }, workers: { type: 'number' } };
+const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store: { type: 'string' }, workers: { type: 'number', integer: true, min: 0, max: 256 } };
 
 /**
  * `joules fix`: the editor's quick fixes from a terminal. The stored run is analysed once against
@@ -318,7 +366,7 @@ const FIX_FLAGS: Record<string, FlagSpec> = { apply: { type: 'boolean' }, store:
 async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, FIX_FLAGS);
   if (positionals.length !== 1) throw new UsageError('fix needs one run id (or "last"); see joules history');
-  const store = new RunStore(typeof flags.store === 'string' ? path.resolve(flags.store) : defaultStoreDir());
+  const store = openStore(flags.store, { forWriting: false, warnings: new RunStoreWarnings(io.stderr) });
   const id = positionals[0] === 'last' ? store.list().find((r) => !r.replay)?.id : positionals[0];
   const rec = id ? store.readMeta(id) : undefined;
   if (!rec) throw new UsageError(`no run "${positionals[0]}" in ${store.root}`);
@@ -344,7 +392,7 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
     ...options,
     analyze: (i) => analyzeInWorker(i, options),
     ...(numWorkers !== undefined ? { numWorkers } : {}),
-    ...(flags.apply ? { write: (file: string, text: string) => fs.writeFileSync(file, text) } : {}),
+    ...(flags.apply ? { write: (file: string, text: string) => writeFixedScript(file, text) } : {}),
     onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
   });
   // Fixes not known to be safe are never applied: listed with the reason to look first.
@@ -397,7 +445,9 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       ...(g.peakMemUsedBytes !== undefined ? { peakMemUsedBytes: g.peakMemUsedBytes } : {}),
       ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
     })),
-    ...(s.markers ? { markers: s.markers.map((m) => ({ label: m.label, tS: round(m.tS, 3), energyJ: round(m.energyJ, 3) })) } : {}),
+    ...(s.markers
+      ? { markers: s.markers.map((m) => ({ label: m.label, tS: round(m.tS, 3), energyJ: round(m.energyJ, 3), ...(m.energySource ? { energySource: m.energySource } : {}) })) }
+      : {}),
     ...(s.steps ? { steps: s.steps, jPerStep: round(s.jPerStep ?? 0, 4) } : {}),
     ...(s.tokens ? { tokens: s.tokens, jPerToken: round(s.jPerToken ?? 0, 5) } : {}),
     findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
@@ -438,7 +488,8 @@ export function formatSummary(s: RunSummary): string {
     lines.push('', 'Markers (energy since the previous marker):');
     let prev = { tS: 0, energyJ: 0 };
     for (const m of s.markers) {
-      lines.push(`  ${m.tS.toFixed(1).padStart(7)} s  ${m.label.padEnd(24)} ${formatJoules(m.energyJ - prev.energyJ).padStart(9)} in ${formatDuration(m.tS - prev.tS)}`);
+      const interpolated = m.energySource === 'interpolated' ? ' (interpolated: marks <100 ms apart share a counter read)' : '';
+      lines.push(`  ${m.tS.toFixed(1).padStart(7)} s  ${m.label.padEnd(24)} ${formatJoules(m.energyJ - prev.energyJ).padStart(9)} in ${formatDuration(m.tS - prev.tS)}${interpolated}`);
       prev = m;
     }
   }
@@ -449,7 +500,12 @@ export function formatSummary(s: RunSummary): string {
       lines.push(`  [${f.severity}] ${f.message}${where}`);
     }
   }
-  if (s.errors) lines.push(`  NVML errors: ${Object.entries(s.errors).map(([k, v]) => `${k} x${v}`).join('; ')}`);
+  const errors = Object.entries(s.errors ?? {});
+  const storeErrors = errors.filter(([k]) => k.startsWith('store: '));
+  const otherErrors = errors.filter(([k]) => !k.startsWith('store: '));
+  if (otherErrors.length) lines.push(`  NVML errors: ${otherErrors.map(([k, v]) => `${k} x${v}`).join('; ')}`);
+  // `store: ...`: failed writes of this run (ENOSPC ...) or lines recovery had to skip.
+  if (storeErrors.length) lines.push(`  record     ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} x${v}`).join('; ')}`);
   lines.push(`  run id     ${s.id}`, '');
   return lines.join('\n');
 }

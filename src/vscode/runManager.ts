@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { Finding } from '../core/analysis/findings';
 import { processTree, signalTree } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
@@ -78,17 +79,17 @@ export class RunManager implements vscode.Disposable {
   /** Resolves once the history has been recovered and pruned after activation. */
   readonly ready: Promise<void>;
   private readonly startEmitter = new vscode.EventEmitter<ActiveRun>();
-  private readonly endEmitter = new vscode.EventEmitter<{ run: ActiveRun; summary: RunSummary }>();
+  private readonly endEmitter = new vscode.EventEmitter<{ run: ActiveRun; summary: RunSummary; findings: readonly Finding[] }>();
   private readonly historyEmitter = new vscode.EventEmitter<void>();
   /** A run started (its sampler is up and its process spawned). */
   readonly onDidStart = this.startEmitter.event;
-  /** A run ended and its record is stored. */
+  /** A run ended and its record is stored; carries the run's findings (analysed once, in the run). */
   readonly onDidEnd = this.endEmitter.event;
   /** The stored history changed (run added, ended, deleted, pruned, recovered, folder changed). */
   readonly onDidChangeHistory = this.historyEmitter.event;
 
   constructor(private readonly o: RunManagerOptions) {
-    this.storeInstance = new RunStore(this.historyDir());
+    this.storeInstance = this.openStore(this.historyDir());
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
@@ -126,13 +127,31 @@ export class RunManager implements vscode.Disposable {
   historyFolderChanged(): void {
     const dir = this.historyDir();
     if (dir === this.storeInstance.root) return;
-    this.storeInstance = new RunStore(dir);
+    this.storeInstance = this.openStore(dir);
     // Recovery streams the runs' samples: prune after it, so it never deletes what is being read.
     void this.recover().then(() => {
       this.prune();
       this.historyEmitter.fire();
     });
     this.historyEmitter.fire();
+  }
+
+  /**
+   * The history folder, with failed writes (a full disk) shown once per folder: the run goes on in
+   * memory and its summary still appears, but the user must know the record may be incomplete.
+   */
+  private openStore(dir: string): RunStore {
+    let warned = false;
+    return new RunStore(dir, {
+      onWriteError: (message, file) => {
+        if (warned) {
+          this.o.notifier.log.warn(`run history: cannot write ${file}: ${message}`);
+          return;
+        }
+        warned = true;
+        void this.o.notifier.warn(`Joules cannot write the run history (${message}, ${file}). Measuring goes on; the record may be incomplete.`);
+      },
+    });
   }
 
   /** Mark runs whose monitor died as interrupted (streamed, off the main thread's long blocks); returns them. */
@@ -280,7 +299,12 @@ export class RunManager implements vscode.Disposable {
   private options(): RunOptions {
     return {
       store: this.storeInstance,
-      sampler: { backend: { kind: 'nvml' }, intervalMs: this.o.config.sampleIntervalMs, workerFile: this.o.workerFile },
+      sampler: {
+        backend: { kind: 'nvml' },
+        intervalMs: this.o.config.sampleIntervalMs,
+        powerSamplesPerSecond: this.o.config.powerSamplesPerSecond,
+        workerFile: this.o.workerFile,
+      },
       stdin: 'pipe',
       stopGraceS: this.o.config.stopGraceS,
       afterRunMs: this.o.config.watchAfterExitS * 1000,
@@ -318,7 +342,7 @@ export class RunManager implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'joules.running', false);
     this.prune();
     void this.o.ambient.resume();
-    this.endEmitter.fire({ run, summary });
+    this.endEmitter.fire({ run, summary, findings: run.session.findings });
     this.historyEmitter.fire();
   }
 }

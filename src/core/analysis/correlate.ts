@@ -3,7 +3,8 @@
  * with measured numbers only when a telemetry finding of a kind it can cause is present (e.g. a
  * DataLoader without workers and a starved GPU); otherwise it stays a low-severity static hint.
  */
-import type { EvidenceSpan, Finding, FindingSeverity, SourceFindingCode, SourceSite, TelemetryFindingCode } from './findings';
+import type { DetectedFinding, EvidenceSpan, Finding, FindingSeverity, SourceFindingCode, SourceSite, TelemetryFindingCode } from './findings';
+import { identify } from './findings';
 import { formatDurationS as fmtS, formatEnergyJ as fmtJ, formatGB as fmtGB, formatPct as fmtPct, formatPowerW as fmtW } from './telemetry';
 import type { RunActivity } from './telemetry';
 
@@ -116,7 +117,8 @@ const MEASURED_ONLY = new Set<SourceFindingCode>(['periodic-work']);
  */
 export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpuSupportsBf16: boolean, activity?: RunActivity): Finding[] {
   const haveTelemetry = telemetryFindings.length > 0 || activity !== undefined;
-  const out: Finding[] = [...telemetryFindings];
+  const found: DetectedFinding[] = [];
+  const refs: Array<string[] | undefined> = [];
   const periodicBlocks = sites.some((s) => s.code === 'periodic-work');
   const sorted = [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.range.startLine - b.range.startLine || a.range.startCharacter - b.range.startCharacter);
   for (const site of sorted) {
@@ -127,12 +129,15 @@ export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpu
     // Stalls at the period of a checkpoint/eval block are that block's doing, not the DataLoader's.
     if (periodicBlocks && site.code !== 'periodic-work') support = support.filter((f) => f.code !== 'periodic-stall');
     if (busy === undefined && support.length === 0 && MEASURED_ONLY.has(site.code)) continue;
-    const finding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
+    const finding: DetectedFinding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
     // A sync in an evaluation loop costs less than one in the training loop: one level lower.
     if (site.details.evalLoop === true && finding.severity === 'warning') finding.severity = 'information';
-    out.push(finding);
+    found.push(finding);
+    refs.push(busy === undefined && support.length > 0 ? support.map((f) => f.id) : undefined);
   }
-  return out;
+  // A measured source finding refers to its telemetry findings by id instead of repeating their joules.
+  const located = identify(found).map((f, i) => (refs[i] ? { ...f, correlatedWith: refs[i] } : f));
+  return [...telemetryFindings, ...located];
 }
 
 function isSupport(rule: Rule, f: Finding): boolean {
@@ -157,20 +162,20 @@ function adviceOf(site: SourceSite, rule: Rule): string {
   return typeof site.details.advice === 'string' ? site.details.advice : rule.advice;
 }
 
-function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Finding {
+function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): DetectedFinding {
   const spans: EvidenceSpan[] = support.flatMap((f) => f.evidence.spans).sort((a, b) => a.startS - b.startS);
   const energyJ = support.reduce((a, f) => a + f.energyJ, 0);
-  const wastedJ = support.reduce((a, f) => a + f.wastedJ, 0);
   const top = [...support].sort((a, b) => b.wastedJ - a.wastedJ || b.energyJ - a.energyJ)[0];
-  const finding: Finding = {
+  const finding: DetectedFinding = {
     ...base(site, rule),
     severity: rule.measured,
     message: `${site.message}, while ${describeSupport(support)}: ${adviceOf(site, rule)}.`,
     startS: spans[0]?.startS ?? 0,
     endS: Math.max(0, ...spans.map((s) => s.endS)),
-    energyJ: round1(energyJ),
-    wastedJ: round1(wastedJ),
-    wastedMethod: `Sum of the waste of the supporting telemetry findings (${[...new Set(support.map((f) => f.code))].join(', ')}); other lines may claim the same joules, so do not add lines up.`,
+    // The joules belong to the supporting findings (`correlatedWith`): counted there, once.
+    energyJ: 0,
+    wastedJ: 0,
+    wastedMethod: `The waste of the telemetry findings it explains (${[...new Set(support.map((f) => f.code))].join(', ')}), counted on them, not here.`,
     evidence: { spans, runEnergyJ: top?.evidence.runEnergyJ, runDurationS: top?.evidence.runDurationS, shareOfRunEnergyPct: sharePct(energyJ, top?.evidence.runEnergyJ) },
     static: false,
   };
@@ -178,7 +183,7 @@ function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Find
   return finding;
 }
 
-function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undefined, bf16: boolean): Finding | undefined {
+function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undefined, bf16: boolean): DetectedFinding | undefined {
   if (activity === undefined || (site.code === 'no-autocast' && !bf16)) return undefined;
   const busy = activity.gpus.filter((g) => g.busyS > 0).sort((a, b) => b.busyEnergyJ - a.busyEnergyJ);
   const top = busy[0];
@@ -203,7 +208,7 @@ function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undef
   };
 }
 
-function staticFinding(site: SourceSite, rule: Rule, haveTelemetry: boolean, bf16: boolean): Finding {
+function staticFinding(site: SourceSite, rule: Rule, haveTelemetry: boolean, bf16: boolean): DetectedFinding {
   const noBf16 = site.code === 'no-autocast' && haveTelemetry && !bf16 ? '; this GPU has no bf16, so fp16 autocast with a GradScaler is the option' : '';
   return {
     ...base(site, rule),

@@ -7,7 +7,7 @@ import type { Finding, SourceFindingCode, SourceRange, SourceSite } from '../../
 import { FIXTURES, fixtureFiles } from './pythonFixtures';
 
 function findingAt(code: SourceFindingCode, range: SourceRange, file = '/proj/main.py'): Finding {
-  return { code, severity: 'hint', title: '', message: '', startS: 0, endS: 0, energyJ: 0, wastedJ: 0, wastedMethod: '', evidence: { spans: [] }, static: true, file, range };
+  return { id: `${code}:${file}:${range.startLine + 1}`, code, severity: 'hint', title: '', message: '', stretches: [], startS: 0, endS: 0, energyJ: 0, wastedJ: 0, wastedMethod: '', evidence: { spans: [] }, static: true, file, range };
 }
 
 /** As correlate() makes it: the site's details and fix policy travel with the finding. */

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import type { CheckHint } from '../../../src/cli/check';
 import { main } from '../../../src/cli/main';
+import { SafeOutput } from '../../../src/cli/stdio';
 import { analyzeRun } from '../../../src/core/analysis/runAnalysis';
 import type { RunSamples } from '../../../src/core/analysis/runAnalysis';
 import type { RunSummary } from '../../../src/core/runs/types';
@@ -25,7 +26,7 @@ function sink(): Writable & { text: string } {
 async function check(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = sink();
   const stderr = sink();
-  const code = await main(['check', ...args], { stdout, stderr });
+  const code = await main(['check', ...args], { stdout: new SafeOutput(stdout), stderr: new SafeOutput(stderr) });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
