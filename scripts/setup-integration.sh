@@ -22,6 +22,14 @@ CHROMIUM="${JOULES_CHROMIUM:-/usr/bin/chromium}"
 
 log() { printf 'setup-integration: %s\n' "$*" >&2; }
 
+# Started from `npm test`, this script inherits the outer npm's environment: npm_config_user_agent
+# names the outer Node (v20), and code-server's postinstall reads it and refuses anything but Node
+# 24. Every npm_* variable of the outer npm (user agent, prefix, node-gyp and nodedir settings, the
+# lifecycle event) belongs to that npm, not to the installs below: drop them all.
+while IFS='=' read -r name _; do
+  case "$name" in npm_*|NPM_*|INIT_CWD|NODE_GYP*) unset "$name" ;; esac
+done < <(env)
+
 print_paths() {
   printf 'HARNESS_DIR=%s\nNODE24=%s\nCODE_SERVER_ENTRY=%s\nCHROMIUM=%s\n' "$H" "$N24/bin/node" "$ENTRY" "$CHROMIUM"
 }
@@ -30,7 +38,7 @@ ensure_apt() {
   [[ "${JOULES_HARNESS_SKIP_APT:-}" == 1 ]] && return 0
   local missing=()
   local p
-  for p in chromium libkrb5-dev g++ make python3; do
+  for p in chromium libkrb5-dev g++ make gcc libc6-dev python3 python3-venv; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   # chromium may come from elsewhere (JOULES_CHROMIUM); only its binary matters then.
@@ -39,10 +47,23 @@ ensure_apt() {
     for p in "${missing[@]}"; do [[ "$p" == chromium ]] || rest+=("$p"); done
     missing=("${rest[@]}")
   fi
-  # Without a fresh install the build tools are only needed when code-server is not installed yet.
+  # With the harness installed, its build-only packages are no longer needed; chromium (browser
+  # suite), the C compiler (fake NVML library) and python3 (test workloads) always are.
   if [[ -f "$MARKER" ]]; then
     local rest=()
-    for p in "${missing[@]}"; do [[ "$p" == chromium ]] && rest+=("$p"); done
+    for p in "${missing[@]}"; do [[ "$p" == libkrb5-dev || "$p" == g++ || "$p" == make ]] || rest+=("$p"); done
+    missing=("${rest[@]}")
+  fi
+  # A python3 that is not Debian's (pyenv, conda) brings its own venv module.
+  if command -v python3 >/dev/null 2>&1 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    local rest=()
+    for p in "${missing[@]}"; do [[ "$p" == python3 || "$p" == python3-venv ]] || rest+=("$p"); done
+    missing=("${rest[@]}")
+  fi
+  # A C compiler from elsewhere does as well as Debian's.
+  if command -v cc >/dev/null 2>&1; then
+    local rest=()
+    for p in "${missing[@]}"; do [[ "$p" == gcc || "$p" == libc6-dev ]] || rest+=("$p"); done
     missing=("${rest[@]}")
   fi
   ((${#missing[@]} == 0)) && return 0

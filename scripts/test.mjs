@@ -1,5 +1,7 @@
-// `npm test`: build, type-check, lint, then every test suite (unit with the fake NVML library,
-// browser with Debian's chromium, integration in a real VS Code extension host). Prints each
+// `npm test`: install what the suites need (Debian's chromium and a C compiler, the offline VS Code
+// harness: scripts/setup-integration.sh, a no-op when already there), build, type-check, lint, then
+// every test suite (unit with the fake NVML library, browser with Debian's chromium, integration in
+// a real VS Code extension host). Prints each
 // suite's "N passed, N failed" line and a total as the last line; exits non-zero on any failure.
 // JOULES_TEST_ONLY=unit,browser runs a subset (build, typecheck and lint always run).
 import { spawn } from 'node:child_process';
@@ -12,6 +14,8 @@ const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const only = process.env.JOULES_TEST_ONLY ? new Set(process.env.JOULES_TEST_ONLY.split(',')) : undefined;
 
 const steps = [
+  // First, so that no suite meets a missing browser or compiler on a fresh machine.
+  { name: 'setup', cmd: ['bash', 'scripts/setup-integration.sh'] },
   { name: 'build', cmd: [process.execPath, 'scripts/build.mjs'] },
   { name: 'typecheck', cmd: [bin('tsc'), '--noEmit', '-p', '.'] },
   { name: 'lint', cmd: [bin('eslint'), '.'] },

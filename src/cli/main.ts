@@ -6,6 +6,7 @@ import { CommandNotFoundError } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
 import { defaultStoreDir, RunStore } from '../core/runs/store';
+import { describeGpuEnergyMethod, describeRunEnergyMethod } from '../core/runs/summary';
 import type { RunSummary } from '../core/runs/types';
 import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
 import type { FlagSpec } from './args';
@@ -220,8 +221,9 @@ async function cmdDemo(argv: string[], io: Io): Promise<number> {
 function probeGpus(): void {
   const backend = NvmlBackend.open();
   const count = backend.devices.length;
+  const failed = backend.unavailable.map((u) => `GPU ${u.index}: ${u.error}`);
   backend.close();
-  if (count === 0) throw new NvmlLoadError('NVML loaded but reports no GPUs', []);
+  if (count === 0) throw new NvmlLoadError(failed.length ? `no GPU could be opened (${failed.join('; ')})` : 'NVML loaded but reports no GPUs', []);
 }
 
 const DEVICES_FLAGS: Record<string, FlagSpec> = { json: { type: 'boolean' } };
@@ -235,12 +237,14 @@ function cmdDevices(argv: string[], io: Io): number {
     const gpus = backend.devices.map((d) => d.info);
     if (flags.json) {
       io.stdout.write(
-        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus }) + '\n',
+        JSON.stringify({ driverVersion: backend.driverVersion, nvmlVersion: backend.nvmlVersion, library: backend.nvml.libraryPath, resolved: backend.nvml.resolved, gpus, unavailable: backend.unavailable }) + '\n',
       );
       return 0;
     }
     io.stdout.write(`NVML ${backend.nvmlVersion ?? '?'}, driver ${backend.driverVersion ?? '?'} (${backend.nvml.libraryPath})\n`);
-    if (!gpus.length) io.stdout.write('No GPUs.\n');
+    if (!gpus.length && !backend.unavailable.length) io.stdout.write('No GPUs.\n');
+    // A GPU that fails to open is listed with its error; the others are still listed (and measured).
+    for (const u of backend.unavailable) io.stdout.write(`GPU ${u.index}: cannot be opened: ${u.error}\n`);
     for (const g of gpus) {
       const yes = Object.entries(g.supported).filter(([, v]) => v).map(([k]) => k);
       const no = Object.entries(g.supported).filter(([, v]) => !v).map(([k]) => k);
@@ -372,6 +376,11 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       ...(g.avgUtilPct !== undefined ? { avgUtilPct: round(g.avgUtilPct, 1) } : {}),
       energyMethod: g.energyMethod,
       ...(g.energyMethodReason ? { energyMethodReason: g.energyMethodReason } : {}),
+      ...(g.counterS !== undefined ? { counterS: round(g.counterS, 3) } : {}),
+      ...(g.integratedS !== undefined ? { integratedS: round(g.integratedS, 3) } : {}),
+      ...(g.gapS !== undefined ? { gapS: round(g.gapS, 3) } : {}),
+      ...(g.counterFailedAtS !== undefined ? { counterFailedAtS: round(g.counterFailedAtS, 3) } : {}),
+      ...(g.lostAtS !== undefined ? { lostAtS: round(g.lostAtS, 3) } : {}),
       powerSource: g.powerSource,
       attributed: g.attributed,
       ...(g.runSmSharePct !== undefined ? { runSmSharePctEstimate: round(g.runSmSharePct, 1) } : {}),
@@ -384,6 +393,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
     ...(s.errors ? { errors: s.errors } : {}),
     ...(s.unsupported ? { unsupported: s.unsupported } : {}),
+    ...(s.unavailableGpus ? { unavailableGpus: s.unavailableGpus } : {}),
   };
 }
 
@@ -393,7 +403,7 @@ export function formatSummary(s: RunSummary): string {
   const head = s.replay ? 'Joules (REPLAY of a recorded trace)' : 'Joules';
   lines.push('', `${head}: ${s.name}  ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''}`);
   lines.push(`  duration   ${formatDuration(s.durationS)}`);
-  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${s.energyMethod === 'counter' ? 'hardware energy counter' : 'integrated from sampled power'}`);
+  lines.push(`  energy     ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${describeRunEnergyMethod(s.energyMethod)}`);
   lines.push(`  power      ${formatWatts(s.avgPowerW)} average, ${formatWatts(s.peakPowerW)} peak`);
   if (s.avgUtilPct !== undefined) lines.push(`  GPU util   ${s.avgUtilPct.toFixed(0)} % average`);
   if (s.gpus.length > 1 || s.attribution !== 'processes') {
@@ -403,9 +413,14 @@ export function formatSummary(s: RunSummary): string {
     const counted = s.attribution === 'all' || g.attributed;
     lines.push(
       `  GPU ${g.index} ${g.name}${counted ? '' : ' (not used by the run)'}: ${formatJoules(g.energyJ)}, ${formatWatts(g.avgPowerW)} avg, ${formatWatts(g.peakPowerW)} peak` +
-        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}${g.energyMethod === 'integrated' ? ' [energy integrated: no hardware counter]' : ''}` +
+        `${g.avgUtilPct !== undefined ? `, util ${g.avgUtilPct.toFixed(0)} %` : ''}` +
         `${g.runSmSharePct !== undefined ? `, run's SM share ~${g.runSmSharePct.toFixed(0)} % (estimate)` : ''}`,
     );
+    lines.push(`        energy: ${describeGpuEnergyMethod(g)}`);
+    if (g.lostAtS !== undefined) lines.push(`        LOST at ${g.lostAtS.toFixed(1)} s (NVML_ERROR_GPU_IS_LOST): its figures stop there`);
+  }
+  for (const u of s.unavailableGpus ?? []) {
+    lines.push(`  GPU ${u.index} not measured: it could not be opened (${u.error})`);
   }
   if (s.steps) lines.push(`  per step   ${formatJoules(s.jPerStep ?? 0)} (${s.steps} steps)`);
   if (s.tokens) lines.push(`  per token  ${(s.jPerToken ?? 0).toFixed(3)} J (${s.tokens} tokens)`);

@@ -2,6 +2,7 @@
  * Words for a finished run: the one-line summary (notification, terminal) and the Markdown report
  * shown when no panel is available. Pure, no `vscode` import.
  */
+import { describeRunEnergyMethod } from '../core/runs/summary';
 import type { RunSummary } from '../core/runs/types';
 import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
 
@@ -37,7 +38,7 @@ export function summaryMarkdown(s: RunSummary): string {
     `| Status | ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''} |`,
     `| Started | ${s.startedAt} |`,
     `| Duration | ${formatDuration(s.durationS)} |`,
-    `| Energy | ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${s.energyMethod === 'counter' ? 'hardware energy counter' : 'integrated from sampled power'} |`,
+    `| Energy | ${formatJoules(s.energyJ)} (${formatWattHours(s.energyJ)}), ${describeRunEnergyMethod(s.energyMethod)} |`,
     `| Power | ${formatWatts(s.avgPowerW)} average, ${formatWatts(s.peakPowerW)} peak |`,
     ...(s.avgUtilPct !== undefined ? [`| GPU utilization | ${s.avgUtilPct.toFixed(0)} % average |`] : []),
     `| Command | \`${s.command.join(' ').replace(/`/g, "'")}\` |`,

@@ -16,7 +16,7 @@ export function toSummaryView(s: RunSummary): RunSummaryView {
     durationS: s.durationS,
     exitCode: s.exitCode,
     energyJ: s.energyJ,
-    energyMethod: methods.size > 1 ? 'mixed' : s.energyMethod,
+    energyMethod: methods.size > 1 || s.energyMethod === 'counter+integrated' ? 'mixed' : s.energyMethod,
     avgPowerW: s.avgPowerW,
     peakPowerW: s.peakPowerW,
     gpus: s.gpus.map((g) => ({

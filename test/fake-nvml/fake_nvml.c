@@ -176,7 +176,9 @@ static const double series_defaults[S_COUNT] = {
 enum {
     M_NAME, M_UUID, M_PCI, M_ARCH, M_POWER, M_INSTANT, M_AVG_FIELD, M_SAMPLES, M_ENERGY, M_UTIL,
     M_MEMORY, M_SM_CLOCK, M_MEM_CLOCK, M_GFX_CLOCK, M_TEMP, M_POWER_LIMIT, M_POWER_CONSTRAINTS,
-    M_CLOCK_REASONS, M_PSTATE, M_PROCESSES, M_PROCESS_UTIL, M_COUNT
+    M_CLOCK_REASONS, M_PSTATE, M_PROCESSES, M_PROCESS_UTIL, M_COUNT,
+    /* nvmlDeviceGetHandleByIndex: a GPU that fails to open. Not a reading, so not part of `all`. */
+    M_HANDLE = M_COUNT
 };
 static const struct { const char *name; unsigned int mask; } metric_names[] = {
     {"name", 1u << M_NAME},
@@ -202,6 +204,7 @@ static const struct { const char *name; unsigned int mask; } metric_names[] = {
     {"computeProcesses", 1u << M_PROCESSES}, {"processes", 1u << M_PROCESSES},
     {"processUtilization", 1u << M_PROCESS_UTIL}, {"process_util", 1u << M_PROCESS_UTIL},
     {"all", (1u << M_COUNT) - 1},
+    {"handle", 1u << M_HANDLE},
 };
 
 static const struct { const char *name; int code; } code_names[] = {
@@ -1238,8 +1241,12 @@ static nvmlReturn_t get_handle(unsigned int index, nvmlDevice_t *device)
         return leave(NVML_ERROR_UNINITIALIZED);
     if (!device || index >= (unsigned int)g_ndev)
         return leave(NVML_ERROR_INVALID_ARGUMENT);
-    if (scen_now() >= g_devs[index].lost_at)
+    double now = scen_now();
+    if (now >= g_devs[index].lost_at)
         return leave(NVML_ERROR_GPU_IS_LOST);
+    int code = fault_code(&g_devs[index], M_HANDLE, now);
+    if (code)
+        return leave(code);
     *device = &g_devs[index];
     return leave(NVML_SUCCESS);
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { DeviceSource, TelemetryBackend, TickReading } from '../sampler/backend';
-import type { GpuInfo, GpuProcessUse, MetricName } from '../sampler/types';
+import type { GpuInfo, GpuProcessUse, MetricName, UnavailableGpu } from '../sampler/types';
 import { NVML_ARCHITECTURES, NvmlClock, NvmlField, NvmlReturn, nvmlReturnName } from './constants';
 import type { DeviceHandle, NvmlLoadOptions } from './nvml';
 import { Nvml } from './nvml';
@@ -38,6 +38,7 @@ const METRIC_LABELS: Record<MetricName, string> = {
 export class NvmlBackend implements TelemetryBackend {
   readonly kind = 'nvml' as const;
   readonly devices: NvmlDevice[] = [];
+  readonly unavailable: UnavailableGpu[] = [];
   readonly driverVersion?: string;
   readonly nvmlVersion?: string;
   private readonly notices: string[] = [];
@@ -50,8 +51,13 @@ export class NvmlBackend implements TelemetryBackend {
       this.driverVersion = tryOr(() => nvml.systemGetDriverVersion(), undefined);
       this.nvmlVersion = tryOr(() => nvml.systemGetNVMLVersion(), undefined);
       const count = nvml.deviceGetCount();
+      // One by one: a GPU that is lost or fails to open leaves the healthy ones measured.
       for (let i = 0; i < count; i++) {
-        this.devices.push(new NvmlDevice(this, i, nvml.deviceGetHandleByIndex(i)));
+        try {
+          this.devices.push(new NvmlDevice(this, i, nvml.deviceGetHandleByIndex(i)));
+        } catch (e) {
+          this.unavailable.push({ index: i, error: e instanceof Error ? e.message : String(e) });
+        }
       }
     } catch (e) {
       nvml.shutdown();
@@ -103,6 +109,8 @@ export class NvmlDevice implements DeviceSource {
   private lastRingTimeStampUs = 0;
   private ringScratch: Buffer | undefined;
   private lastProcUtilTimeStampUs = 0;
+  /** The last error `read` counted, so a tick can say why its power reading is missing. */
+  private lastReadError: string | undefined;
   /** Offset from NVML's wall-clock microsecond timestamps to this process's monotonic ms clock. */
   private readonly wallToMonoMs = performance.now() - Date.now();
 
@@ -121,6 +129,8 @@ export class NvmlDevice implements DeviceSource {
         this.supported[metric] = true;
         return value;
       } catch (e) {
+        // A GPU lost while it is being opened is not opened at all.
+        if (NvmlError.is(e, NvmlReturn.GPU_IS_LOST)) throw e;
         if (NvmlError.isUnsupported(e)) {
           this.supported[metric] = false;
         } else {
@@ -194,15 +204,31 @@ export class NvmlDevice implements DeviceSource {
         this.backend.notice(`GPU ${this.index}: ${METRIC_LABELS[metric]} is not supported`);
       } else {
         this.backend.countError(e, METRIC_LABELS[metric]);
+        this.lastReadError = e instanceof Error ? e.message : String(e);
       }
       return undefined;
     }
+  }
+
+  /** A failed entry of a field-values answer counts like a failed call (it was silently dropped before). */
+  private fieldFailed(metric: MetricName, e: NvmlError): void {
+    const message = e.message;
+    if (e.code === NvmlReturn.GPU_IS_LOST) throw e;
+    if (NvmlError.isUnsupported(e)) {
+      if (this.supported[metric] === false) return;
+      this.supported[metric] = false;
+      this.backend.notice(`GPU ${this.index}: ${METRIC_LABELS[metric]} is not supported`);
+      return;
+    }
+    this.backend.countError(e, METRIC_LABELS[metric]);
+    this.lastReadError = message;
   }
 
   readTick(detail: boolean): TickReading {
     const nvml = this.backend.nvml;
     const h = this.handle;
     const r: TickReading = {};
+    this.lastReadError = undefined;
     // One field-values call returns both the instant and the 1 s average power (~5 us on an H200).
     if (this.supported.powerInstant) {
       const both = this.supported.powerAverageField === true;
@@ -210,12 +236,17 @@ export class NvmlDevice implements DeviceSource {
       if (values) {
         const [instant, average] = values;
         if (typeof instant === 'number') r.powerMilliwatts = instant;
+        else if (instant) this.fieldFailed('powerInstant', instant);
         if (typeof average === 'number') r.powerAverageMilliwatts = average;
+        else if (average) this.fieldFailed('powerAverageField', average);
       }
     }
     if (r.powerMilliwatts === undefined && this.info.powerSource === 'average') {
       const p = this.read('powerUsage', () => nvml.deviceGetPowerUsage(h));
       if (p !== undefined) r.powerMilliwatts = p;
+    }
+    if (r.powerMilliwatts === undefined && r.powerAverageMilliwatts === undefined && this.lastReadError !== undefined) {
+      r.powerError = this.lastReadError;
     }
     const util = this.read('utilization', () => nvml.deviceGetUtilizationRates(h));
     if (util) {

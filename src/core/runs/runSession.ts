@@ -555,6 +555,7 @@ export class RunSession {
     return this.figures.result({
       gpus: this.gpus,
       energiesMj: new Map(final.energies.map((e) => [e.gpu, e.energyMillijoules])),
+      accounts: new Map(final.energies.map((e) => [e.gpu, e])),
       runGpus: this.runGpus().gpus,
       durationMs: final.elapsedMs,
       smSharePct,
@@ -576,6 +577,7 @@ export class RunSession {
       ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
+      ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),
     };
   }
 

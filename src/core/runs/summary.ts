@@ -1,4 +1,4 @@
-import type { GpuInfo, GpuSample, PowerPoint } from '../sampler/types';
+import type { EnergyAccount, GpuInfo, GpuSample, PowerPoint, RunEnergyMethod } from '../sampler/types';
 import type { GpuRunSummary, RunSummary } from './types';
 
 /** Inputs of {@link summarizeRun}. */
@@ -9,6 +9,8 @@ export interface SummaryInput {
   powerPoints: PowerPoint[];
   /** Final energy per GPU index (mJ), from the sampler. */
   energiesMj: Map<number, number>;
+  /** Per GPU index: how the sampler obtained that energy (methods, coverage, counter failure, loss). */
+  accounts?: Map<number, EnergyAccount & { lostAtMs?: number }>;
   /** GPUs attributed to the run; empty means none could be told, so all count. */
   runGpus: number[];
   durationMs: number;
@@ -177,6 +179,8 @@ export class SummaryAccumulator {
       if (acc?.peakMemBytes !== undefined) summary.peakMemUsedBytes = acc.peakMemBytes;
       if (g.memTotalBytes !== undefined) summary.memTotalBytes = g.memTotalBytes;
       if (g.energyMethodReason) summary.energyMethodReason = g.energyMethodReason;
+      const account = input.accounts?.get(g.index);
+      if (account) withAccount(summary, account);
       const share = input.smSharePct?.get(g.index);
       if (share !== undefined) summary.runSmSharePct = share;
       return summary;
@@ -190,7 +194,7 @@ export class SummaryAccumulator {
     const out: RunFigures = {
       durationS,
       energyJ,
-      energyMethod: run.length > 0 && run.every((g) => g.energyMethod === 'counter') ? 'counter' : 'integrated',
+      energyMethod: runMethod(run.map((g) => g.energyMethod)),
       avgPowerW: durationS > 0 ? energyJ / durationS : 0,
       peakPowerW: peakW,
       gpus: perGpu,
@@ -206,4 +210,73 @@ export function summarizeRun(input: SummaryInput): RunFigures {
   for (const s of input.samples) acc.add(s);
   for (const p of input.powerPoints) acc.addPowerPoint(p);
   return acc.result(input);
+}
+
+function runMethod(methods: RunEnergyMethod[]): RunEnergyMethod {
+  if (methods.length > 0 && methods.every((m) => m === 'counter')) return 'counter';
+  if (methods.every((m) => m === 'integrated')) return 'integrated';
+  return 'counter+integrated';
+}
+
+/** Carry the sampler's account of a GPU's energy into its summary, with a reason a person can read. */
+function withAccount(g: GpuRunSummary, a: EnergyAccount & { lostAtMs?: number }): void {
+  g.energyMethod = a.method;
+  g.counterS = a.counterMs / 1000;
+  g.integratedS = a.integratedMs / 1000;
+  if (a.gapMs > 0) g.gapS = a.gapMs / 1000;
+  if (a.counterFailedAtMs !== undefined) g.counterFailedAtS = a.counterFailedAtMs / 1000;
+  if (a.lostAtMs !== undefined) g.lostAtS = a.lostAtMs / 1000;
+  const reasons: string[] = [];
+  if (a.counterFailedAtMs !== undefined) {
+    reasons.push(
+      `the energy counter failed at ${(a.counterFailedAtMs / 1000).toFixed(1)} s; energy after its last good read is integrated from sampled power`,
+    );
+  }
+  if (a.lostAtMs !== undefined) {
+    reasons.push(`the GPU was lost at ${(a.lostAtMs / 1000).toFixed(1)} s (NVML_ERROR_GPU_IS_LOST); energy after the last counter read is integrated from sampled power`);
+  }
+  if (a.gapMs > 0) reasons.push(`${(a.gapMs / 1000).toFixed(1)} s without power readings are not counted`);
+  if (reasons.length) g.energyMethodReason = [g.energyMethod === 'integrated' ? g.energyMethodReason : undefined, ...reasons].filter(Boolean).join('; ');
+}
+
+/** A run's energy method, in words (the CLI summary and the Markdown report). */
+export function describeRunEnergyMethod(method: RunEnergyMethod): string {
+  switch (method) {
+    case 'counter':
+      return 'hardware energy counter';
+    case 'integrated':
+      return 'integrated from sampled power';
+    case 'counter+integrated':
+      return 'hardware counter, then integrated power where it failed (per GPU below)';
+  }
+}
+
+/**
+ * How a GPU's energy was obtained, in words: "counter", "integrated power", or "counter, then
+ * integrated power after the counter failed at 12.3 s" (the CLI and the exports print this).
+ */
+export function describeGpuEnergyMethod(g: Pick<GpuRunSummary, 'energyMethod' | 'counterS' | 'integratedS' | 'gapS' | 'counterFailedAtS' | 'lostAtS'>): string {
+  const span = (s: number | undefined): string => (s !== undefined ? ` for ${s.toFixed(1)} s` : '');
+  let text: string;
+  switch (g.energyMethod) {
+    case 'counter':
+      text = 'counter';
+      break;
+    case 'integrated':
+      text = g.counterFailedAtS !== undefined ? `integrated power (the counter failed at ${g.counterFailedAtS.toFixed(1)} s)` : 'integrated power';
+      break;
+    case 'counter+integrated': {
+      // The failure is seen at the first failed read, which can come well after the last good one.
+      const why =
+        g.counterFailedAtS !== undefined
+          ? ` after the counter failed (a read failed at ${g.counterFailedAtS.toFixed(1)} s)`
+          : g.lostAtS !== undefined
+            ? ` until the GPU was lost at ${g.lostAtS.toFixed(1)} s`
+            : '';
+      text = `counter${span(g.counterS)}, then integrated power${span(g.integratedS)}${why}`;
+      break;
+    }
+  }
+  if (g.gapS) text += `; ${g.gapS.toFixed(1)} s without power readings not counted`;
+  return text;
 }

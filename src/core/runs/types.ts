@@ -1,4 +1,4 @@
-import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, SampleBatch } from '../sampler/types';
+import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod, SampleBatch, UnavailableGpu } from '../sampler/types';
 
 /** Lifecycle of a run. `interrupted`: the monitoring process died (VS Code killed) before the run ended. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
@@ -30,8 +30,17 @@ export interface GpuRunSummary {
   avgUtilPct?: number;
   peakMemUsedBytes?: number;
   memTotalBytes?: number;
-  energyMethod: EnergyMethod;
+  /** `counter+integrated`: counter deltas up to the counter's last good read, integrated power after it. */
+  energyMethod: RunEnergyMethod;
   energyMethodReason?: string;
+  /** Seconds covered by counter deltas, by integrated power, and by neither (failed power readings, not counted). */
+  counterS?: number;
+  integratedS?: number;
+  gapS?: number;
+  /** When the energy counter started failing for good (s since the start). */
+  counterFailedAtS?: number;
+  /** When the GPU was lost (NVML_ERROR_GPU_IS_LOST), s since the start: its figures stop there. */
+  lostAtS?: number;
   powerSource: Exclude<PowerSource, 'ring'>;
   /** True when the run's processes were seen on this GPU (or CUDA_VISIBLE_DEVICES named it). */
   attributed: boolean;
@@ -74,12 +83,17 @@ export interface RunSummary {
   scriptPath?: string;
   /** Energy of the run's GPUs (attributed ones; all GPUs when none could be attributed). */
   energyJ: number;
-  /** `counter` only when every counted GPU used the hardware counter. */
-  energyMethod: EnergyMethod;
+  /**
+   * `counter` only when every counted GPU used the hardware counter throughout, `integrated` when
+   * none did, else `counter+integrated` (see each GPU).
+   */
+  energyMethod: RunEnergyMethod;
   avgPowerW: number;
   peakPowerW: number;
   avgUtilPct?: number;
   gpus: GpuRunSummary[];
+  /** GPUs NVML lists that could not be opened (lost before the start...): not measured. */
+  unavailableGpus?: UnavailableGpu[];
   /** How the run's GPUs were chosen: `processes`, `cuda_visible_devices`, or `all` when neither told. */
   attribution: 'processes' | 'cuda_visible_devices' | 'all';
   /** True for `joules demo`: figures from a recorded trace, not this machine. */

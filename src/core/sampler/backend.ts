@@ -1,7 +1,14 @@
-import type { GpuInfo, GpuProcessUse, GpuSample } from './types';
+import type { GpuInfo, GpuProcessUse, GpuSample, UnavailableGpu } from './types';
 
 /** The per-tick readings of one GPU, without time and energy (the engine adds those). */
-export type TickReading = Omit<GpuSample, 'tMs' | 'gpu' | 'energyMillijoules'>;
+export type TickReading = Omit<GpuSample, 'tMs' | 'gpu' | 'energyMillijoules'> & {
+  /**
+   * Set when the GPU's power could not be read on this tick (the error, e.g.
+   * "nvmlDeviceGetPowerUsage: Unknown Error (NVML_ERROR_UNKNOWN, 999)"): the engine records a gap
+   * rather than bridging it. Not part of the stored sample.
+   */
+  powerError?: string;
+};
 
 /** One GPU as the sampler engine reads it. Implemented over NVML and over a recorded trace. */
 export interface DeviceSource {
@@ -24,6 +31,8 @@ export interface DeviceSource {
 export interface TelemetryBackend {
   readonly kind: 'nvml' | 'replay';
   readonly devices: DeviceSource[];
+  /** GPUs that failed to open: the others are measured without them. */
+  readonly unavailable?: UnavailableGpu[];
   readonly driverVersion?: string;
   readonly nvmlVersion?: string;
   /** Monotonic milliseconds on the backend's clock (virtual for a replay). */

@@ -1,7 +1,8 @@
 import { NvmlReturn } from '../nvml/constants';
 import { NvmlError } from '../nvml/nvmlError';
 import type { DeviceSource, TelemetryBackend } from './backend';
-import type { GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch, SampleGap } from './types';
+import { EnergyLedger } from './energyLedger';
+import type { EnergyAccount, GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch, SampleGap } from './types';
 
 /** Sampling cadence. Defaults follow the measured costs in media/traces/README.md. */
 export interface EngineOptions {
@@ -41,30 +42,32 @@ export interface EngineBatch extends SampleBatch {
   errors: Record<string, number>;
 }
 
-/** Per-GPU energy at the end of sampling. */
-export interface GpuEnergy {
+/** Per-GPU energy so far (or at the end of sampling), with how it was obtained. */
+export interface GpuEnergy extends EnergyAccount {
   gpu: number;
   energyMillijoules: number;
-  method: GpuInfo['energyMethod'];
-  /** Counter-based GPUs: the raw counter delta, for checking against nvidia-smi by hand. */
-  counterDeltaMillijoules?: number;
+  /** When the GPU was found lost (NVML_ERROR_GPU_IS_LOST), ms since the epoch; its figures stop there. */
+  lostAtMs?: number;
 }
+
+/**
+ * After a failed ring drain, the next drain's first point may still be contiguous (the ring holds
+ * ~2.4 s): only a jump this long between points is a gap (the ring's spacing is ~20 ms).
+ */
+const RING_GAP_MS = 100;
 
 interface GpuState {
   source: DeviceSource;
   lost: boolean;
-  epochCounterMj?: number;
-  lastCounterMj?: number;
-  /** Energy at the last counter read (counter GPUs) or integrated so far (others). */
-  baseMj: number;
-  /** Power integral since the last counter read (counter GPUs) or 0. */
-  sinceBaseMj: number;
+  lostAtMs?: number;
+  ledger: EnergyLedger;
   /** Highest energy reported on a sample so far (live figures never step backwards). */
   shownMj: number;
-  lastPower?: { tMs: number; mW: number };
   usesRingForEnergy: boolean;
   drainsRing: boolean;
   lastRingDrainMs: number;
+  lastRingPointMs?: number;
+  ringDrainFailed: boolean;
 }
 
 /**
@@ -107,12 +110,12 @@ export class SamplerEngine {
     this.states = backend.devices.map((source) => ({
       source,
       lost: false,
-      baseMj: 0,
-      sinceBaseMj: 0,
+      ledger: new EnergyLedger(),
       shownMj: 0,
       usesRingForEnergy: this.opts.powerRing !== 'off' && source.info.energyMethod === 'integrated' && source.info.supported.powerSamples === true,
       drainsRing: source.info.supported.powerSamples === true && (this.opts.powerRing === 'on' || (this.opts.powerRing === 'auto' && source.info.energyMethod === 'integrated')),
       lastRingDrainMs: -Infinity,
+      ringDrainFailed: false,
     }));
   }
 
@@ -126,13 +129,7 @@ export class SamplerEngine {
     this.epochMs = this.backend.nowMs();
     this.started = true;
     for (const s of this.states) {
-      if (s.source.info.energyMethod === 'counter') {
-        const c = this.guard(s, () => s.source.readEnergyCounterMj());
-        if (c !== undefined) {
-          s.epochCounterMj = c;
-          s.lastCounterMj = c;
-        }
-      }
+      if (s.source.info.energyMethod === 'counter') this.readCounter(s);
       // Drain what the ring held before the epoch so it is not counted in this run.
       if (s.drainsRing) this.guard(s, () => s.source.drainPowerRing());
     }
@@ -152,8 +149,9 @@ export class SamplerEngine {
     for (const s of this.states) {
       if (s.lost) continue;
       const gpu = s.source.info.index;
-      const reading = this.guard(s, () => s.source.readTick(detail));
-      if (!reading) continue;
+      const tick = this.guard(s, () => s.source.readTick(detail));
+      if (!tick) continue;
+      const { powerError, ...reading } = tick;
       const sample: GpuSample = { tMs, gpu, ...reading };
       if (s.usesRingForEnergy) {
         this.drainRing(s, true);
@@ -161,14 +159,15 @@ export class SamplerEngine {
         // The 1 s average integrates closest to the counter (+0.07 % vs +0.8 % for instant power
         // on the recorded H200 trace); the instant reading is what is shown.
         const mW = reading.powerAverageMilliwatts ?? reading.powerMilliwatts;
-        if (mW !== undefined) this.integrate(s, tMs, mW);
+        if (mW !== undefined) this.powerPoint(s, tMs, mW);
+        else if (powerError !== undefined) this.powerFailed(s, tMs, powerError);
         if (s.drainsRing && tMs - s.lastRingDrainMs >= this.opts.ringIntervalMs) this.drainRing(s, false);
       }
       if (counterDue && s.source.info.energyMethod === 'counter') this.readCounter(s);
       // The counter lags up to ~100 ms and tick power can read a little high, so a counter read can
       // land below the carried estimate: hold the live figure instead of stepping back, while the
       // estimate itself restarts from the counter (so no bias accumulates).
-      s.shownMj = Math.max(s.shownMj, s.baseMj + s.sinceBaseMj);
+      s.shownMj = Math.max(s.shownMj, s.ledger.totalMj());
       sample.energyMillijoules = s.shownMj;
       this.samples.push(sample);
     }
@@ -199,11 +198,9 @@ export class SamplerEngine {
   energies(): GpuEnergy[] {
     return this.states.map((s) => ({
       gpu: s.source.info.index,
-      energyMillijoules: s.baseMj + s.sinceBaseMj,
-      method: s.source.info.energyMethod,
-      ...(s.epochCounterMj !== undefined && s.lastCounterMj !== undefined
-        ? { counterDeltaMillijoules: s.lastCounterMj - s.epochCounterMj }
-        : {}),
+      energyMillijoules: s.ledger.totalMj(),
+      ...s.ledger.account(),
+      ...(s.lostAtMs !== undefined ? { lostAtMs: s.lostAtMs } : {}),
     }));
   }
 
@@ -230,44 +227,67 @@ export class SamplerEngine {
     this.lastDetailMs = -Infinity;
     if (this.elapsedMs() > this.lastTickMs) this.tick();
     this.readCountersNow();
+    const endMs = this.elapsedMs();
     for (const s of this.states) {
       if (!s.lost && s.drainsRing && !s.usesRingForEnergy) this.drainRing(s, false);
-      // The window's energy is the counter's own delta where it worked throughout.
-      if (s.lastCounterMj !== undefined && s.epochCounterMj !== undefined && !s.lost) s.sinceBaseMj = 0;
+      // Where the final counter read worked, nothing is pending; where it failed, the power
+      // integrated since the last good read is the rest of the figure.
+      this.closeGaps(s, endMs);
+      s.ledger.close(endMs);
     }
     return this.energies();
   }
 
   private readCounter(s: GpuState): void {
+    // A failed read returns undefined (counted in `errors`); a lost GPU closes its window instead.
     const c = this.guard(s, () => s.source.readEnergyCounterMj());
-    if (c === undefined) return;
-    if (s.epochCounterMj === undefined) {
-      // The counter failed at the epoch and works now: count from here, integrated before.
-      s.epochCounterMj = c - (s.baseMj + s.sinceBaseMj);
-    }
-    s.lastCounterMj = c;
-    s.baseMj = c - s.epochCounterMj;
-    s.sinceBaseMj = 0;
+    if (!s.lost) s.ledger.counter(this.elapsedMs(), c);
   }
 
-  private integrate(s: GpuState, tMs: number, mW: number): void {
-    if (s.lastPower && tMs > s.lastPower.tMs) {
-      // mW * ms = µJ; / 1000 → mJ.
-      s.sinceBaseMj += ((s.lastPower.mW + mW) / 2) * (tMs - s.lastPower.tMs) / 1000;
-    }
-    s.lastPower = { tMs, mW };
+  private powerPoint(s: GpuState, tMs: number, mW: number): void {
+    const closed = s.ledger.power(tMs, mW);
+    if (!closed) return;
+    // The gap was opened with its reason; close it at the first good reading after it.
+    const open = this.openGaps.get(s);
+    this.openGaps.delete(s);
+    this.gaps.push({ gpu: s.source.info.index, startMs: closed.startMs, endMs: closed.endMs, reason: open ?? 'no power reading' });
+  }
+
+  private powerFailed(s: GpuState, tMs: number, reason: string): void {
+    if (s.ledger.inGap()) return;
+    s.ledger.powerFailed(tMs);
+    this.openGaps.set(s, `power reading failed (${reason}): not counted in the energy unless the counter covers it`);
+  }
+
+  /** A gap still open at the end of the window is delivered open-ended (no reading came back). */
+  private closeGaps(s: GpuState, endMs: number): void {
+    const reason = this.openGaps.get(s);
+    if (reason === undefined) return;
+    this.openGaps.delete(s);
+    this.gaps.push({ gpu: s.source.info.index, startMs: Math.min(endMs, s.ledger.openGapStartMs() ?? endMs), endMs, reason });
   }
 
   private drainRing(s: GpuState, forEnergy: boolean): void {
     const gpu = s.source.info.index;
     s.lastRingDrainMs = this.elapsedMs();
     const points = this.guard(s, () => s.source.drainPowerRing());
-    if (!points) return;
+    if (!points) {
+      s.ringDrainFailed = true;
+      return;
+    }
     for (const p of points) {
       const tMs = p.tMs - this.epochMs;
       if (tMs < 0) continue;
       this.powerPoints.push({ gpu, tMs, powerMilliwatts: p.powerMilliwatts });
-      if (forEnergy) this.integrate(s, tMs, p.powerMilliwatts);
+      if (forEnergy) {
+        // The ring bridges a failed drain by itself unless the failure outlasted its ~2.4 s.
+        if (s.ringDrainFailed && s.lastRingPointMs !== undefined && tMs - s.lastRingPointMs > RING_GAP_MS) {
+          this.powerFailed(s, tMs, 'power sample ring not drained in time');
+        }
+        this.powerPoint(s, tMs, p.powerMilliwatts);
+      }
+      s.ringDrainFailed = false;
+      s.lastRingPointMs = tMs;
     }
   }
 
@@ -277,8 +297,12 @@ export class SamplerEngine {
       return read();
     } catch (e) {
       if (NvmlError.is(e, NvmlReturn.GPU_IS_LOST)) {
+        const tMs = this.elapsedMs();
         s.lost = true;
-        this.gaps.push({ gpu: s.source.info.index, startMs: this.elapsedMs(), reason: 'GPU is lost (NVML_ERROR_GPU_IS_LOST): no further samples from it' });
+        s.lostAtMs = tMs;
+        this.closeGaps(s, tMs);
+        s.ledger.close(tMs);
+        this.gaps.push({ gpu: s.source.info.index, startMs: tMs, reason: 'GPU is lost (NVML_ERROR_GPU_IS_LOST): no further samples from it' });
         return undefined;
       }
       // Device reads count their own NVML errors; anything else thrown here is unexpected.
@@ -289,6 +313,8 @@ export class SamplerEngine {
   }
 
   private ownErrors: Record<string, number> = {};
+  /** Reason of each GPU's open power gap, until a reading closes it. */
+  private readonly openGaps = new Map<GpuState, string>();
 }
 
 function mergeCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {

@@ -20,6 +20,28 @@ export type PowerSource = 'instant' | 'average' | 'ring';
  */
 export type EnergyMethod = 'counter' | 'integrated';
 
+/**
+ * How a run's energy figure was obtained in the end: a GPU whose counter failed mid-run (or at the
+ * final read, or that was lost between counter reads) is `counter+integrated`: counter deltas up to
+ * its last good read, integrated power after it.
+ */
+export type RunEnergyMethod = EnergyMethod | 'counter+integrated';
+
+/** How one GPU's energy so far was obtained, and the time each method covers. */
+export interface EnergyAccount {
+  method: RunEnergyMethod;
+  /** Time covered by energy-counter deltas (ms). */
+  counterMs: number;
+  /** Time covered by integrated power (ms). */
+  integratedMs: number;
+  /** Time with no power reading and no counter to cover it: its energy is not in the figure (ms). */
+  gapMs: number;
+  /** The counter's first failed read of a failure that lasted (ms since the epoch). */
+  counterFailedAtMs?: number;
+  /** Counter GPUs: the raw counter delta over the counter spans, for checking against nvidia-smi by hand. */
+  counterDeltaMillijoules?: number;
+}
+
 /** Metrics the capability probe checks once per device. */
 export type MetricName =
   | 'powerUsage'
@@ -62,6 +84,14 @@ export interface GpuInfo {
   energyMethodReason?: string;
   /** What the capability probe found, per metric. */
   supported: Partial<Record<MetricName, boolean>>;
+}
+
+/** A GPU NVML lists but that could not be opened (lost before the start, handle or identity failed). */
+export interface UnavailableGpu {
+  /** NVML index. */
+  index: number;
+  /** The failed call and its error, e.g. "nvmlDeviceGetHandleByIndex: GPU is lost (NVML_ERROR_GPU_IS_LOST, 15)". */
+  error: string;
 }
 
 /** Clock-event reason bits (nvml.h `nvmlClocksEventReason*`, formerly "throttle reasons"). */

@@ -39,6 +39,7 @@ const replay = backend instanceof ReplayBackend ? backend : undefined;
 post({
   type: 'ready',
   gpus: engine.gpus,
+  ...(backend.unavailable?.length ? { unavailableGpus: backend.unavailable } : {}),
   backend: backend.kind,
   ...(backend.driverVersion ? { driverVersion: backend.driverVersion } : {}),
   ...(backend.nvmlVersion ? { nvmlVersion: backend.nvmlVersion } : {}),

@@ -1,5 +1,5 @@
 import type { EngineBatch, GpuEnergy } from './engine';
-import type { GpuInfo } from './types';
+import type { GpuInfo, UnavailableGpu } from './types';
 
 /** Which telemetry the worker opens. */
 export type BackendSpec =
@@ -23,6 +23,8 @@ export type FromWorker =
   | {
       type: 'ready';
       gpus: GpuInfo[];
+      /** GPUs NVML lists that could not be opened; the others are measured. */
+      unavailableGpus?: UnavailableGpu[];
       backend: 'nvml' | 'replay';
       driverVersion?: string;
       nvmlVersion?: string;

@@ -42,7 +42,7 @@ describe('the end of a run (long runs)', function () {
       for (let j = i; j < i + 10_000; j++) {
         batch.push({ tMs: (1500 * j) / total, gpu: 0, powerMilliwatts: j === 240_000 ? 2_000_000 : 300_000, utilGpuPct: 50 });
       }
-      inject(session, batch, [{ gpu: 0, energyMillijoules: 1, method: 'counter' }], 1500);
+      inject(session, batch, [{ gpu: 0, energyMillijoules: 1, method: 'counter', counterMs: 1500, integratedMs: 0, gapMs: 0 }], 1500);
     }
     const s = await session.done;
     assert.equal(s.status, 'succeeded');
