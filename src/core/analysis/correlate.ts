@@ -132,7 +132,7 @@ function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Find
     severity: rule.measured,
     message: `${site.message}, while ${describeSupport(support)}: ${rule.advice}.`,
     startS: spans[0]?.startS ?? 0,
-    endS: Math.max(0, ...spans.map((s) => s.endS)),
+    endS: spans.reduce((a, s) => Math.max(a, s.endS), 0),
     energyJ: round1(energyJ),
     wastedJ: round1(wastedJ),
     wastedMethod: `Sum of the waste of the supporting telemetry findings (${[...new Set(support.map((f) => f.code))].join(', ')}); other lines may claim the same joules, so do not add lines up.`,
