@@ -145,6 +145,8 @@ export class MinMaxView {
     const gpus = this.gpuIndices();
     const maxUsed = gpus.reduce((a, i) => Math.max(a, this.gpus.get(i)!.used), 0);
     for (let k = 0; k < maxUsed; k++) {
+      // Every GPU's minima first, then their maxima: the points stay in time order.
+      const highs: GpuSample[] = [];
       for (const gpu of gpus) {
         const g = this.gpus.get(gpu)!;
         const lo: GpuSample = { tMs: k * this.widthMs, gpu };
@@ -167,8 +169,10 @@ export class MinMaxView {
           hi.energyMillijoules = e;
         }
         out.push(lo);
-        if (differ) out.push(hi);
+        if (differ) highs.push(hi);
       }
+      highs.sort((x, y) => x.tMs - y.tMs);
+      for (const h of highs) out.push(h);
     }
     return out;
   }
