@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { analyzeInWorker } from '../src/core/analysis/analysisClient';
 import { MinMaxView } from '../src/core/runs/minMaxView';
-import { streamSampleBatches } from '../src/core/runs/sampleReader';
+import { rowToSample, streamSampleRows } from '../src/core/runs/sampleReader';
 import type { StoredRun } from '../src/core/runs/store';
 import { RunStore, writeJsonAtomic } from '../src/core/runs/store';
 import { SummaryAccumulator } from '../src/core/runs/summary';
@@ -51,6 +51,8 @@ interface ChildResult {
   analysisMs?: number;
   blockMs?: number;
   rssMb?: number;
+  /** RSS of the live session's state (view + figures) just before the end of the run. */
+  rssBeforeMb?: number;
   bytes?: number;
   findings?: number;
 }
@@ -107,13 +109,15 @@ async function childEnd(root: string, id: string): Promise<ChildResult> {
   const figures = new SummaryAccumulator(meta.gpuInfo);
   const view = new MinMaxView(1000 / HZ);
   const energies = new Map<number, number>();
-  for await (const b of streamSampleBatches(store.samplesFile(id))) {
-    for (const s of b.samples) {
+  await streamSampleRows(store.samplesFile(id), {
+    row: (v, o) => {
+      const s = rowToSample(v, o);
       figures.add(s);
       view.add(s);
       if (s.energyMillijoules !== undefined) energies.set(s.gpu, s.energyMillijoules);
-    }
-  }
+    },
+  });
+  const rssBeforeMb = process.memoryUsage().rss / 2 ** 20;
   const input = { gpus: meta.gpuInfo, runGpus: meta.runGpus, endMs: meta.durationS * 1000 };
   let analysisMs = 0;
   let findings = 0;
@@ -130,7 +134,7 @@ async function childEnd(root: string, id: string): Promise<ChildResult> {
     writeJsonAtomic(out, { ...summary, findings: result.summaries });
     fs.rmSync(out);
   });
-  return { ok: true, ms, analysisMs, blockMs, rssMb: peakRssMb(), findings };
+  return { ok: true, ms, analysisMs, blockMs, rssMb: peakRssMb(), rssBeforeMb, findings };
 }
 
 /** Child: recovery of the run left `running` by a dead monitor (a private copy of its run.json). */
@@ -171,7 +175,10 @@ async function childPanel(root: string, id: string): Promise<ChildResult> {
 }
 
 function runChild(mode: string, root: string, id: string): ChildResult {
-  const r = spawnSync(process.execPath, ['--max-old-space-size=6144', ...SELF, '--child', mode, root, id], {
+  // Today's panel path builds every sample as an object and one JSON string: let it fail at 3 GB
+  // rather than take the machine's memory (it fails on V8's string limit first, from ~10 h x 8 GPUs).
+  const heapMb = mode === 'panel' ? 3072 : 6144;
+  const r = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, ...SELF, '--child', mode, root, id], {
     encoding: 'utf8',
     timeout: 300_000,
     maxBuffer: 16 * 1024 * 1024,
@@ -210,8 +217,8 @@ function pad(s: string, n: number): string {
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(DIST, 'analysisWorker.js'))) throw new Error('dist/analysisWorker.js missing: run `node scripts/build.mjs` first');
   process.stdout.write(`bench:longrun  ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${HZ} Hz, loadavg ${os.loadavg()[0]!.toFixed(2)}\n`);
-  const header = ['run', 'samples', 'store', 'end of run', '(analysis)', 'main block', 'peak RSS', 'recover', 'rec. block', 'rec. RSS', 'panel open', 'panel msg', 'panel RSS', 'joules fix'];
-  const widths = [13, 10, 9, 11, 11, 11, 9, 9, 10, 9, 11, 10, 10, 11];
+  const header = ['run', 'samples', 'store', 'end of run', '(analysis)', 'main block', 'RSS before', 'peak RSS', 'recover', 'rec. block', 'rec. RSS', 'panel open', 'panel msg', 'panel RSS', 'joules fix'];
+  const widths = [13, 10, 9, 11, 11, 11, 10, 9, 9, 10, 9, 11, 10, 10, 11];
   process.stdout.write(header.map((h, i) => pad(h, widths[i]!)).join(' ') + '\n');
   let worst = 0;
   const failures: string[] = [];
@@ -239,6 +246,7 @@ async function main(): Promise<void> {
       skip(end, (r) => fmtMs(r.ms)),
       skip(end, (r) => fmtMs(r.analysisMs)),
       skip(end, (r) => fmtMs(r.blockMs)),
+      skip(end, (r) => `${r.rssBeforeMb!.toFixed(0)} MB`),
       skip(end, (r) => `${r.rssMb!.toFixed(0)} MB`),
       cell(rec, (r) => fmtMs(r.ms)),
       cell(rec, (r) => fmtMs(r.blockMs)),
@@ -251,7 +259,10 @@ async function main(): Promise<void> {
     process.stdout.write(cols.map((s, i) => pad(s, widths[i]!)).join(' ') + '\n');
   }
   for (const f of failures) process.stdout.write(`FAILED ${f}\n`);
-  process.stdout.write('end of run = summary figures + analysis in the worker (streamed from the store); main block = longest event-loop block meanwhile.\n');
+  process.stdout.write(
+    'end of run = summary figures + analysis in the worker (streamed from the store); main block = longest event-loop block meanwhile;\n' +
+      'RSS before = the process with the live view and figures of the whole run, before the end; peak RSS = with the analysis worker (same process).\n',
+  );
   process.stdout.write(`longrun-worst-main-thread-block-ms ${worst.toFixed(1)}\n`);
 }
 

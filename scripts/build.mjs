@@ -31,6 +31,7 @@ if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in
 if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });
 // Bundled too, so it runs where there is Node but no npm (e.g. a quiet measurement machine).
 if (fs.existsSync(path.join(root, 'bench/longrun.ts'))) entries.push({ in: 'bench/longrun.ts', out: 'dist/bench/longrun.js' });
+if (fs.existsSync(path.join(root, 'bench/soak.ts'))) entries.push({ in: 'bench/soak.ts', out: 'dist/bench/soak.js' });
 if (fs.existsSync(path.join(root, 'bench/trainCompare.ts'))) entries.push({ in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' });
 
 export async function build() {

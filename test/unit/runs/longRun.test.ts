@@ -77,6 +77,49 @@ describe('the end of a run (long runs)', function () {
     assert.equal(stored.errors?.['analysis: tree-sitter exploded'], 1);
   });
 
+  it('the record is final (status, figures) while a long analysis still runs; the findings follow', async () => {
+    const opts = await options();
+    let release!: () => void;
+    let analysing!: () => void;
+    const started = new Promise<void>((r) => (analysing = r));
+    const session = await RunSession.start(
+      { command: 'python3', args: ['-c', 'import time; time.sleep(0.6)'], cwd: os.tmpdir() },
+      {
+        ...opts,
+        analyze: async () => {
+          analysing();
+          await new Promise<void>((r) => (release = r));
+          return [
+            {
+              id: 'gpu-idle:gpu0:between-kernels',
+              code: 'gpu-idle',
+              severity: 'warning',
+              title: 'GPU 0 idle 1.0 s',
+              message: 'x',
+              startS: 0,
+              endS: 1,
+              stretches: [{ startS: 0, endS: 1 }],
+              energyJ: 1,
+              wastedJ: 1,
+              wastedMethod: 'the energy of the idle time',
+              evidence: { spans: [] },
+              static: false,
+            },
+          ];
+        },
+      },
+    );
+    await started;
+    const during = opts.store.readMeta(session.id)!;
+    assert.equal(during.status, 'succeeded', 'an editor killed now would keep a finished record');
+    assert.ok(during.energyJ > 0);
+    assert.equal(during.findings, undefined);
+    release();
+    const s = await session.done;
+    assert.equal(s.findings?.length, 1);
+    assert.equal(opts.store.readMeta(s.id)!.findings?.length, 1);
+  });
+
   it('a sampler that dies before the final read still ends the run, with the figures so far and the error', async () => {
     const opts = await options();
     const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(2.5)'], cwd: os.tmpdir() }, opts);
