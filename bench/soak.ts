@@ -120,7 +120,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const r = await analyzeInWorker(input, { workerFile: path.join(DIST, 'analysisWorker.js'), wasmDir: path.join(DIST, 'wasm') });
         endAnalysisMs = performance.now() - t0;
-        return r.summaries;
+        return r.findings;
       },
     },
   );

@@ -16,6 +16,7 @@ import type { ExportFormat, FromPanel, RunView, ToPanel } from '../src/core/prot
 import { ComparePanel } from './comparePanel';
 import type { CompareSnapshot } from './comparePanel';
 import { h } from './dom';
+import type { BandSpec } from './charts';
 import { HistoryPanel } from './historyPanel';
 import { RunPanel } from './runPanel';
 import type { CardSnapshot } from './runPanel';
@@ -57,10 +58,15 @@ export interface PanelDebugState {
   /** Samples kept per GPU of the shown run (full data, not the decimated points). */
   samplesPerGpu: Record<string, number>;
   duplicates: number;
+  /** The last live batch the shown run includes, and batches skipped as already seen or after a gap. */
+  seq: number;
+  batchesSkipped: { duplicate: number; gap: number };
   bucketLimit: number;
   /** Bytes in the shown run's sample columns (typed arrays live outside the JS heap figure). */
   columnBytes: number;
   charts: Record<string, ChartSnapshot>;
+  /** Bands over the run's charts: phases, gaps, and one per stretch of each finding. */
+  bands: BandSpec[];
   history: { runIds: string[]; selected: string[] };
   compare: CompareSnapshot & { charts: Record<string, ChartSnapshot> };
   notice: { level: string; text: string } | undefined;
@@ -214,9 +220,12 @@ export class PanelApp {
       chartTitles: titles,
       samplesPerGpu,
       duplicates: shown?.duplicates ?? 0,
+      seq: shown?.seq ?? 0,
+      batchesSkipped: { duplicate: shown?.duplicateBatches ?? 0, gap: shown?.gapBatches ?? 0 },
       bucketLimit: shown?.bucketLimit ?? 0,
       columnBytes: shown?.columnBytes() ?? 0,
       charts: this.runPanel.describeCharts(),
+      bands: this.runPanel.describeBands(),
       history: { runIds: this.historyPanel.runIds, selected: [...this.historyPanel.selection] },
       compare: { ...this.comparePanel.snapshot(), charts: this.comparePanel.describeCharts() },
       notice: this.notice,
@@ -251,8 +260,21 @@ export class PanelApp {
           this.drop(msg, `samples for run ${msg.runId}, which is not the live run`);
           return;
         }
+        // Batches are numbered: one already in the snapshot (or re-sent) is skipped, and a gap
+        // asks the host for a new snapshot rather than drawing a run with a hole in it.
+        if (msg.seq <= this.live.seq) {
+          this.live.duplicateBatches++;
+          return;
+        }
+        if (msg.seq > this.live.seq + 1) {
+          this.live.gapBatches++;
+          this.api.postMessage({ type: 'ready' });
+          return;
+        }
+        this.live.seq = msg.seq;
         this.live.ingest(msg.batch.samples);
         this.live.addGaps(msg.batch.gaps);
+        if (msg.live) this.live.setHostLive(msg.live);
         break;
       }
       case 'runEnded': {

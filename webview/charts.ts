@@ -24,7 +24,12 @@ export interface BandSpec {
   kind: 'phase' | 'finding' | 'gap';
   label: string;
   /** For findings. */
-  severity?: 'info' | 'warning' | 'error';
+  severity?: 'warning' | 'information' | 'hint';
+  /**
+   * For findings: the row of the finding's strip and label (0 = top). Each finding has its own row,
+   * so findings that overlap in time stay apart instead of piling up into one block.
+   */
+  lane?: number;
 }
 
 export interface EventSpec {
@@ -65,6 +70,8 @@ const bandsPlugin: Plugin<'line'> = {
     ctx.rect(left, top, right - left, bottom - top);
     ctx.clip();
     let phase = 0;
+    const labelled = new Set<string>();
+    const rowPx = o.palette.fontSizePx + 4;
     for (const b of o.bands) {
       const x0 = x.getPixelForValue(b.startX);
       const x1 = Math.max(x0 + 1, x.getPixelForValue(b.endX));
@@ -75,22 +82,25 @@ const bandsPlugin: Plugin<'line'> = {
         ctx.globalAlpha = phase++ % 2 === 0 ? 0.05 : 0.1;
         ctx.fillRect(x0, top, x1 - x0, bottom - top);
       } else {
-        const color = b.kind === 'gap' ? o.palette.foreground
-          : b.severity === 'error' ? o.palette.error : b.severity === 'info' ? o.palette.info : o.palette.warning;
+        const color = b.kind === 'gap' ? o.palette.foreground : b.severity === 'warning' ? o.palette.warning : o.palette.info;
         ctx.fillStyle = color;
-        ctx.globalAlpha = b.kind === 'gap' ? 0.18 : 0.14;
+        // Faint enough that two overlapping findings stay readable (a stronger tint piled into a block).
+        ctx.globalAlpha = b.kind === 'gap' ? 0.18 : 0.07;
         ctx.fillRect(x0, top, x1 - x0, bottom - top);
-        // A solid strip on top marks the span even where the tint is faint (light themes).
-        ctx.globalAlpha = 0.8;
-        ctx.fillRect(x0, top, x1 - x0, 3);
+        // A solid strip in the finding's own row marks the span even where the tint is faint.
+        ctx.globalAlpha = 0.85;
+        const stripY = b.kind === 'finding' ? top + rowPx * (1 + (b.lane ?? 0)) - 4 : top;
+        ctx.fillRect(x0, stripY, x1 - x0, 3);
       }
-      if (o.labels && x1 - x0 > 28) {
+      // One label per band name (a finding of many stretches is named once), in its own row.
+      if (o.labels && x1 - x0 > 28 && !labelled.has(`${b.kind}:${b.label}`)) {
+        labelled.add(`${b.kind}:${b.label}`);
         ctx.globalAlpha = 0.9;
         ctx.fillStyle = o.palette.foreground;
         ctx.font = `${Math.round(o.palette.fontSizePx * 0.85)}px ${o.palette.fontFamily}`;
         ctx.textBaseline = 'top';
-        const y = b.kind === 'phase' ? top + 5 : top + 5 + o.palette.fontSizePx + 2;
-        ctx.fillText(fit(ctx, b.label, x1 - x0 - 6), x0 + 3, y);
+        const y = b.kind === 'phase' ? top + 5 : top + 5 + rowPx * (1 + (b.lane ?? 0)) - 4;
+        ctx.fillText(fit(ctx, b.label, Math.max(x1 - x0, right - x0) - 6), x0 + 3, y);
       }
     }
     ctx.globalAlpha = 0.7;

@@ -10,7 +10,8 @@ import { decimateMinMaxColumns } from '../src/core/protocol/decimate';
 import { LineChart } from './charts';
 import type { SeriesSpec } from './charts';
 import { clear, h, td, th } from './dom';
-import { formatClock, formatDelta, formatDuration, formatInt, formatJoules, formatSig, formatWatts, formatWh } from './format';
+import { formatClock, formatDuration, formatInt, formatJoules, formatSig, formatWattHours, formatWatts } from '../src/core/units/format';
+import { formatDelta } from './format';
 import type { Column, RunStore } from './runStore';
 import type { Palette } from './theme';
 
@@ -161,7 +162,7 @@ export class ComparePanel {
     this.stores.forEach((s, i) => {
       const sw = h('span', { class: 'swatch', attrs: { 'aria-hidden': 'true' } });
       sw.style.backgroundColor = this.color(i);
-      this.legend.append(h('li', {}, sw, `${s.summary.name}${i === 0 ? ' (baseline)' : ''} · ${formatWh(s.summary.energyJ)}`));
+      this.legend.append(h('li', {}, sw, `${s.summary.name}${i === 0 ? ' (baseline)' : ''} · ${formatWattHours(s.summary.energyJ)}`));
     });
   }
 

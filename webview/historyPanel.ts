@@ -3,7 +3,8 @@ import type { ExportFormat, RunSummaryView } from '../src/core/protocol/panel';
 import { ProtocolLimits } from '../src/core/protocol/panel';
 import { jPerStepOf } from '../src/core/protocol/compare';
 import { clear, h, td, th } from './dom';
-import { formatDateTime, formatDuration, formatSig, formatWatts, formatWh } from './format';
+import { formatDuration, formatSig, formatWattHours, formatWatts } from '../src/core/units/format';
+import { formatDateTime } from './format';
 
 export interface HistoryActions {
   open(runId: string): void;
@@ -90,7 +91,7 @@ export class HistoryPanel {
         td(formatDateTime(r.startedAt)),
         td(r.status, `status status-${r.status}`),
         td(formatDuration(r.durationS), 'num'),
-        td(formatWh(r.energyJ), 'num'),
+        td(formatWattHours(r.energyJ), 'num'),
         td(formatWatts(r.avgPowerW), 'num'),
         td(jps === undefined ? '—' : formatSig(jps), 'num')));
     }

@@ -3,13 +3,15 @@
  * findings and a per-GPU table that says in text what the charts show.
  */
 import { assertNever } from '../src/core/protocol/panel';
+import { explainedWasteJ } from '../src/core/analysis/findings';
 import type { ExportFormat, FindingView } from '../src/core/protocol/panel';
 import { jPerStepOf, jPerTokenOf } from '../src/core/protocol/compare';
 import type { XY } from '../src/core/protocol/decimate';
 import { LineChart } from './charts';
 import type { BandSpec, EventSpec, SeriesSpec } from './charts';
 import { clear, h, setAttr, setText, td, th } from './dom';
-import { formatClock, formatDateTime, formatDuration, formatInt, formatJoules, formatPct, formatSig, formatWatts, formatWh } from './format';
+import { formatClock, formatDuration, formatInt, formatJoules, formatPct, formatSig, formatWattHours, formatWatts } from '../src/core/units/format';
+import { formatDateTime } from './format';
 import type { GpuMetric, GpuSeries, RunStore } from './runStore';
 import type { Palette } from './theme';
 
@@ -97,6 +99,7 @@ export class RunPanel {
   private cards: Card[] = [];
   private readonly gpuRows = new Map<number, HTMLTableCellElement[]>();
   private renderedFindings: FindingView[] | undefined;
+  private drawnBands: BandSpec[] = [];
   /** Per chart: what it last drew (shape and any-change signatures) and when. */
   private readonly drawnState = new Map<ChartKey, DrawnState>();
   private readonly drawnAt = new Map<ChartKey, number>();
@@ -268,6 +271,11 @@ export class RunPanel {
     return out;
   }
 
+  /** The bands drawn over the charts at the last redraw (for the tests). */
+  describeBands(): BandSpec[] {
+    return this.drawnBands;
+  }
+
   describeCards(): CardSnapshot[] {
     return this.cards.filter((c) => !c.root.hidden).map((c) => ({ key: c.key, label: c.label, value: c.value.textContent ?? '', detail: c.detail.textContent ?? '' }));
   }
@@ -351,11 +359,11 @@ export class RunPanel {
     const f = s.figures();
     const sum = s.summary;
     this.setCard('duration', formatDuration(f.durationS), f.source === 'live' ? 'running' : sum.status);
-    this.setCard('energy', formatWh(f.energyJ), formatJoules(f.energyJ));
+    this.setCard('energy', formatWattHours(f.energyJ), formatJoules(f.energyJ));
     this.setCard('avgPower', formatWatts(f.avgPowerW), 'energy ÷ duration');
     this.setCard('peakPower', formatWatts(f.peakPowerW), s.series.size > 1 ? 'all GPUs together' : '');
     this.setCard('avgUtil', f.avgUtilPct === undefined ? undefined : formatPct(f.avgUtilPct), 'mean of samples');
-    this.setCard('idle', f.idleEnergyJ === undefined ? undefined : formatWh(f.idleEnergyJ),
+    this.setCard('idle', f.idleEnergyJ === undefined ? undefined : formatWattHours(f.idleEnergyJ),
       f.idleEnergyJ === undefined ? '' : `${formatJoules(f.idleEnergyJ)}${f.energyJ > 0 ? ` · ${formatPct((100 * f.idleEnergyJ) / f.energyJ)} of the run` : ''}`);
     const reasons = [...new Set(s.gpuInfo.map((g) => g.energyMethodReason).filter((r): r is string => !!r))];
     this.setCard('method', energyMethodText[sum.energyMethod],
@@ -462,6 +470,7 @@ export class RunPanel {
     const gpus = s.gpuList();
     const axis = { xMin: 0, xMax };
     const bands = this.bands(s, xMax);
+    this.drawnBands = bands;
     const events: EventSpec[] = s.markers.filter((m) => m.kind === 'event').map((m) => ({ x: m.tS, label: m.label }));
     const color = (i: number): string => this.palette.series[i % this.palette.series.length] ?? this.palette.foreground;
     const gpuSeries = (m: GpuMetric, scale = 1): SeriesSpec[] => gpus.map((g, i) => ({
@@ -552,7 +561,14 @@ export class RunPanel {
     const phases = s.markers.filter((m) => m.kind === 'phase');
     phases.forEach((m, i) => out.push({ startX: m.tS, endX: phases[i + 1]?.tS ?? xMax, kind: 'phase', label: m.label }));
     for (const g of s.gaps) out.push({ startX: g.startMs / 1000, endX: (g.endMs ?? xMax * 1000) / 1000, kind: 'gap', label: `GPU ${g.gpu}: ${g.reason}` });
-    for (const f of s.findings) out.push({ startX: f.startS, endX: f.endS, kind: 'finding', label: f.title, severity: f.severity });
+    // One band per stretch, so busy time between stretches is never tinted. Source findings that
+    // refer to telemetry findings share their stretches: drawn once, on the telemetry finding.
+    let lane = 0;
+    for (const f of s.findings) {
+      if (f.correlatedWith?.length || f.static || f.stretches.length === 0) continue;
+      for (const st of f.stretches) out.push({ startX: st.startS, endX: st.endS, kind: 'finding', label: f.title, severity: f.severity, lane });
+      lane++;
+    }
     return out;
   }
 
@@ -565,9 +581,10 @@ export class RunPanel {
       const name = h('td', {}, h('span', { class: `severity severity-${f.severity}`, text: f.severity }), ` ${f.title}`);
       this.findingsBody.append(h('tr', { attrs: { 'data-code': f.code } },
         name,
-        td(`${formatClock(f.startS)}–${formatClock(f.endS)}${f.gpu === undefined ? '' : ` · GPU ${f.gpu}`}`),
-        td(formatJoules(f.energyJ), 'num'),
-        td(formatJoules(f.wastedJ), 'num'),
+        td(`${f.stretches.length > 1 ? `${f.stretches.length} stretches, ` : ''}${formatClock(f.startS)}–${formatClock(f.endS)}${f.gpu === undefined ? '' : ` · GPU ${f.gpu}`}`),
+        // A source finding that explains a measured one shows that one's joules, marked as counted there.
+        td(f.correlatedWith?.length ? '—' : formatJoules(f.energyJ), 'num'),
+        td(f.correlatedWith?.length ? `(${formatJoules(explainedWasteJ(f, findings))}, counted above)` : formatJoules(f.wastedJ), 'num'),
         td(f.message)));
     }
   }
@@ -595,7 +612,7 @@ export class RunPanel {
       const util = fromHost?.avgUtilPct ?? fromLive?.avgUtilPct;
       const memTotal = g.memTotalGiB;
       const texts = [
-        energyJ === undefined ? dash : `${formatWh(energyJ)} (${formatJoules(energyJ)})`,
+        energyJ === undefined ? dash : `${formatWattHours(energyJ)} (${formatJoules(energyJ)})`,
         avgW === undefined ? dash : formatWatts(avgW),
         fmt(g.max.power, formatWatts),
         util === undefined ? dash : formatPct(util),

@@ -4,7 +4,8 @@
  * charts a few points per pixel column. The RunView's sample objects are not retained.
  */
 import type { GpuInfo, GpuSample, SampleGap } from '../src/core/sampler/types';
-import type { FindingView, MarkerView, RunSummaryView, RunView, StepPoint } from '../src/core/protocol/panel';
+import { runWastedJ } from '../src/core/analysis/findings';
+import type { FindingView, LiveFiguresView, MarkerView, RunSummaryView, RunView, StepPoint } from '../src/core/protocol/panel';
 import { MinMaxBuckets } from '../src/core/protocol/decimate';
 import { LiveStats } from '../src/core/protocol/liveStats';
 import type { LiveFigures } from '../src/core/protocol/liveStats';
@@ -162,6 +163,12 @@ export class RunStore {
   sampleCount = 0;
   /** Samples refused because their GPU already had one at that time or later (a re-sent batch). */
   duplicates = 0;
+  /** Live run: the last batch included (the snapshot's `seq`, then each batch's). */
+  seq = 0;
+  duplicateBatches = 0;
+  gapBatches = 0;
+  /** Live run: the host's live figures (the same model the status bar reads). */
+  private hostLive: LiveFiguresView | undefined;
   /** Bumped on every change; views redraw when it moved. */
   version = 0;
   /** Bumped when bands change (findings, gaps). */
@@ -177,6 +184,8 @@ export class RunStore {
     this.markers = [...(run.markers ?? [])].sort((a, b) => a.tS - b.tS);
     this.steps = [...(run.steps ?? [])].sort((a, b) => a.tS - b.tS);
     this.findings = run.findings ?? [];
+    this.seq = run.seq ?? 0;
+    this.hostLive = run.live;
     this.gaps = run.gaps ?? [];
     for (const g of this.gpuInfo) this.series.set(g.index, new GpuSeries(g.index, g, maxBuckets));
     this.ingest(run.samples);
@@ -239,6 +248,16 @@ export class RunStore {
     }
   }
 
+  setHostLive(live: LiveFiguresView): void {
+    this.hostLive = live;
+    this.version++;
+  }
+
+  /** The GPUs the live figures count, when the host said. */
+  get countedGpus(): readonly number[] | undefined {
+    return this.running ? this.hostLive?.countedGpus : undefined;
+  }
+
   setFindings(findings: FindingView[]): void {
     this.findings = findings;
     this.version++;
@@ -285,9 +304,14 @@ export class RunStore {
   }
 
   figures(): DisplayFigures {
-    const findingsWaste = this.findings.length > 0 ? this.findings.reduce((a, f) => a + f.wastedJ, 0) : undefined;
+    // Counted once (overlaps and source findings that refer to telemetry add nothing): see runWastedJ.
+    const findingsWaste = this.findings.length > 0 ? runWastedJ(this.findings) : undefined;
     const idleEnergyJ = this.summary.idleEnergyJ ?? findingsWaste;
     if (this.running) {
+      // The host's live model counts the run's GPUs with the sampler's energy, as the status bar
+      // does; the panel's own sums (over every GPU it was sent) are only a fallback.
+      const h = this.hostLive;
+      if (h) return { source: 'live', durationS: h.elapsedS, energyJ: h.energyJ, avgPowerW: h.avgPowerW, peakPowerW: h.peakPowerW, avgUtilPct: h.avgUtilPct, idleEnergyJ };
       const f = this.stats.figures();
       return { source: 'live', durationS: f.durationS, energyJ: f.energyJ, avgPowerW: f.avgPowerW, peakPowerW: f.peakPowerW, avgUtilPct: f.avgUtilPct, idleEnergyJ };
     }

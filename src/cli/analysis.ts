@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeInWorker } from '../core/analysis/analysisClient';
+import type { Finding } from '../core/analysis/findings';
 import type { AnalysisInput } from '../core/runs/runSession';
-import type { FindingSummary } from '../core/runs/types';
 
 /** tree-sitter's wasm: dist/wasm beside the bundled CLI; from sources, the installed package. */
 export function cliWasmOptions(): { wasmDir?: string } {
@@ -11,7 +11,7 @@ export function cliWasmOptions(): { wasmDir?: string } {
 }
 
 /** Findings printed after a run's summary and put into `--json`: analysed in a worker thread, from the store. */
-export async function analyzeForCli(input: AnalysisInput): Promise<FindingSummary[]> {
-  const { summaries } = await analyzeInWorker(input, cliWasmOptions());
-  return summaries;
+export async function analyzeForCli(input: AnalysisInput): Promise<Finding[]> {
+  const { findings } = await analyzeInWorker(input, cliWasmOptions());
+  return findings;
 }

@@ -8,6 +8,12 @@ export interface FlagSpec {
   type: 'boolean' | 'string' | 'number';
   /** Short alias, e.g. `-j`. */
   short?: string;
+  /** Number flags: the accepted range (inclusive) and whether only whole numbers make sense. */
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  /** Number flags: `min` itself is excluded (e.g. a speed must be above 0). */
+  minExclusive?: boolean;
 }
 
 export interface Parsed {
@@ -54,6 +60,7 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, stopAt
       if (s.type === 'number') {
         const n = Number(value);
         if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} needs a number, got "${value}"`);
+        checkRange(name, s, n, value);
         flags[name] = n;
       } else {
         flags[name] = value;
@@ -64,4 +71,19 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, stopAt
     positionals.push(arg);
   }
   return { flags, positionals, rest: [] };
+}
+
+/** One line naming the flag, what it accepts and what it got, e.g. `--workers must be a whole number 0-64, got "-5"`. */
+function checkRange(name: string, s: FlagSpec, n: number, raw: string): void {
+  const tooLow = s.min !== undefined && (s.minExclusive ? n <= s.min : n < s.min);
+  const tooHigh = s.max !== undefined && n > s.max;
+  if (!tooLow && !tooHigh && !(s.integer && !Number.isInteger(n))) return;
+  const kind = s.integer ? 'a whole number' : 'a number';
+  let range: string;
+  if (s.min !== undefined && s.max !== undefined && !s.minExclusive) range = ` ${s.min}-${s.max}`;
+  else if (s.min !== undefined && s.max !== undefined) range = ` above ${s.min} and at most ${s.max}`;
+  else if (s.min !== undefined) range = s.minExclusive ? ` above ${s.min}` : ` of at least ${s.min}`;
+  else if (s.max !== undefined) range = ` of at most ${s.max}`;
+  else range = '';
+  throw new UsageError(`--${name} must be ${kind}${range}, got "${raw}"`);
 }

@@ -12,6 +12,7 @@ import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts
 import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
+import { cmdCheck } from './check';
 
 const VERSION = '0.1.0';
 
@@ -23,7 +24,8 @@ Usage:
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
   joules report <run-id|last> [--json]          show a stored run's summary
-  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply edits the script)
+  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
+  joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -67,6 +69,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return cmdReport(rest, io);
       case 'fix':
         return await cmdFix(rest, io);
+      case 'check':
+        return await cmdCheck(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -324,6 +328,10 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { analyzeInWorker } = await import('../core/analysis/analysisClient');
   const { cliWasmOptions } = await import('./analysis');
   const options = cliWasmOptions();
+  const { defaultNumWorkers } = await import('../core/analysis/quickFixes');
+  // Workers are sized for the machine the run ran on, not the one applying the fix.
+  const host = rec.host;
+  const numWorkers = typeof flags.workers === 'number' ? flags.workers : host !== undefined ? defaultNumWorkers(host.cpuCount, rec.runGpus.length || host.gpuCount) : undefined;
   const input = {
     summary: rec,
     gpus: rec.gpuInfo,
@@ -332,13 +340,15 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
     endMs: rec.durationS * 1000,
   };
   // The run is analysed once (in a worker, streamed from the store); fixes are derived from that.
-  const { fixes, applied } = await planFixes(input, {
+  const { fixes, applied, held } = await planFixes(input, {
     ...options,
     analyze: (i) => analyzeInWorker(i, options),
-    ...(typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {}),
+    ...(numWorkers !== undefined ? { numWorkers } : {}),
     ...(flags.apply ? { write: (file: string, text: string) => fs.writeFileSync(file, text) } : {}),
     onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
   });
+  // Fixes not known to be safe are never applied: listed with the reason to look first.
+  if (held.length > 0) io.stdout.write(`Not applied, review these first:\n${held.map((h) => `  ${path.relative(process.cwd(), h.file)}:${h.line}: ${h.title} (${h.reason})`).join('\n')}\n`);
   if (!fixes.length) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');

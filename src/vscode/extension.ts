@@ -7,7 +7,6 @@
  * happen in `startup()`, scheduled after activate() has returned.
  */
 import * as path from 'node:path';
-import type { Finding } from '../core/analysis/findings';
 import * as vscode from 'vscode';
 import { defaultStoreDir } from '../core/runs/store';
 import { AmbientMeter } from './ambientMeter';
@@ -70,11 +69,10 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     (message) => notifier.log.warn(message),
     () => statusBarRef.current?.update(),
   );
-  // Each run is analysed once, when it ends, inside the run (so its stored summary, the CLI's
-  // `joules report` and the panel carry the findings); the editor layer reuses the full findings.
+  // Each run is analysed once, when it ends, inside the run: its end event carries the findings to
+  // every surface (stored summary, panel, diagnostics), so nothing here caches or re-analyses.
   const wasmDir = context.asAbsolutePath(path.join('dist', 'wasm'));
   const analysisWorkerFile = context.asAbsolutePath(path.join('dist', 'analysisWorker.js'));
-  const fullFindings = new Map<string, Finding[]>();
   const runs = new RunManager({
     config,
     notifier,
@@ -82,11 +80,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     analyze: async (input) => {
       // In a worker thread that streams the run from the store: nothing of it on this thread.
       const { analyzeInWorker } = await import('../core/analysis/analysisClient');
-      const { findings, summaries } = await analyzeInWorker(input, { wasmDir, workerFile: analysisWorkerFile });
-      fullFindings.set(input.summary.id, findings);
-      // Only the newest few are kept: the controller takes them right after the run ends.
-      for (const id of [...fullFindings.keys()].slice(0, -8)) fullFindings.delete(id);
-      return summaries;
+      return (await analyzeInWorker(input, { wasmDir, workerFile: analysisWorkerFile })).findings;
     },
     availability,
     state: context.workspaceState,
@@ -148,7 +142,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
 
   const ready = new Promise<void>((resolve) => {
     setTimeout(() => {
-      startup(context, runs, ambient, config, statusBar, notifier, { wasmDir, analysisWorkerFile, analyzed: (runId) => fullFindings.get(runId) }).then(resolve, (e: unknown) => {
+      startup(context, runs, ambient, config, statusBar, notifier, wasmDir).then(resolve, (e: unknown) => {
         notifier.failure('start-up failed', e);
         resolve();
       });
@@ -165,14 +159,14 @@ async function startup(
   config: Config,
   statusBar: StatusBar,
   notifier: Notifier,
-  analysis: { wasmDir: string; analysisWorkerFile: string; analyzed: (runId: string) => Finding[] | undefined },
+  wasmDir: string,
 ): Promise<void> {
   // Findings in the editor (src/vscode/findings). Loaded here, not imported at the top: the
   // analysis brings tree-sitter, whose module would otherwise be evaluated during activation.
   // Registered before the history is ready, so no run can end before it listens.
   try {
     const { registerFindings, runEndsOf } = await import('./findings/findingsController');
-    registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, notifier, ...analysis });
+    registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, notifier, wasmDir });
   } catch (e) {
     // Runs still work without findings: say so and go on.
     notifier.failure('findings in the editor are unavailable', e);

@@ -3,7 +3,7 @@
  * `joules` task, a command argument), turned into the core's LaunchSpec. Pure: no `vscode` import.
  */
 import * as path from 'node:path';
-import { CommandLineError, joinCommandLine, needsShell, parseCommandLine } from '../core/runs/commandLine';
+import { CommandLineError, commandWithArgs, joinCommandLine, needsShell, parseCommandLine } from '../core/runs/commandLine';
 import type { LaunchSpec } from '../core/runs/types';
 
 /**
@@ -67,8 +67,12 @@ export function commandLineLaunch(line: string, cwd: string, forceShell: boolean
     shell ||= parsed.needsShell;
   } catch (e) {
     if (!(e instanceof CommandLineError)) throw e;
-    // A shell would reject it too, with a less helpful message.
-    throw new LaunchError(`cannot split the command line: ${e.message} (at character ${e.offset + 1})`);
+    // A line escaped for cmd.exe (quoteForCmd) need not split by the C runtime's rules: the shell runs it.
+    if (!forceShell || process.platform !== 'win32') {
+      // A shell would reject it too, with a less helpful message.
+      throw new LaunchError(`cannot split the command line: ${e.message} (at character ${e.offset + 1})`);
+    }
+    argv = [];
   }
   if (!argv.length && !shell) throw new LaunchError('the command line is empty');
   const script = argv.find((a) => a.endsWith('.py'));
@@ -89,8 +93,9 @@ export function taskLaunch(def: JoulesTaskDefinition, folder: string | undefined
   if (def.script) {
     request = pythonLaunch(interpreter(), path.resolve(cwd, def.script), args, cwd, 'workspace');
   } else if (def.command) {
-    const line = args.length ? `${def.command} ${joinCommandLine(args)}` : def.command;
-    request = commandLineLaunch(line, cwd, def.shell === true, 'workspace');
+    // Arguments are quoted for cmd.exe when it runs the line (Windows), else so the line needs no shell.
+    const shell = def.shell === true || needsShell(def.command);
+    request = commandLineLaunch(commandWithArgs(def.command, args, shell), cwd, shell, 'workspace');
   } else {
     throw new LaunchError('a joules task needs "script" (a Python file) or "command" (a command line)');
   }
@@ -118,7 +123,8 @@ export function launchFromArgument(arg: unknown, defaultCwd: string): LaunchRequ
     if (script) spec.scriptPath = path.resolve(cwd, script);
     request = { kind: 'process', spec, origin: 'user', label: joinCommandLine([o.command, ...args]) };
   } else {
-    request = commandLineLaunch(args?.length ? `${o.command} ${joinCommandLine(args)}` : o.command, cwd, shell, 'user');
+    const viaShell = shell || needsShell(o.command);
+    request = commandLineLaunch(commandWithArgs(o.command, args ?? [], viaShell), cwd, viaShell, 'user');
   }
   if (request.kind === 'process' && typeof o.name === 'string' && o.name) request.spec.name = o.name;
   return request;

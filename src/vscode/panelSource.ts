@@ -1,45 +1,83 @@
 import * as vscode from 'vscode';
-import type { ExportFormat, RunSummaryView, RunView } from '../core/protocol/panel';
-import type { SampleBatch } from '../core/sampler/types';
-import { exportRuns, loadRunViews } from './historyActions';
+import { toFindingSummary } from '../core/analysis/findings';
+import type { ExportFormat, FindingView, LiveFiguresView, RunSummaryView, RunView } from '../core/protocol/panel';
+import { clipName } from '../core/protocol/panel';
+import type { LiveStatus } from '../core/runs/types';
+import { storedRunDrawing } from '../core/runs/storedRunView';
+import { exportRuns } from './historyActions';
 import type { PanelDataSource } from './panel/panelHost';
-import type { RunManager } from './runManager';
-import { toSummaryView } from './runViews';
+import type { LiveBatch } from './panel/panelSession';
+import type { ActiveRun, RunManager } from './runManager';
+import { toFindingView, toRunView, toSummaryView } from './runViews';
+
+/** The live figures as the panel protocol carries them. */
+export function liveFiguresView(l: LiveStatus): LiveFiguresView {
+  return {
+    elapsedS: l.elapsedS,
+    energyJ: l.energyJ,
+    ...(l.powerW !== undefined ? { powerW: l.powerW } : {}),
+    avgPowerW: l.avgPowerW,
+    peakPowerW: l.peakPowerW,
+    ...(l.avgUtilPct !== undefined ? { avgUtilPct: l.avgUtilPct } : {}),
+    countedGpus: l.countedGpus,
+    energyMethod: l.energyMethod,
+  };
+}
 
 /** The energy panel's view of the run manager and the history (PanelHost's PanelDataSource). */
 export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable {
-  private readonly sampleEmitter = new vscode.EventEmitter<{ runId: string; batch: SampleBatch }>();
+  private readonly sampleEmitter = new vscode.EventEmitter<LiveBatch>();
+  private readonly findingsEmitter = new vscode.EventEmitter<{ runId: string; findings: FindingView[] }>();
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Batches of the live run numbered so far (the snapshot's `seq`). */
+  private live: { runId: string; seq: number } | undefined;
 
   constructor(private readonly runs: RunManager) {
     this.subscriptions.push(
-      runs.onDidStart((run) => {
-        const off = run.session.onBatch((batch) => this.sampleEmitter.fire({ runId: run.id, batch }));
-        void run.session.done.then(off);
-      }),
+      runs.onDidStart((run) => this.follow(run)),
+      // The run's end event carries its findings: the panel shows them as soon as the run ends.
+      runs.onDidEnd((e) => this.findingsEmitter.fire({ runId: e.summary.id, findings: e.findings.map((f, i) => toFindingView(toFindingSummary(f), i)) })),
     );
+    // The panel is built on first use, often in the middle of a run: follow that run too, or
+    // the panel would freeze at its first snapshot.
+    if (runs.current) this.follow(runs.current);
+  }
+
+  private follow(run: ActiveRun): void {
+    if (this.live?.runId === run.id) return;
+    const state = { runId: run.id, seq: 0 };
+    this.live = state;
+    const off = run.session.onBatch((batch) => {
+      state.seq++;
+      this.sampleEmitter.fire({ runId: run.id, seq: state.seq, batch, live: liveFiguresView(run.session.live()) });
+    });
+    void run.session.done.then(off);
   }
 
   current(): RunView | undefined {
     const run = this.runs.current;
     if (!run) return undefined;
+    if (this.live?.runId !== run.id) this.follow(run);
     const s = run.session;
     const live = s.live();
     const summary: RunSummaryView = {
       id: s.id,
-      name: s.spec.name ?? run.request.label,
+      name: clipName(s.spec.name ?? run.request.label),
       status: 'running',
       startedAt: s.startedAt.toISOString(),
       durationS: live.elapsedS,
       exitCode: null,
       energyJ: live.energyJ,
       energyMethod: live.energyMethod,
-      avgPowerW: live.elapsedS > 0 ? live.energyJ / live.elapsedS : 0,
-      peakPowerW: live.powerW ?? 0,
+      avgPowerW: live.avgPowerW,
+      peakPowerW: live.peakPowerW,
+      ...(live.avgUtilPct !== undefined ? { avgUtilPct: live.avgUtilPct } : {}),
       gpus: live.gpus.map((g) => ({ index: g.index, name: g.name, uuid: s.gpus.find((x) => x.index === g.index)?.uuid ?? '', energyJ: g.energyJ ?? 0, avgPowerW: live.elapsedS > 0 ? (g.energyJ ?? 0) / live.elapsedS : 0 })),
     };
-    // The session keeps min/max per time bucket (bounded), not every sample: that is what the charts draw.
-    return { summary, gpus: s.gpus, samples: s.viewSamples() };
+    const markers = s.runMarkers().map((m) => ({ tS: m.tS, label: m.label, kind: 'event' as const }));
+    // The session keeps min/max per time bucket (bounded), not every sample: that is what the charts
+    // draw. With it, the number of the last batch it includes: the batches after it follow.
+    return { summary, gpus: s.gpus, samples: s.viewSamples(), seq: this.live?.seq ?? 0, live: liveFiguresView(live), ...(markers.length ? { markers } : {}) };
   }
 
   async history(): Promise<RunSummaryView[]> {
@@ -48,23 +86,30 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
 
   async load(runId: string): Promise<RunView | undefined> {
     await this.runs.ready;
-    return loadRunViews(this.runs.store, [runId]).runs[0];
+    // Streamed through a bounded view: what the panel draws, whatever the run's length.
+    const drawn = await storedRunDrawing(this.runs.store, runId);
+    return drawn ? toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: drawn.samples, gaps: drawn.gaps }) : undefined;
   }
 
   async exportRuns(runIds: string[], format: ExportFormat): Promise<void> {
     await exportRuns(this.runs.store, runIds, format);
   }
 
-  onSamples(cb: (runId: string, batch: SampleBatch) => void): vscode.Disposable {
-    return this.sampleEmitter.event((e) => cb(e.runId, e.batch));
+  onSamples(cb: (e: LiveBatch) => void): vscode.Disposable {
+    return this.sampleEmitter.event(cb);
   }
 
   onRunEnded(cb: (summary: RunSummaryView) => void): vscode.Disposable {
     return this.runs.onDidEnd((e) => cb(toSummaryView(e.summary)));
   }
 
+  onFindings(cb: (runId: string, findings: FindingView[]) => void): vscode.Disposable {
+    return this.findingsEmitter.event((e) => cb(e.runId, e.findings));
+  }
+
   dispose(): void {
     for (const d of this.subscriptions.splice(0)) d.dispose();
     this.sampleEmitter.dispose();
+    this.findingsEmitter.dispose();
   }
 }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { Finding } from '../core/analysis/findings';
 import { processTree, signalTree } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
@@ -78,11 +79,11 @@ export class RunManager implements vscode.Disposable {
   /** Resolves once the history has been recovered and pruned after activation. */
   readonly ready: Promise<void>;
   private readonly startEmitter = new vscode.EventEmitter<ActiveRun>();
-  private readonly endEmitter = new vscode.EventEmitter<{ run: ActiveRun; summary: RunSummary }>();
+  private readonly endEmitter = new vscode.EventEmitter<{ run: ActiveRun; summary: RunSummary; findings: readonly Finding[] }>();
   private readonly historyEmitter = new vscode.EventEmitter<void>();
   /** A run started (its sampler is up and its process spawned). */
   readonly onDidStart = this.startEmitter.event;
-  /** A run ended and its record is stored. */
+  /** A run ended and its record is stored; carries the run's findings (analysed once, in the run). */
   readonly onDidEnd = this.endEmitter.event;
   /** The stored history changed (run added, ended, deleted, pruned, recovered, folder changed). */
   readonly onDidChangeHistory = this.historyEmitter.event;
@@ -280,7 +281,12 @@ export class RunManager implements vscode.Disposable {
   private options(): RunOptions {
     return {
       store: this.storeInstance,
-      sampler: { backend: { kind: 'nvml' }, intervalMs: this.o.config.sampleIntervalMs, workerFile: this.o.workerFile },
+      sampler: {
+        backend: { kind: 'nvml' },
+        intervalMs: this.o.config.sampleIntervalMs,
+        powerSamplesPerSecond: this.o.config.powerSamplesPerSecond,
+        workerFile: this.o.workerFile,
+      },
       stdin: 'pipe',
       stopGraceS: this.o.config.stopGraceS,
       afterRunMs: this.o.config.watchAfterExitS * 1000,
@@ -318,7 +324,7 @@ export class RunManager implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'joules.running', false);
     this.prune();
     void this.o.ambient.resume();
-    this.endEmitter.fire({ run, summary });
+    this.endEmitter.fire({ run, summary, findings: run.session.findings });
     this.historyEmitter.fire();
   }
 }

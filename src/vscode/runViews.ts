@@ -2,15 +2,18 @@
  * Run records in the shape of the panel protocol (`RunView`), for the panel and the exports.
  * Pure: no `vscode` import.
  */
-import type { FindingSeverity, FindingView, RunSummaryView, RunView } from '../core/protocol/panel';
-import type { FindingSummary, RunRecord, RunSummary } from '../core/runs/types';
+import type { FindingView, RunSummaryView, RunView } from '../core/protocol/panel';
+import type { FindingSummary } from '../core/analysis/findings';
+import { runWastedJ } from '../core/analysis/findings';
+import type { RunRecord, RunSummary } from '../core/runs/types';
+import { clipName } from '../core/protocol/panel';
 import type { GpuInfo, GpuSample, SampleGap } from '../core/sampler/types';
 
 export function toSummaryView(s: RunSummary): RunSummaryView {
   const methods = new Set(s.gpus.map((g) => g.energyMethod));
   const view: RunSummaryView = {
     id: s.id,
-    name: s.name,
+    name: clipName(s.name),
     status: s.status,
     startedAt: s.startedAt,
     durationS: s.durationS,
@@ -29,30 +32,36 @@ export function toSummaryView(s: RunSummary): RunSummaryView {
     })),
   };
   if (s.avgUtilPct !== undefined) view.avgUtilPct = s.avgUtilPct;
-  const idle = (s.findings ?? []).reduce((a, f) => a + f.wastedJ, 0);
-  if (s.findings?.length) view.idleEnergyJ = idle;
+  // The waste counted once; runs stored before `wastedJ` existed get it from their findings.
+  if (s.wastedJ !== undefined) view.idleEnergyJ = s.wastedJ;
+  else if (s.findings?.length) view.idleEnergyJ = runWastedJ(s.findings.map(toFindingView));
+  if (s.steps !== undefined) view.steps = s.steps;
+  if (s.tokens !== undefined) view.tokens = s.tokens;
+  if (s.jPerStep !== undefined) view.jPerStep = s.jPerStep;
+  if (s.jPerToken !== undefined) view.jPerToken = s.jPerToken;
   return view;
 }
 
-const SEVERITY: Record<FindingSummary['severity'], FindingSeverity> = { warning: 'warning', information: 'info', hint: 'info' };
-
-export function toFindingView(f: FindingSummary): FindingView {
+/**
+ * A stored finding as the panel shows it. Runs stored by older versions lack `id`, `title`,
+ * `stretches` and `static`: they get a positional id, their code as title and one stretch.
+ */
+export function toFindingView(f: FindingSummary, index = 0): FindingView {
+  const stored: Partial<FindingSummary> = f;
   return {
-    code: f.code,
-    severity: SEVERITY[f.severity],
-    title: f.code,
-    message: f.message,
-    startS: f.startS,
-    endS: f.endS,
-    energyJ: f.energyJ,
-    wastedJ: f.wastedJ,
-    ...(f.gpu !== undefined ? { gpu: f.gpu } : {}),
+    ...f,
+    id: stored.id ?? `${f.code}#${index + 1}`,
+    title: stored.title ?? f.code,
+    stretches: stored.stretches ?? (f.endS > f.startS ? [{ startS: f.startS, endS: f.endS }] : []),
+    static: stored.static ?? false,
   };
 }
 
 export function toRunView(record: Pick<RunRecord, 'summary' | 'gpus' | 'samples'> & { gaps?: SampleGap[] }): RunView {
   const view: RunView = { summary: toSummaryView(record.summary), gpus: record.gpus, samples: record.samples };
   if (record.summary.findings?.length) view.findings = record.summary.findings.map(toFindingView);
+  // `::joules mark` lines: drawn as event lines on the charts.
+  if (record.summary.markers?.length) view.markers = record.summary.markers.map((m) => ({ tS: m.tS, label: m.label, kind: 'event' }));
   if (record.gaps?.length) view.gaps = record.gaps;
   return view;
 }

@@ -1,5 +1,6 @@
 // The real webview bundle (dist/webview/panel.js) in headless Chromium under the real CSP, fed
 // protocol messages built from the recorded H200 trace.
+import { formatJoules, formatPct } from '../../src/core/units/format';
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { FromPanel, RunView, ToPanel } from '../../src/core/protocol/panel';
@@ -26,7 +27,8 @@ function close(actual: number | undefined, expected: number, tol = 1e-9): void {
 
 async function streamLive(p: PanelPage, id: string, samples: GpuSample[]): Promise<number> {
   const bs = batches(samples);
-  for (const b of bs) await p.post({ type: 'samples', runId: id, batch: { samples: b, powerPoints: [], gaps: [] } } satisfies ToPanel);
+  let seq = 0;
+  for (const b of bs) await p.post({ type: 'samples', runId: id, seq: ++seq, batch: { samples: b, powerPoints: [], gaps: [] } } satisfies ToPanel);
   return bs.length;
 }
 
@@ -117,11 +119,12 @@ describe('energy panel in Chromium', function () {
     close(f?.avgUtilPct, ref.avgUtilPct);
     const card = (k: string): { value: string; detail: string } | undefined => st.cards.find((c) => c.key === k);
     assert.equal(card('energy')?.value, `${(ref.energyJ / 3600).toFixed(2)} Wh`);
-    assert.equal(card('energy')?.detail, `${Math.round(ref.energyJ).toLocaleString('en-US')} J`);
+    // The same words as the CLI and the status bar (src/core/units/format.ts).
+    assert.equal(card('energy')?.detail, formatJoules(ref.energyJ));
     assert.equal(card('duration')?.value, `${ref.durationS.toFixed(1)} s`);
     assert.equal(card('avgPower')?.value, `${ref.avgPowerW.toFixed(0)} W`);
     assert.equal(card('peakPower')?.value, `${Math.round(ref.peakPowerW).toLocaleString('en-US')} W`);
-    assert.equal(card('avgUtil')?.value, `${ref.avgUtilPct.toFixed(1)} %`);
+    assert.equal(card('avgUtil')?.value, formatPct(ref.avgUtilPct));
     assert.equal(card('method')?.value, 'Hardware counter');
     assert.equal(card('jPerStep'), undefined, 'no steps, no J/step card');
     // The per-GPU table is the charts' text equivalent.
@@ -159,11 +162,11 @@ describe('energy panel in Chromium', function () {
     // (cards still move); one that starts a new column redraws them all.
     const redraws = (s: typeof st): number[] => Object.values(s.charts).map((c) => c[0]?.redraws ?? 0);
     const before = redraws(st);
-    await p.post({ type: 'samples', runId: 'hour', batch: { samples: [{ tMs: 3_599_950, gpu: 0, powerMilliwatts: hour[35_999]!.powerMilliwatts, utilGpuPct: hour[35_999]!.utilGpuPct, energyMillijoules: hour[35_999]!.energyMillijoules }], powerPoints: [], gaps: [] } } satisfies ToPanel);
+    await p.post({ type: 'samples', runId: 'hour', seq: 1, batch: { samples: [{ tMs: 3_599_950, gpu: 0, powerMilliwatts: hour[35_999]!.powerMilliwatts, utilGpuPct: hour[35_999]!.utilGpuPct, energyMillijoules: hour[35_999]!.energyMillijoules }], powerPoints: [], gaps: [] } } satisfies ToPanel);
     st = await p.settle();
     assert.equal(st.samplesPerGpu['0'], 36_001);
     assert.deepEqual(redraws(st), before);
-    await p.post({ type: 'samples', runId: 'hour', batch: { samples: [{ tMs: 3_700_000, gpu: 0, powerMilliwatts: 500_000, utilGpuPct: 50, energyMillijoules: 1.2e9 }], powerPoints: [], gaps: [] } } satisfies ToPanel);
+    await p.post({ type: 'samples', runId: 'hour', seq: 2, batch: { samples: [{ tMs: 3_700_000, gpu: 0, powerMilliwatts: 500_000, utilGpuPct: 50, energyMillijoules: 1.2e9 }], powerPoints: [], gaps: [] } } satisfies ToPanel);
     st = await p.settle();
     assert.ok(redraws(st).every((n, i) => n === (before[i] ?? 0) + 1), `${redraws(st).join()} vs ${before.join()}`);
   });
@@ -195,8 +198,39 @@ describe('energy panel in Chromium', function () {
     const rowsText = await p.page.$$eval('.findings tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-code')));
     assert.deepEqual(rowsText, ['gpu-idle', 'gpu-starved']);
     const wasted = findings.reduce((a, f) => a + f.wastedJ, 0);
-    close(st.figures?.idleEnergyJ, wasted);
+    close(st.figures?.idleEnergyJ, wasted, 0.05);
     assert.equal(st.cards.find((c) => c.key === 'idle')?.detail.split(' · ')[0], `${Math.round(wasted).toLocaleString('en-US')} J`);
+  });
+
+  it('counts waste once: a source line that explains a finding, and a stall inside a starved stretch, add nothing', async () => {
+    const p = await open();
+    await p.post({ type: 'init', live: runView(runningSummary('live-1', 'train.py'), gpus, all), history: [] } satisfies ToPanel);
+    const [starved, idle] = traceFindings(s0);
+    assert.ok(starved && idle);
+    // A stall finding inside the starved stretch on the same GPU, and a source line pointing at the starved finding.
+    const stall = { ...starved, id: 'periodic-stall:gpu0', code: 'periodic-stall' as const, title: 'GPU 0 stalled', startS: 16, endS: 18, stretches: [{ startS: 16, endS: 18 }], energyJ: 10, wastedJ: 1 };
+    const line = { ...starved, id: 'dataloader-workers:/p/train.py:11', code: 'dataloader-workers' as const, title: 'DataLoader without worker processes', correlatedWith: [starved.id], energyJ: 0, wastedJ: 0, file: '/p/train.py', line: 11 };
+    await p.post({ type: 'findings', runId: 'live-1', findings: [starved, idle, stall, line] } satisfies ToPanel);
+    const st = await p.settle();
+    close(st.figures?.idleEnergyJ, starved.wastedJ + idle.wastedJ, 0.05);
+    // The source line's row shows the starved finding's waste as counted above, not as its own.
+    const lineRow = await p.page.$eval('.findings tbody tr[data-code="dataloader-workers"]', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''));
+    assert.equal(lineRow[2], '—');
+    assert.match(lineRow[3] ?? '', /counted above/);
+  });
+
+  it('draws a finding of several stretches as one band per stretch, each finding in its own row', async () => {
+    const p = await open();
+    await p.post({ type: 'init', live: runView(runningSummary('live-1', 'train.py'), gpus, all), history: [] } satisfies ToPanel);
+    const [starved, idle] = traceFindings(s0);
+    assert.ok(starved && idle);
+    const split = { ...idle, startS: 2, endS: 12, stretches: [{ startS: 2, endS: 4 }, { startS: 10, endS: 12 }] };
+    await p.post({ type: 'findings', runId: 'live-1', findings: [split, starved] } satisfies ToPanel);
+    const st = await p.settle();
+    const bands = st.bands.filter((b) => b.kind === 'finding');
+    assert.deepEqual(bands.map((b) => [b.startX, b.endX, b.lane]), [[2, 4, 0], [10, 12, 0], [14.9, 19.9, 1]]);
+    // Nothing tints the busy time between the two stretches (4 s to 10 s).
+    assert.ok(!bands.some((b) => b.startX < 10 && b.endX > 4), JSON.stringify(bands));
   });
 
   it('ignores malformed messages, keeps working, and reports them to the host', async () => {
@@ -207,14 +241,14 @@ describe('energy panel in Chromium', function () {
     const sample = all[30]!;
     const bad: unknown[] = [
       null, 42, 'init', [], {}, { type: 'nope' }, { type: 'init' },
-      { type: 'samples', runId: 'live-1', batch: { samples: [{ ...sample, powerMilliwatts: Number.NaN }], powerPoints: [], gaps: [] } },
-      { type: 'samples', runId: 'live-1', batch: { samples: [{ ...sample, tMs: Number.POSITIVE_INFINITY }], powerPoints: [], gaps: [] } },
-      { type: 'samples', runId: 'live-1', batch: { samples: [{ ...sample, gpu: -1 }], powerPoints: [], gaps: [] } },
-      { type: 'samples', runId: 'live-1', batch: { samples: 'many', powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: [{ ...sample, powerMilliwatts: Number.NaN }], powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: [{ ...sample, tMs: Number.POSITIVE_INFINITY }], powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: [{ ...sample, gpu: -1 }], powerPoints: [], gaps: [] } },
+      { type: 'samples', runId: 'live-1', seq: 1, batch: { samples: 'many', powerPoints: [], gaps: [] } },
       { type: 'samples', runId: 'x'.repeat(100_000), batch: okBatch },
       { type: 'samples', runId: 'some-other-run', batch: okBatch },
       { type: 'runEnded', summary: { ...summaryOf('live-1', 'n', all, gpus), energyJ: '1' } },
-      { type: 'findings', runId: 'live-1', findings: [{ code: 'c', severity: 'fatal', title: 't', message: 'm', startS: 1, endS: 2, energyJ: 1, wastedJ: 1 }] },
+      { type: 'findings', runId: 'live-1', findings: [{ id: 'c', code: 'c', severity: 'fatal', title: 't', message: 'm', startS: 1, endS: 2, stretches: [], energyJ: 1, wastedJ: 1, static: false }] },
       { type: 'showRuns', view: 'run', runs: [] },
       { type: 'notice', level: 'info', message: 'x'.repeat(100_000) },
       { type: 'init', history: [{ ...summaryOf('a', 'a', all, gpus), startedAt: 'yesterday' }] },
@@ -228,14 +262,14 @@ describe('energy panel in Chromium', function () {
     const logs = (await p.posted()).filter((m): m is Extract<FromPanel, { type: 'log' }> => m.type === 'log');
     assert.equal(logs.length, bad.length);
     assert.ok(logs.every((l) => l.level === 'warn' && l.message.length < 200));
-    await p.post({ type: 'samples', runId: 'live-1', batch: okBatch } satisfies ToPanel);
+    await p.post({ type: 'samples', runId: 'live-1', seq: 1, batch: okBatch } satisfies ToPanel);
     st = await p.settle();
     assert.deepEqual(st.samplesPerGpu, { 0: 20, 1: 20 }, 'still works after the flood');
-    // A re-sent batch is recognised, not counted twice.
-    await p.post({ type: 'samples', runId: 'live-1', batch: okBatch } satisfies ToPanel);
+    // A re-sent batch (same sequence number) is recognised, not counted twice.
+    await p.post({ type: 'samples', runId: 'live-1', seq: 1, batch: okBatch } satisfies ToPanel);
     st = await p.settle();
     assert.deepEqual(st.samplesPerGpu, { 0: 20, 1: 20 });
-    assert.equal(st.duplicates, 20);
+    assert.equal(st.batchesSkipped.duplicate, 1);
     p.consoleErrors.length = 0;
   });
 
@@ -262,6 +296,63 @@ describe('energy panel in Chromium', function () {
     st = await p.settle();
     assert.equal(st.palette.lineWidth, 2);
     await p.screenshot('panel-high-contrast.png');
+  });
+
+  it('opened in the middle of a run: a snapshot, then every batch after it, to the end of the run (no freeze, no gap, no duplicate)', async () => {
+    const bs = batches(all);
+    let seq = 0;
+    let live: RunView = { ...runView(runningSummary('live-1', 'train.py'), gpus, []), seq: 0 };
+    let ended = false;
+    const source: PanelRunSource = {
+      current: () => (ended ? undefined : live),
+      history: () => Promise.resolve([]),
+      load: () => Promise.resolve(undefined),
+      exportRuns: () => Promise.resolve(),
+    };
+    const session = new PanelSession(source, { info: () => undefined, warn: () => undefined, error: () => undefined });
+    const produce = (b: GpuSample[]): void => {
+      live = { ...live, samples: [...live.samples, ...b], seq: ++seq };
+      session.samples({ runId: 'live-1', seq, batch: { samples: b, powerPoints: [], gaps: [] } });
+    };
+    // A third of the run has gone by before the panel exists.
+    const third = Math.floor(bs.length / 3);
+    for (const b of bs.slice(0, third)) produce(b);
+    // Like VS Code, messages posted before the page exists are delivered once it does, in order.
+    let pageReady: (p: PanelPage) => void = () => undefined;
+    const pageP = new Promise<PanelPage>((r) => (pageReady = r));
+    let chain = Promise.resolve();
+    session.attach({ visible: true, post: (m) => { chain = chain.then(async () => (await pageP).post(m)); return chain.then(() => true); } });
+    const page = await open({ toHost: (m) => void session.receive(m) });
+    pageReady(page);
+    await page.page.waitForFunction(() => (window as unknown as { __joulesPanelState: { received: Record<string, number> } }).__joulesPanelState.received.init === 1);
+    let st = await page.settle();
+    assert.equal(st.seq, third, 'the snapshot says which batches it holds');
+    // A batch re-sent by the host after the snapshot is skipped; one lost in transit triggers a new snapshot.
+    await page.post({ type: 'samples', runId: 'live-1', seq: third, batch: { samples: bs[third - 1] ?? [], powerPoints: [], gaps: [] } });
+    for (const b of bs.slice(third)) {
+      produce(b);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    ended = true;
+    session.runEnded(summaryOf('live-1', 'train.py', all, gpus));
+    await chain;
+    st = await page.settle();
+    assert.equal(st.seq, bs.length);
+    assert.deepEqual(st.batchesSkipped, { duplicate: 1, gap: 0 });
+    assert.deepEqual(st.samplesPerGpu, { 0: s0.length, 1: s1.length }, 'the charts reach the end of the run');
+    assert.equal(st.charts.power?.[0]?.last?.x, (s0.at(-1)?.tMs ?? 0) / 1000);
+    assert.equal(st.cards.find((c) => c.key === 'energy')?.detail, formatJoules(ref.energyJ));
+  });
+
+  it('asks for a new snapshot when a batch went missing, instead of drawing a run with a hole', async () => {
+    const p = await open();
+    await p.post({ type: 'init', live: { ...runView(runningSummary('live-1', 'train.py'), gpus, all.slice(0, 20)), seq: 4 }, history: [] } satisfies ToPanel);
+    await p.settle();
+    await p.post({ type: 'samples', runId: 'live-1', seq: 6, batch: { samples: all.slice(20, 40), powerPoints: [], gaps: [] } } satisfies ToPanel);
+    const st = await p.settle();
+    assert.deepEqual(st.samplesPerGpu, { 0: 10, 1: 10 }, 'the batch after the hole is not drawn');
+    assert.equal(st.batchesSkipped.gap, 1);
+    assert.equal((await p.posted()).filter((m) => m.type === 'ready').length, 2, 'ready again: the host answers with a full init');
   });
 
   it('hidden then visible: nothing is posted while hidden and the rebuilt page catches up from init', async () => {
@@ -295,9 +386,10 @@ describe('energy panel in Chromium', function () {
     await page.page.waitForFunction(() => (window as unknown as { __joulesPanelState: { received: Record<string, number> } }).__joulesPanelState.received.init === 1);
     const bs = batches(all);
     const half = Math.floor(bs.length / 2);
+    let seq = 0;
     const deliver = async (b: GpuSample[]): Promise<void> => {
-      live = { ...live, samples: [...live.samples, ...b] };
-      session.samples('live-1', { samples: b, powerPoints: [], gaps: [] });
+      live = { ...live, samples: [...live.samples, ...b], seq: ++seq };
+      session.samples({ runId: 'live-1', seq, batch: { samples: b, powerPoints: [], gaps: [] } });
       await new Promise((r) => setTimeout(r, 0));
     };
     for (const b of bs.slice(0, half)) await deliver(b);

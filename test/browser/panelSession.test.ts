@@ -56,11 +56,11 @@ describe('panel session (host side)', () => {
     await s.receive({ type: 'ready' });
     assert.deepEqual(port.sent.map((m) => m.type), ['init']);
     const [b1, b2, b3] = batches(samples);
-    s.samples('live-1', { samples: b1 ?? [], powerPoints: [], gaps: [] });
+    s.samples({ runId: 'live-1', seq: 1, batch: { samples: b1 ?? [], powerPoints: [], gaps: [] } });
     assert.equal(port.sent.length, 2);
     port.visible = false;
     s.visibilityChanged(false);
-    s.samples('live-1', { samples: b2 ?? [], powerPoints: [], gaps: [] });
+    s.samples({ runId: 'live-1', seq: 2, batch: { samples: b2 ?? [], powerPoints: [], gaps: [] } });
     s.runEnded(past.summary);
     assert.equal(port.sent.length, 2, 'a hidden panel receives nothing');
     assert.equal(s.counters.skippedHidden, 2);
@@ -80,11 +80,11 @@ describe('panel session (host side)', () => {
     s.attach(port);
     await s.receive({ type: 'ready' });
     source.live = runView(runningSummary('live-2', 'next'), gpus, samples.slice(0, 3));
-    s.samples('live-2', { samples: samples.slice(0, 3), powerPoints: [], gaps: [] });
-    s.samples('live-2', { samples: samples.slice(3, 6), powerPoints: [], gaps: [] });
+    s.samples({ runId: 'live-2', seq: 1, batch: { samples: samples.slice(0, 3), powerPoints: [], gaps: [] } });
+    s.samples({ runId: 'live-2', seq: 2, batch: { samples: samples.slice(3, 6), powerPoints: [], gaps: [] } });
     await flush();
     assert.deepEqual(port.sent.map((m) => m.type), ['init', 'init']);
-    s.samples('live-2', { samples: samples.slice(6, 9), powerPoints: [], gaps: [] });
+    s.samples({ runId: 'live-2', seq: 3, batch: { samples: samples.slice(6, 9), powerPoints: [], gaps: [] } });
     assert.deepEqual(port.sent.map((m) => m.type), ['init', 'init', 'samples']);
   });
 

@@ -6,7 +6,9 @@ import { decimateMinMax, decimateMinMaxColumns, lttb, MinMaxBuckets } from '../.
 import type { XY } from '../../src/core/protocol/decimate';
 import { runsToCsv, runsToJson } from '../../src/core/protocol/exportFormat';
 import { LiveStats } from '../../src/core/protocol/liveStats';
-import { isToPanel, parseFromPanel, ProtocolLimits } from '../../src/core/protocol/panel';
+import { clipName, isToPanel, parseFromPanel, ProtocolLimits } from '../../src/core/protocol/panel';
+import { toSummaryView } from '../../src/vscode/runViews';
+import type { RunSummary } from '../../src/core/runs/types';
 import type { ToPanel } from '../../src/core/protocol/panel';
 import { panelCsp, panelHtml } from '../../src/vscode/panel/panelHtml';
 import { h200Info, interleave, readTrace, referenceFigures, runView, summaryOf, traceSamples } from './support/trace';
@@ -21,9 +23,9 @@ describe('panel protocol: validation', () => {
     const good: ToPanel[] = [
       { type: 'init', live: run, history: [run.summary], selected: [run] },
       { type: 'init', history: [] },
-      { type: 'samples', runId: 'run-a', batch: { samples: s0.slice(0, 5), powerPoints: [{ gpu: 0, tMs: 10, powerMilliwatts: 80_000 }], gaps: [{ gpu: 0, startMs: 100, reason: 'GPU is lost' }] } },
+      { type: 'samples', runId: 'run-a', seq: 1, batch: { samples: s0.slice(0, 5), powerPoints: [{ gpu: 0, tMs: 10, powerMilliwatts: 80_000 }], gaps: [{ gpu: 0, startMs: 100, reason: 'GPU is lost' }] } },
       { type: 'runEnded', summary: run.summary },
-      { type: 'findings', runId: 'run-a', findings: [{ code: 'gpu-idle', severity: 'info', title: 'Idle', message: 'm', startS: 1, endS: 2, energyJ: 5, wastedJ: 5 }] },
+      { type: 'findings', runId: 'run-a', findings: [{ id: 'gpu-idle:gpu0', code: 'gpu-idle', severity: 'information', title: 'Idle', message: 'm', startS: 1, endS: 2, stretches: [{ startS: 1, endS: 2 }], energyJ: 5, wastedJ: 5, static: false }] },
       { type: 'showRuns', view: 'compare', runs: [run, run] },
       { type: 'history', history: [run.summary] },
       { type: 'notice', level: 'error', message: 'Run x was not found.' },
@@ -31,8 +33,24 @@ describe('panel protocol: validation', () => {
     for (const m of good) assert.equal(isToPanel(m), true, m.type);
   });
 
+  it('one run named with over 1,000 characters no longer makes the panel refuse the whole history', () => {
+    const long = `${'a'.repeat(4000)}\u{1F600}tail`;
+    const stored = (id: string, name: string): RunSummary => ({ ...(run.summary as unknown as RunSummary), id, name, gpus: [] });
+    const history = [stored('r1', 'short'), stored('r2', long), stored('r3', 'x'.repeat(ProtocolLimits.nameChars))].map(toSummaryView);
+    // Before: the raw name went out and the validator (rightly) refused the message.
+    assert.equal(isToPanel({ type: 'history', history: [history[0], { ...history[1]!, name: long }] }), false);
+    assert.equal(isToPanel({ type: 'history', history }), true);
+    assert.equal(history[0]!.name, 'short');
+    assert.equal(history[2]!.name.length, ProtocolLimits.nameChars, 'a name at the limit is kept whole');
+    assert.equal(history[1]!.name.length, ProtocolLimits.nameChars);
+    assert.ok(history[1]!.name.startsWith('aaa') && history[1]!.name.endsWith('\u2026'));
+    // Cut before a surrogate pair, never through it.
+    const emoji = clipName(`${'b'.repeat(998)}\u{1F600}zz`);
+    assert.equal(emoji, `${'b'.repeat(998)}\u2026`);
+  });
+
   it('rejects wrong types, non-finite numbers, extra-long strings and unknown types', () => {
-    const badSample = (patch: Record<string, unknown>): unknown => ({ type: 'samples', runId: 'r', batch: { samples: [{ ...s0[0], ...patch }], powerPoints: [], gaps: [] } });
+    const badSample = (patch: Record<string, unknown>): unknown => ({ type: 'samples', runId: 'r', seq: 1, batch: { samples: [{ ...s0[0], ...patch }], powerPoints: [], gaps: [] } });
     const bad: unknown[] = [
       null, undefined, 7, 'init', [], {}, { type: 'unknown' }, { type: 'init' },
       badSample({ powerMilliwatts: Number.NaN }),
@@ -47,7 +65,7 @@ describe('panel protocol: validation', () => {
       { type: 'runEnded', summary: { ...run.summary, status: 'exploded' } },
       { type: 'runEnded', summary: { ...run.summary, startedAt: 'yesterday' } },
       { type: 'runEnded', summary: { ...run.summary, name: 'n'.repeat(ProtocolLimits.nameChars + 1) } },
-      { type: 'findings', runId: 'r', findings: [{ code: 'c', severity: 'info', title: 't', message: 'm', startS: 5, endS: 1, energyJ: 1, wastedJ: 1 }] },
+      { type: 'findings', runId: 'r', findings: [{ id: 'c', code: 'c', severity: 'information', title: 't', message: 'm', startS: 5, endS: 1, stretches: [], energyJ: 1, wastedJ: 1, static: false }] },
       { type: 'showRuns', view: 'run', runs: [] },
       { type: 'showRuns', view: 'grid', runs: [run] },
       { type: 'notice', level: 'info', message: 'x'.repeat(ProtocolLimits.textChars + 1) },

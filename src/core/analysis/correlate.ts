@@ -3,7 +3,8 @@
  * with measured numbers only when a telemetry finding of a kind it can cause is present (e.g. a
  * DataLoader without workers and a starved GPU); otherwise it stays a low-severity static hint.
  */
-import type { EvidenceSpan, Finding, FindingSeverity, SourceFindingCode, SourceSite, TelemetryFindingCode } from './findings';
+import type { DetectedFinding, EvidenceSpan, Finding, FindingSeverity, SourceFindingCode, SourceSite, TelemetryFindingCode } from './findings';
+import { identify } from './findings';
 import { formatDurationS as fmtS, formatEnergyJ as fmtJ, formatGB as fmtGB, formatPct as fmtPct, formatPowerW as fmtW } from './telemetry';
 import type { RunActivity } from './telemetry';
 
@@ -75,6 +76,22 @@ const RULES: Record<SourceFindingCode, Rule> = {
     title: 'No mixed precision',
     advice: 'bf16 autocast runs matmuls on the tensor cores, usually in less time and energy per step',
   },
+  'batch-of-one': {
+    support: [],
+    measured: 'warning',
+    staticSeverity: 'information',
+    title: 'Inference one request at a time',
+    advice:
+      'collect requests and run them as one batch (torch.stack the inputs, or pad them with the tokenizer) of 16-64: ' +
+      'a batch of one leaves most of the GPU idle and costs nearly as much time per call as a full batch',
+  },
+  'periodic-work': {
+    support: ['periodic-stall'],
+    measured: 'warning',
+    staticSeverity: 'hint',
+    title: 'Periodic work stalls the GPU',
+    advice: 'do it less often',
+  },
   'no-inference-mode': {
     support: [],
     measured: 'information',
@@ -85,7 +102,10 @@ const RULES: Record<SourceFindingCode, Rule> = {
 };
 
 /** Codes whose support is "the GPU was busy" (from `activity`) rather than a waste finding. */
-const NEEDS_BUSY = new Set<SourceFindingCode>(['no-autocast', 'no-inference-mode']);
+const NEEDS_BUSY = new Set<SourceFindingCode>(['no-autocast', 'no-inference-mode', 'batch-of-one']);
+
+/** Codes that only mean something with a measurement behind them: dropped when static. */
+const MEASURED_ONLY = new Set<SourceFindingCode>(['periodic-work']);
 
 /**
  * Telemetry findings (unchanged, first) followed by one finding per source site, sorted by file and
@@ -97,16 +117,27 @@ const NEEDS_BUSY = new Set<SourceFindingCode>(['no-autocast', 'no-inference-mode
  */
 export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpuSupportsBf16: boolean, activity?: RunActivity): Finding[] {
   const haveTelemetry = telemetryFindings.length > 0 || activity !== undefined;
-  const out: Finding[] = [...telemetryFindings];
+  const found: DetectedFinding[] = [];
+  const refs: Array<string[] | undefined> = [];
+  const periodicBlocks = sites.some((s) => s.code === 'periodic-work');
   const sorted = [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.range.startLine - b.range.startLine || a.range.startCharacter - b.range.startCharacter);
   for (const site of sorted) {
     const rule = RULES[site.code];
     const busy = NEEDS_BUSY.has(site.code) ? busyFinding(site, rule, activity, gpuSupportsBf16) : undefined;
-    const support = telemetryFindings.filter((f) => isSupport(rule, f));
-    const finding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
-    out.push(finding);
+    // A value Joules could not read is a hint whatever was measured: it must not guess.
+    let support = site.details.unresolved === true ? [] : telemetryFindings.filter((f) => isSupport(rule, f));
+    // Stalls at the period of a checkpoint/eval block are that block's doing, not the DataLoader's.
+    if (periodicBlocks && site.code !== 'periodic-work') support = support.filter((f) => f.code !== 'periodic-stall');
+    if (busy === undefined && support.length === 0 && MEASURED_ONLY.has(site.code)) continue;
+    const finding: DetectedFinding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
+    // A sync in an evaluation loop costs less than one in the training loop: one level lower.
+    if (site.details.evalLoop === true && finding.severity === 'warning') finding.severity = 'information';
+    found.push(finding);
+    refs.push(busy === undefined && support.length > 0 ? support.map((f) => f.id) : undefined);
   }
-  return out;
+  // A measured source finding refers to its telemetry findings by id instead of repeating their joules.
+  const located = identify(found).map((f, i) => (refs[i] ? { ...f, correlatedWith: refs[i] } : f));
+  return [...telemetryFindings, ...located];
 }
 
 function isSupport(rule: Rule, f: Finding): boolean {
@@ -116,26 +147,35 @@ function isSupport(rule: Rule, f: Finding): boolean {
   return true;
 }
 
-function base(site: SourceSite, rule: Rule): Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related'> {
-  const out: Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related'> = { code: site.code, title: rule.title, file: site.file, range: site.range };
+type SourcePart = Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related' | 'fixPolicy' | 'details'>;
+
+function base(site: SourceSite, rule: Rule): SourcePart {
+  const out: SourcePart = { code: site.code, title: rule.title, file: site.file, range: site.range };
   if (site.related !== undefined) out.related = site.related;
+  if (site.fixPolicy !== undefined) out.fixPolicy = site.fixPolicy;
+  out.details = site.details;
   return out;
 }
 
-function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Finding {
+/** The site's own advice (e.g. "save asynchronously" for a periodic checkpoint), else the rule's. */
+function adviceOf(site: SourceSite, rule: Rule): string {
+  return typeof site.details.advice === 'string' ? site.details.advice : rule.advice;
+}
+
+function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): DetectedFinding {
   const spans: EvidenceSpan[] = support.flatMap((f) => f.evidence.spans).sort((a, b) => a.startS - b.startS);
   const energyJ = support.reduce((a, f) => a + f.energyJ, 0);
-  const wastedJ = support.reduce((a, f) => a + f.wastedJ, 0);
   const top = [...support].sort((a, b) => b.wastedJ - a.wastedJ || b.energyJ - a.energyJ)[0];
-  const finding: Finding = {
+  const finding: DetectedFinding = {
     ...base(site, rule),
     severity: rule.measured,
-    message: `${site.message}, while ${describeSupport(support)}: ${rule.advice}.`,
+    message: `${site.message}, while ${describeSupport(support)}: ${adviceOf(site, rule)}.`,
     startS: spans[0]?.startS ?? 0,
     endS: spans.reduce((a, s) => Math.max(a, s.endS), 0),
-    energyJ: round1(energyJ),
-    wastedJ: round1(wastedJ),
-    wastedMethod: `Sum of the waste of the supporting telemetry findings (${[...new Set(support.map((f) => f.code))].join(', ')}); other lines may claim the same joules, so do not add lines up.`,
+    // The joules belong to the supporting findings (`correlatedWith`): counted there, once.
+    energyJ: 0,
+    wastedJ: 0,
+    wastedMethod: `The waste of the telemetry findings it explains (${[...new Set(support.map((f) => f.code))].join(', ')}), counted on them, not here.`,
     evidence: { spans, runEnergyJ: top?.evidence.runEnergyJ, runDurationS: top?.evidence.runDurationS, shareOfRunEnergyPct: sharePct(energyJ, top?.evidence.runEnergyJ) },
     static: false,
   };
@@ -143,7 +183,7 @@ function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Find
   return finding;
 }
 
-function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undefined, bf16: boolean): Finding | undefined {
+function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undefined, bf16: boolean): DetectedFinding | undefined {
   if (activity === undefined || (site.code === 'no-autocast' && !bf16)) return undefined;
   const busy = activity.gpus.filter((g) => g.busyS > 0).sort((a, b) => b.busyEnergyJ - a.busyEnergyJ);
   const top = busy[0];
@@ -156,7 +196,7 @@ function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undef
     severity: rule.measured,
     message:
       `${site.message}, while ${gpus} ${busy.length > 1 ? 'were' : 'was'} busy ${fmtS(busyS)} at ${fmtW(top.busyAvgPowerW)} ` +
-      `(${fmtJ(busyJ)}, ${fmtPct(sharePct(busyJ, activity.runEnergyJ) ?? 0)} of the run's energy): ${rule.advice}.`,
+      `(${fmtJ(busyJ)}, ${fmtPct(sharePct(busyJ, activity.runEnergyJ) ?? 0)} of the run's energy): ${adviceOf(site, rule)}.`,
     gpu: top.gpu,
     startS: 0,
     endS: activity.runDurationS,
@@ -168,13 +208,13 @@ function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undef
   };
 }
 
-function staticFinding(site: SourceSite, rule: Rule, haveTelemetry: boolean, bf16: boolean): Finding {
+function staticFinding(site: SourceSite, rule: Rule, haveTelemetry: boolean, bf16: boolean): DetectedFinding {
   const noBf16 = site.code === 'no-autocast' && haveTelemetry && !bf16 ? '; this GPU has no bf16, so fp16 autocast with a GradScaler is the option' : '';
   return {
     ...base(site, rule),
     // Telemetry that shows none of the waste this pattern causes argues against it: hint only.
     severity: haveTelemetry ? 'hint' : rule.staticSeverity,
-    message: `${site.message}: ${rule.advice}${noBf16} (static hint: no telemetry evidence).`,
+    message: `${site.message}: ${adviceOf(site, rule)}${noBf16} (static hint: no telemetry evidence).`,
     startS: 0,
     endS: 0,
     energyJ: 0,

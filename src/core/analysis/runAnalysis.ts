@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import type { AnalysisInput } from '../runs/runSession';
 import type { ReadStats } from '../runs/sampleReader';
 import { newReadStats, rowToSample, streamSampleRows } from '../runs/sampleReader';
-import type { FindingSummary, RunSummary } from '../runs/types';
+import type { RunSummary } from '../runs/types';
 import type { GpuInfo, GpuSample } from '../sampler/types';
 import { correlate } from './correlate';
-import type { Finding } from './findings';
+import type { Finding, FindingSummary } from './findings';
+import { toFindingSummary } from './findings';
 import { analyzePythonSource, loadPythonParser } from './pythonSource';
 import type { Thresholds } from './telemetry';
 import type { RunActivity } from './telemetry';
@@ -29,6 +30,8 @@ export interface RunSamples {
 export interface TelemetryAnalysis {
   findings: Finding[];
   activity: RunActivity;
+  /** False for a run that stored no samples of its GPUs: it measured nothing (static hints only). */
+  measured: boolean;
 }
 
 /** Result of an analysis: full findings (editor) and their plain summaries (run.json, `--json`). */
@@ -94,7 +97,7 @@ export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRun
     { gpus: input.gpus, runGpus: input.runGpus, endMs: input.endMs, sources, ...(afterRunSamples.length ? { afterRunSamples } : {}) },
     options.thresholds,
   );
-  return withSource(telemetry, input, options);
+  return withSource({ ...telemetry, measured: [...sources.values()].some((c) => c.length > 0) }, input, options);
 }
 
 /**
@@ -112,7 +115,7 @@ export async function analyzeRun(input: RunSamples, options: AnalyzeRunOptions =
     ...(input.afterRunSamples ? { afterRunSamples: input.afterRunSamples } : {}),
   };
   const result = analyzeTelemetryWithActivity(telemetry, options.thresholds);
-  return withSource(result, input, options);
+  return withSource({ ...result, measured: [...input.byGpu.values()].some((own) => own.length > 0) }, input, options);
 }
 
 /**
@@ -126,11 +129,14 @@ export async function withSource(telemetry: TelemetryAnalysis, run: Pick<RunSamp
   if (script && script.endsWith('.py') && fs.existsSync(script)) {
     const parser = await loadPythonParser(options.wasmDir);
     const files = readPythonTree(script, options.maxFiles ?? 300, options.maxBytes ?? 5 * 1024 * 1024);
-    const sites = analyzePythonSource(files, script, parser);
+    // A run without samples measured nothing: its findings are the static hints, not "measured".
+    const activity = telemetry.measured ? telemetry.activity : undefined;
+    const ranOnGpu = activity?.gpus.some((g) => g.busyS > 0) === true;
+    const sites = analyzePythonSource(files, script, parser, { launchArgs: run.summary.command, ranOnGpu });
     const bf16 = run.gpus.filter((g) => run.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
-    findings = correlate(telemetry.findings, sites, bf16, telemetry.activity);
+    findings = correlate(telemetry.findings, sites, bf16, activity);
   }
-  return { findings, summaries: findings.map(toSummary), telemetry };
+  return { findings, summaries: findings.map(toFindingSummary), telemetry };
 }
 
 /** Split samples per GPU, each in time order: the shape {@link analyzeRun} takes. */
@@ -144,21 +150,6 @@ export function samplesByGpu(samples: Iterable<GpuSample>): Map<number, GpuSampl
   return out;
 }
 
-/** The plain summary of a finding (`--json`, run.json). Lines are 1-based there. */
-export function toSummary(f: Finding): FindingSummary {
-  return {
-    code: f.code,
-    severity: f.severity,
-    message: f.message,
-    startS: f.startS,
-    endS: f.endS,
-    energyJ: f.energyJ,
-    wastedJ: f.wastedJ,
-    ...(f.gpu !== undefined ? { gpu: f.gpu } : {}),
-    ...(f.file !== undefined ? { file: f.file } : {}),
-    ...(f.range !== undefined ? { line: f.range.startLine + 1 } : {}),
-  };
-}
 
 /** The script and the .py files of its folder tree, script first, within the bounds. */
 export function readPythonTree(script: string, maxFiles: number, maxBytes: number): Array<{ path: string; text: string }> {

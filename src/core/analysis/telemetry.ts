@@ -15,7 +15,9 @@
  */
 import { ClockEventReason } from '../sampler/types';
 import type { GpuInfo, GpuSample } from '../sampler/types';
-import type { EvidenceSpan, Finding, FindingEvidence, FindingSeverity, RunPhase, TelemetryFindingCode } from './findings';
+import type { DetectedFinding, EvidenceSpan, Finding, FindingEvidence, FindingSeverity, RunPhase, TelemetryFindingCode } from './findings';
+import { identify } from './findings';
+import { formatBytes as formatGB, formatDuration as formatDurationS, formatJoules as formatEnergyJ, formatPct, formatWatts as formatPowerW } from '../units/format';
 
 /** What the detectors need to know about one run. */
 export interface RunTelemetry {
@@ -346,33 +348,8 @@ function round(x: number, digits: number): number {
 // ---------------------------------------------------------------------------------------------
 // Formatting (messages carry the measured numbers)
 
-/** `12.3 s`. */
-export function formatDurationS(s: number): string {
-  return `${s.toFixed(1)} s`;
-}
-
-/** `640 J`, `3.10 kJ`, `1.25 MJ`. */
-export function formatEnergyJ(j: number): string {
-  if (Math.abs(j) >= 1e6) return `${(j / 1e6).toFixed(2)} MJ`;
-  if (Math.abs(j) >= 100) return `${(j / 1000).toFixed(2)} kJ`;
-  return `${j.toFixed(0)} J`;
-}
-
-/** `42 %`, `0.4 %` (one decimal below 1 %), `0 %`. */
-export function formatPct(p: number): string {
-  return p >= 0.05 && p < 1 ? `${p.toFixed(1)} %` : `${p.toFixed(0)} %`;
-}
-
-/** `690 W`. */
-export function formatPowerW(w: number): string {
-  return `${w.toFixed(0)} W`;
-}
-
-/** `1.6 GB` (decimal gigabytes, as nvidia-smi's MiB are not). */
-export function formatGB(bytes: number): string {
-  return `${(bytes / 1e9).toFixed(1)} GB`;
-}
-
+// The shared formatters (src/core/units/format.ts), under the names the messages have always used.
+export { formatDuration as formatDurationS, formatJoules as formatEnergyJ, formatPct, formatWatts as formatPowerW, formatBytes as formatGB } from '../units/format';
 const fmtS = formatDurationS;
 const fmtJ = formatEnergyJ;
 const fmtPct = formatPct;
@@ -541,7 +518,7 @@ function severityByWaste(th: Thresholds, totals: RunTotals, wasted: number): Fin
   return totals.runEnergyJ > 0 && (100 * wasted) / totals.runEnergyJ >= th.warnShareOfRunPct ? 'warning' : 'information';
 }
 
-function detectSlowStart(ctx: GpuContext, totals: RunTotals): Finding[] {
+function detectSlowStart(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const first = ctx.s.t[0];
   if (ctx.firstKernelMs === undefined || first === undefined) return [];
   const durS = (ctx.firstKernelMs - Math.max(0, first)) / 1000;
@@ -649,8 +626,8 @@ function isBoundedByBusy(ctx: GpuContext, r: RawSpan): boolean {
   return before !== undefined && after !== undefined && ctx.isBusy(before) && ctx.isBusy(after);
 }
 
-function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
-  const out: Finding[] = [];
+function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
+  const out: DetectedFinding[] = [];
   const spans = lowSpans(ctx);
   const periodic = findPeriodic(ctx, spans);
   const ref = workReference(ctx);
@@ -729,7 +706,7 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): Finding[] {
   return out;
 }
 
-function detectMemory(ctx: GpuContext, totals: RunTotals): Finding[] {
+function detectMemory(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const th = ctx.th;
   const total = ctx.s.info?.memTotalBytes;
   if (total === undefined || total <= 0 || ctx.busyS < th.memMinBusyS) return [];
@@ -781,7 +758,7 @@ function detectMemory(ctx: GpuContext, totals: RunTotals): Finding[] {
   ];
 }
 
-function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-power' | 'throttle-thermal', mask: number): Finding[] {
+function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-power' | 'throttle-thermal', mask: number): DetectedFinding[] {
   const th = ctx.th;
   if (ctx.busyS <= 0) return [];
   const pred = (x: GpuSample): boolean => ctx.isBusy(x) && ((x.clockEventReasons ?? 0) & mask) !== 0;
@@ -841,7 +818,7 @@ function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-powe
   ];
 }
 
-function detectUnused(ctx: GpuContext, totals: RunTotals): Finding[] {
+function detectUnused(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const first = ctx.s.t[0];
   if (first === undefined || ctx.s.samples.length < 2 || ctx.firstKernelMs !== undefined) return [];
   // Without util readings there is no evidence either way.
@@ -871,7 +848,7 @@ function detectUnused(ctx: GpuContext, totals: RunTotals): Finding[] {
   ];
 }
 
-function detectAfterRun(ctx: GpuContext, afterAll: GpuSample[], totals: RunTotals, endMs: number): Finding[] {
+function detectAfterRun(ctx: GpuContext, afterAll: GpuSample[], totals: RunTotals, endMs: number): DetectedFinding[] {
   const th = ctx.th;
   // Memory is read on the sampler's detail ticks (once a second), not every tick: judge those.
   const after = afterAll.filter((x) => x.memUsedBytes !== undefined);
@@ -1049,7 +1026,7 @@ export function analyzeTelemetryColumns(input: ColumnarTelemetry, thresholds?: P
     runEnergyJ += e;
   }
   const totals: RunTotals = { runEnergyJ, runDurationS: input.endMs / 1000 };
-  const findings: Finding[] = [];
+  const findings: DetectedFinding[] = [];
   const ctxs: GpuContext[] = [];
   for (const gpu of present) {
     const samples = input.sources.get(gpu)!.toSamples(input.endMs);
@@ -1059,7 +1036,7 @@ export function analyzeTelemetryColumns(input: ColumnarTelemetry, thresholds?: P
     // Keep what the activity needs, not the series (its samples go with this iteration).
     ctxs.push({ ...ctx, s: { ...ctx.s, samples: [], t: [], cumJ: [], cumUtil: [] } });
   }
-  return { findings, activity: activityOf({ ctxs, totals }) };
+  return { findings: identify(findings), activity: activityOf({ ctxs, totals }) };
 }
 
 /**
@@ -1079,14 +1056,14 @@ export function analyzeTelemetryWithActivity(input: RunTelemetry, thresholds?: P
 }
 
 function detectAll(input: RunTelemetry, { ctxs, totals }: { ctxs: GpuContext[]; totals: RunTotals }): Finding[] {
-  const out: Finding[] = [];
+  const out: DetectedFinding[] = [];
   for (const ctx of ctxs) for (const f of detectOne(input, ctx, totals)) out.push(f);
-  return out;
+  return identify(out);
 }
 
-function detectOne(input: Pick<RunTelemetry, 'afterRunSamples' | 'endMs'>, ctx: GpuContext, totals: RunTotals): Finding[] {
-  const out: Finding[] = [];
-  const add = (found: Finding[]): void => {
+function detectOne(input: Pick<RunTelemetry, 'afterRunSamples' | 'endMs'>, ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
+  const out: DetectedFinding[] = [];
+  const add = (found: DetectedFinding[]): void => {
     for (const f of found) out.push(f);
   };
   {

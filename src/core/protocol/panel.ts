@@ -7,6 +7,7 @@
  * any content it renders, and a host bug must not crash the panel, so both sides treat the
  * other as untrusted input.
  */
+import type { FindingSummary } from '../analysis/findings';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
@@ -52,7 +53,7 @@ export interface RunSummaryView {
   avgPowerW: number;
   peakPowerW: number;
   avgUtilPct?: number;
-  /** Energy spent while the GPUs were idle or starved, from the analysis findings. */
+  /** The run's waste counted once (`RunSummary.wastedJ`, see `runWastedJ`): "spent idle or starved". */
   idleEnergyJ?: number;
   steps?: number;
   tokens?: number;
@@ -66,23 +67,11 @@ export interface RunSummaryView {
   gpus: GpuSummaryView[];
 }
 
-export type FindingSeverity = 'info' | 'warning' | 'error';
-
-/** An analysis finding over a span of the run; drawn as a band over the charts. */
-export interface FindingView {
-  code: string;
-  severity: FindingSeverity;
-  title: string;
-  message: string;
-  startS: number;
-  endS: number;
-  /** Energy spent during the span. */
-  energyJ: number;
-  /** The part of `energyJ` the finding judges avoidable. */
-  wastedJ: number;
-  /** NVML index; absent when the finding covers all GPUs. */
-  gpu?: number;
-}
+/**
+ * An analysis finding, the same type the run's summary stores (one finding type on every surface);
+ * each of its `stretches` is drawn as a band over the charts.
+ */
+export type FindingView = FindingSummary;
 
 /**
  * A point in time the program or the user marked.
@@ -101,12 +90,36 @@ export interface StepPoint {
   step: number;
 }
 
+/**
+ * The live figures of a running run, from the host's one live model (src/core/runs/liveFigures.ts):
+ * the panel's cards show these, so they equal the status bar's at the same moment.
+ */
+export interface LiveFiguresView {
+  elapsedS: number;
+  /** Energy of the counted GPUs so far; never decreases. */
+  energyJ: number;
+  powerW?: number;
+  avgPowerW: number;
+  peakPowerW: number;
+  avgUtilPct?: number;
+  /** NVML indices the figures count (the run's attributed GPUs, or all while none is). */
+  countedGpus: number[];
+  energyMethod: EnergyMethod;
+}
+
 /** Everything the panel needs to draw one run. */
 export interface RunView {
   summary: RunSummaryView;
   gpus: GpuInfo[];
-  /** Ordered by `tMs`; all GPUs interleaved. */
+  /**
+   * Ordered by `tMs`; all GPUs interleaved. For a live run or a long stored run, what the panel
+   * draws (per-GPU min/max of each time column, `decimateRunSamples`), not every sample.
+   */
   samples: GpuSample[];
+  /** Live run only: the sequence number of the last batch these samples include (see `samples`). */
+  seq?: number;
+  /** Live run only: the host's live figures at the snapshot. */
+  live?: LiveFiguresView;
   markers?: MarkerView[];
   steps?: StepPoint[];
   findings?: FindingView[];
@@ -117,8 +130,11 @@ export interface RunView {
 export type ToPanel =
   /** Full state; the webview discards what it had. Sent on `ready` and whenever the panel becomes visible. */
   | { type: 'init'; live?: RunView; history: RunSummaryView[]; selected?: RunView[] }
-  /** New samples of the live run, a few batches a second. */
-  | { type: 'samples'; runId: string; batch: SampleBatch }
+  /**
+   * New samples of the live run, a few batches a second. `seq` counts the run's batches from 1: the
+   * webview ignores one it already has (seq <= its last) and asks for a new snapshot on a gap.
+   */
+  | { type: 'samples'; runId: string; seq: number; batch: SampleBatch; live?: LiveFiguresView }
   | { type: 'runEnded'; summary: RunSummaryView }
   /** Replaces the findings of a run. */
   | { type: 'findings'; runId: string; findings: FindingView[] }
@@ -158,10 +174,26 @@ export const ProtocolLimits = {
   powerPoints: 50_000_000,
   history: 100_000,
   findings: 100_000,
+  /** Per finding; the detectors keep at most 500 evidence spans (telemetry.ts MAX_EVIDENCE_SPANS). */
+  stretches: 100_000,
   markers: 1_000_000,
   steps: 10_000_000,
   relatable: 64,
 } as const;
+
+/**
+ * A run's name as the panel may carry it: names past `ProtocolLimits.nameChars` (a 5,000-character
+ * `--name`, a long command line as the label) are cut with an ellipsis where the host builds its
+ * messages, because one over-long name made the webview refuse the whole history message.
+ */
+export function clipName(name: string, max: number = ProtocolLimits.nameChars): string {
+  if (name.length <= max) return name;
+  let cut = max - 1;
+  // Never split a surrogate pair (an emoji or a rare CJK character) in two.
+  const c = name.charCodeAt(cut - 1);
+  if (c >= 0xd800 && c <= 0xdbff) cut--;
+  return `${name.slice(0, cut)}\u2026`;
+}
 
 // ---- small checks -------------------------------------------------------------------------------
 
@@ -279,10 +311,17 @@ export function isRunSummaryView(v: unknown): v is RunSummaryView {
     && every(v.gpus, ProtocolLimits.gpus, isGpuSummary);
 }
 
+function isStretch(v: unknown): boolean {
+  return isObj(v) && isNonNeg(v.startS) && isNonNeg(v.endS) && v.endS >= v.startS;
+}
+
 export function isFindingView(v: unknown): v is FindingView {
-  return isObj(v) && name(v.code) && (v.severity === 'info' || v.severity === 'warning' || v.severity === 'error')
+  return isObj(v) && id(v.id) && name(v.code) && (v.severity === 'warning' || v.severity === 'information' || v.severity === 'hint')
     && name(v.title) && text(v.message) && isNonNeg(v.startS) && isNonNeg(v.endS) && v.endS >= v.startS
-    && isNonNeg(v.energyJ) && isNonNeg(v.wastedJ) && optional(v.gpu, isIndex);
+    && every(v.stretches, ProtocolLimits.stretches, isStretch) && typeof v.static === 'boolean'
+    && optional(v.correlatedWith, (c) => every(c, ProtocolLimits.findings, id))
+    && isNonNeg(v.energyJ) && isNonNeg(v.wastedJ) && optional(v.gpu, isIndex)
+    && optional(v.file, text) && optional(v.line, isIndex);
 }
 
 function isMarker(v: unknown): v is MarkerView {
@@ -300,7 +339,14 @@ export function isRunView(v: unknown): v is RunView {
     && optional(v.markers, (m) => every(m, ProtocolLimits.markers, isMarker))
     && optional(v.steps, (s) => every(s, ProtocolLimits.steps, isStep))
     && optional(v.findings, (f) => every(f, ProtocolLimits.findings, isFindingView))
-    && optional(v.gaps, (g) => every(g, ProtocolLimits.gpus * 1024, isGap));
+    && optional(v.gaps, (g) => every(g, ProtocolLimits.gpus * 1024, isGap))
+    && optional(v.seq, isIndex) && optional(v.live, isLiveFigures);
+}
+
+function isLiveFigures(v: unknown): v is LiveFiguresView {
+  return isObj(v) && isNonNeg(v.elapsedS) && isNonNeg(v.energyJ) && optional(v.powerW, isNonNeg) && isNonNeg(v.avgPowerW)
+    && isNonNeg(v.peakPowerW) && optional(v.avgUtilPct, isPct) && every(v.countedGpus, ProtocolLimits.gpus, isIndex)
+    && typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod);
 }
 
 /** Type guard for host -> webview messages; the webview drops (and logs) whatever fails it. */
@@ -311,7 +357,7 @@ export function isToPanel(x: unknown): x is ToPanel {
       return optional(x.live, isRunView) && every(x.history, ProtocolLimits.history, isRunSummaryView)
         && optional(x.selected, (s) => every(s, ProtocolLimits.compareRuns, isRunView));
     case 'samples':
-      return id(x.runId) && isSampleBatch(x.batch);
+      return id(x.runId) && Number.isInteger(x.seq) && (x.seq as number) >= 1 && isSampleBatch(x.batch) && optional(x.live, isLiveFigures);
     case 'runEnded':
       return isRunSummaryView(x.summary);
     case 'findings':

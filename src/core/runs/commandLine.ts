@@ -71,6 +71,36 @@ export function joinCommandLine(argv: readonly string[], syntax: CommandLineSynt
   return argv.map((a) => (syntax === 'win32' ? quoteWin32(a) : quotePosix(a))).join(' ');
 }
 
+/**
+ * `command` followed by `args`, as one line for {@link parseCommandLine} (no shell) or, with
+ * `shell`, for the shell itself. On Windows that shell is cmd.exe, which expands `%VAR%` even
+ * inside double quotes and ends a quoted region at a `\"` that the C runtime reads as a literal
+ * quote, so an argument like `a\"&calc` would run `calc`: there every argument is escaped for
+ * cmd.exe ({@link quoteForCmd}). Without a shell the arguments are quoted so the line splits back
+ * into exactly `args`, and none of their `&`, `|` or `%VAR%` makes the line need a shell.
+ */
+export function commandWithArgs(command: string, args: readonly string[], shell: boolean, syntax: CommandLineSyntax = defaultSyntax()): string {
+  if (!args.length) return command;
+  const quoted = shell && syntax === 'win32' ? args.map(quoteForCmd) : args.map((a) => (syntax === 'win32' ? quoteWin32(a) : quotePosix(a)));
+  return `${command} ${quoted.join(' ')}`;
+}
+
+/** Characters cmd.exe acts on in a command line (`!` only with delayed expansion, escaped anyway). */
+const CMD_META = /[()%!^"<>&|]/g;
+
+/**
+ * One argument for a cmd.exe command line (`cmd /d /s /c "..."`, what Node's `shell: true` runs):
+ * quoted for the program's C runtime first, then every cmd.exe metacharacter, the quotes
+ * included, escaped with `^`. cmd.exe then sees no quoted region and no operator, removes the
+ * carets and hands the program the C-runtime-quoted word. `%PATH%` becomes `^%PATH^%`: cmd.exe's
+ * variable expansion, which runs before caret removal, looks for a variable named `PATH^` and,
+ * finding none, leaves the text as it is. (A .bat/.cmd program expands `%` in its arguments once
+ * more itself; nothing in the caller can prevent that.)
+ */
+export function quoteForCmd(arg: string): string {
+  return quoteWin32(arg, true).replace(CMD_META, '^$&');
+}
+
 function defaultSyntax(): CommandLineSyntax {
   // `process` exists under Node; the check keeps this file importable from a browser bundle.
   return typeof process !== 'undefined' && process.platform === 'win32' ? 'win32' : 'posix';
@@ -277,9 +307,13 @@ function quotePosix(a: string): string {
   return `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-function quoteWin32(a: string): string {
+/**
+ * C-runtime quoting. Words with cmd.exe operators or `%` are quoted too, so a line built from them
+ * splits back without reading as one that needs a shell (see {@link scanWin32}).
+ */
+function quoteWin32(a: string, always = false): string {
   if (a === '') return '""';
-  if (!/[\s"]/.test(a)) return a;
+  if (!always && !/[\s"&|<>^%()!]/.test(a)) return a;
   let out = '"';
   let backslashes = 0;
   for (const c of a) {

@@ -7,20 +7,20 @@ import type { EngineBatch, GpuEnergy } from '../sampler/engine';
 import type { GpuInfo, GpuProcessUse, GpuSample, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
+import type { MarkerEvent } from './markers';
+import { MarkerScanner, MarkRecorder } from './markers';
+import type { ByteSink } from './output';
+import { OutputRelay } from './output';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
-import type { FindingSummary, LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
-
-/**
- * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
- *   ::joules mark <label>     a named point (e.g. "epoch 1 end"); the energy counter is read there
- *   ::joules steps <n>        n more training/inference steps done (for J/step)
- *   ::joules tokens <n>       n more tokens generated (for J/token)
- */
-const MARKER_LINE = /^::joules (mark|steps|tokens)(?: (.*))?$/;
+import type { LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from './types';
+import type { Finding } from '../analysis/findings';
+import { runWastedJ, toFindingSummary } from '../analysis/findings';
+import type { LiveInput } from './liveFigures';
+import { LiveModel } from './liveFigures';
 
 /**
  * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
@@ -40,7 +40,7 @@ export interface RunOptions {
   store: RunStore;
   sampler: SamplerOptions;
   /** Findings for the summary; runs after the process ends (errors are reported, not fatal). */
-  analyze?: (input: AnalysisInput) => Promise<FindingSummary[]> | FindingSummary[];
+  analyze?: (input: AnalysisInput) => Promise<Finding[]> | Finding[];
   /** Thresholds for the live idle/starved timers (utilisation %). */
   live?: { starvedUtilPct?: number };
   /** Seconds between SIGINT, SIGTERM and SIGKILL when stopping (default 5). */
@@ -82,6 +82,9 @@ export class RunSession {
   private exitMs: number | undefined;
   private afterExitSamples = 0;
   private readonly latest = new Map<number, GpuSample>();
+  private readonly liveModel = new LiveModel();
+  /** The findings of the ended run, set before `done` resolves: every surface shows these, none re-analyses. */
+  findings: readonly Finding[] = [];
   private energies: GpuEnergy[] = [];
   private elapsedMs = 0;
   private readonly runPids = new Set<number>();
@@ -101,11 +104,13 @@ export class RunSession {
   readonly done: Promise<RunSummary>;
   private child: ChildProcess | undefined;
   private meta!: StoredRun;
-  private readonly markers: RunMarker[] = [];
-  private readonly pendingMarks: Array<Promise<void>> = [];
+  private readonly output = new OutputRelay();
+  private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
+  private readonly marks: MarkRecorder;
+  /** The markers as answered when the run ended (the recorder's own list until then). */
+  private finalMarkers: RunMarker[] | undefined;
   private steps = 0;
   private tokens = 0;
-  private readonly lineBuffers: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
 
   private constructor(
     readonly spec: LaunchSpec,
@@ -120,6 +125,19 @@ export class RunSession {
     this.view = new MinMaxView(Math.max(1, options.sampler.intervalMs ?? 100));
     this.figures = new SummaryAccumulator(sampler.gpus);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.marks = new MarkRecorder({
+      read: () => this.sampler.mark(),
+      energyJ: ({ energies }) => {
+        const counted = this.countedGpus();
+        return energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
+      },
+      nowMs: () => performance.now(),
+    });
+    this.output.onText((text, stream) => {
+      for (const e of this.scanners[stream].scan(text)) this.onMarker(e);
+      this.writer.appendOutput(text);
+      for (const l of this.outputListeners) l(text, stream);
+    });
   }
 
   get gpus(): GpuInfo[] {
@@ -155,7 +173,7 @@ export class RunSession {
     else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
     const sampler = await WorkerSampler.start(options.sampler);
     const id = makeRunId(spec.name ?? runName(spec));
-    const session = new RunSession(spec, sampler, options.store.create(id), options, false, id);
+    const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.begin();
     let child: ChildProcess;
     try {
@@ -181,7 +199,7 @@ export class RunSession {
     const sampler = await WorkerSampler.start({ ...options.sampler, backend: { kind: 'replay', tracePath, speed } });
     const spec: LaunchSpec = { command: 'replay', args: [tracePath], cwd: process.cwd(), name };
     const id = makeRunId('demo');
-    const session = new RunSession(spec, sampler, options.store.create(id), options, true, id);
+    const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, true, id);
     session.begin();
     sampler.onReplayEnded(() => void session.finish(0, null));
     return session;
@@ -209,6 +227,7 @@ export class RunSession {
       ...(this.sampler.ready.driverVersion ? { driverVersion: this.sampler.ready.driverVersion } : {}),
       ...(this.sampler.ready.nvmlVersion ? { nvmlVersion: this.sampler.ready.nvmlVersion } : {}),
       sampleIntervalMs: this.options.sampler.intervalMs ?? 100,
+      ...(this.replay ? {} : { host: { cpuCount: os.availableParallelism(), gpuCount: this.gpus.length } }),
       gpuInfo: this.gpus,
       runGpus: [],
       monitorPid: process.pid,
@@ -225,14 +244,8 @@ export class RunSession {
   private attachChild(child: ChildProcess): void {
     this.child = child;
     if (child.pid) this.runPids.add(child.pid);
-    const forward = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      this.scanMarkers(stream, text);
-      this.writer.appendOutput(text);
-      for (const l of this.outputListeners) l(text, stream);
-    };
-    child.stdout?.on('data', forward('stdout'));
-    child.stderr?.on('data', forward('stderr'));
+    this.output.attach('stdout', child.stdout);
+    this.output.attach('stderr', child.stderr);
     let spawnError: string | undefined;
     child.once('error', (e) => {
       spawnError = e.message;
@@ -242,35 +255,10 @@ export class RunSession {
     child.once('close', (code, signal) => void this.finish(code, signal, spawnError));
   }
 
-  private scanMarkers(stream: 'stdout' | 'stderr', text: string): void {
-    // Cheap reject first: most output has no marker at all.
-    if (!text.includes('::joules') && !this.lineBuffers[stream]) return;
-    const lines = (this.lineBuffers[stream] + text).split('\n');
-    this.lineBuffers[stream] = (lines.pop() ?? '').slice(-1000);
-    for (const raw of lines) {
-      const m = MARKER_LINE.exec(raw.replace(/\r$/, '').trim());
-      if (!m) continue;
-      const arg = (m[2] ?? '').trim();
-      if (m[1] === 'mark') {
-        const label = arg.slice(0, 200) || `mark ${this.markers.length + 1}`;
-        this.pendingMarks.push(
-          this.sampler.mark().then(
-            ({ energies, elapsedMs }) => {
-              const counted = this.countedGpus();
-              const energyJ = energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
-              this.markers.push({ label, tS: elapsedMs / 1000, energyJ });
-            },
-            () => undefined,
-          ),
-        );
-      } else {
-        const n = Number(arg || '1');
-        if (Number.isFinite(n) && n > 0) {
-          if (m[1] === 'steps') this.steps += n;
-          else this.tokens += n;
-        }
-      }
-    }
+  private onMarker(e: MarkerEvent): void {
+    if (e.kind === 'mark') this.marks.mark(e.label);
+    else if (e.kind === 'steps') this.steps += e.count;
+    else this.tokens += e.count;
   }
 
   private countedGpus(): Set<number> {
@@ -280,7 +268,7 @@ export class RunSession {
 
   /** Markers received so far. */
   runMarkers(): RunMarker[] {
-    return [...this.markers];
+    return [...this.marks.markers];
   }
 
   private handleBatch(batch: EngineBatch, energies: GpuEnergy[], elapsedMs: number): void {
@@ -293,6 +281,7 @@ export class RunSession {
     this.energies = energies;
     this.elapsedMs = elapsedMs;
     this.ingest(batch);
+    this.liveModel.observe(this.liveInput());
     const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
     for (const l of this.batchListeners) l(out);
   }
@@ -367,47 +356,32 @@ export class RunSession {
     this.starvedSinceMs = starved ? (this.starvedSinceMs ?? t) : undefined;
   }
 
-  /** Figures for the status bar and panel right now. */
+  /** Figures for the status bar, the panel and the CLI right now: the one live model (liveFigures.ts). */
   live(): LiveStatus {
-    const { gpus: runGpus } = this.runGpus();
-    const counted = new Set(runGpus.length ? runGpus : this.gpus.map((g) => g.index));
-    let powerW: number | undefined;
-    let energyJ = 0;
-    const gpus: LiveStatus['gpus'] = this.gpus.map((g) => {
-      const s = this.latest.get(g.index);
-      const e = this.energies.find((x) => x.gpu === g.index);
-      if (counted.has(g.index)) {
-        if (s?.powerMilliwatts !== undefined) powerW = (powerW ?? 0) + s.powerMilliwatts / 1000;
-        energyJ += (e?.energyMillijoules ?? 0) / 1000;
-      }
-      return {
-        index: g.index,
-        name: g.name,
-        attributed: runGpus.includes(g.index),
-        ...(s?.powerMilliwatts !== undefined ? { powerW: s.powerMilliwatts / 1000 } : {}),
-        ...(s?.utilGpuPct !== undefined ? { utilPct: s.utilGpuPct } : {}),
-        ...(s?.memUsedBytes !== undefined ? { memUsedBytes: s.memUsedBytes } : {}),
-        ...(g.memTotalBytes !== undefined ? { memTotalBytes: g.memTotalBytes } : {}),
-        ...(s?.temperatureC !== undefined ? { temperatureC: s.temperatureC } : {}),
-        ...(e ? { energyJ: e.energyMillijoules / 1000 } : {}),
-      };
-    });
-    const now = this.elapsedMs;
+    return this.liveModel.read(this.liveInput());
+  }
+
+  private liveInput(): LiveInput {
     return {
       runId: this.id,
-      elapsedS: now / 1000,
-      powerW,
-      energyJ,
-      energyMethod: this.gpus.filter((g) => counted.has(g.index)).every((g) => g.energyMethod === 'counter') ? 'counter' : 'integrated',
-      gpus,
-      idleForS: this.idleSinceMs !== undefined ? Math.max(0, now - this.idleSinceMs) / 1000 : 0,
-      starvedForS: this.starvedSinceMs !== undefined ? Math.max(0, now - this.starvedSinceMs) / 1000 : 0,
+      gpus: this.gpus,
+      latest: this.latest,
+      energies: this.energies,
+      runGpus: this.runGpus().gpus,
+      elapsedMs: this.elapsedMs,
+      idleSinceMs: this.idleSinceMs,
+      starvedSinceMs: this.starvedSinceMs,
     };
   }
 
   onOutput(listener: Listener<[string, 'stdout' | 'stderr']>): () => void {
     this.outputListeners.add(listener);
     return () => this.outputListeners.delete(listener);
+  }
+
+  /** The run's output bytes as written, with backpressure (see {@link OutputRelay}). */
+  onOutputBytes(sink: ByteSink): () => void {
+    return this.output.onBytes(sink);
   }
 
   onBatch(listener: Listener<[SampleBatch]>): () => void {
@@ -467,7 +441,7 @@ export class RunSession {
     let runGpus: number[] = [];
     try {
       // Markers asked for before the exit are answered before the worker stops.
-      await Promise.race([Promise.all(this.pendingMarks), delay(2000)]);
+      this.finalMarkers = (await Promise.race([this.marks.flush(), delay(2000).then(() => undefined)])) ?? this.marks.markers;
       const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
       let atExit: { energies: GpuEnergy[]; elapsedMs: number } | undefined;
       if (watchMs > 0) {
@@ -517,13 +491,16 @@ export class RunSession {
     }
     if (this.options.analyze) {
       try {
-        summary.findings = await this.options.analyze({
+        const findings = await this.options.analyze({
           summary,
           gpus: this.gpus,
           runGpus: runGpus.length ? runGpus : this.gpus.map((g) => g.index),
           endMs: final.elapsedMs,
           samplesFile: this.writer.samplesFile,
         });
+        this.findings = findings;
+        summary.findings = findings.map(toFindingSummary);
+        summary.wastedJ = runWastedJ(summary.findings);
       } catch (e) {
         summary.errors = { ...(summary.errors ?? {}), [`analysis: ${e instanceof Error ? e.message : String(e)}`]: 1 };
       }
@@ -563,6 +540,7 @@ export class RunSession {
   }
 
   private summaryOf(figures: RunFigures, exitCode: number | null, signal: NodeJS.Signals | null, attribution: RunSummary['attribution']): RunSummary {
+    const markers = this.finalMarkers ?? this.marks.markers;
     const status: RunStatus = this.stopRequested ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
     const code = exitCode ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null);
     return {
@@ -573,7 +551,7 @@ export class RunSession {
       ...(signal ? { signal } : {}),
       attribution,
       ...(Object.keys(this.errors).length ? { errors: { ...this.errors } } : {}),
-      ...(this.markers.length ? { markers: [...this.markers].sort((a, b) => a.tS - b.tS) } : {}),
+      ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
       ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
@@ -584,6 +562,16 @@ export class RunSession {
   /** Output tail kept in memory. */
   outputTail(): string {
     return this.writer.tail();
+  }
+}
+
+/** The run's folder; when it cannot be made, the sampler worker goes too (or it keeps the process alive). */
+function createWriter(store: RunStore, id: string, sampler: WorkerSampler): RunWriter {
+  try {
+    return store.create(id);
+  } catch (e) {
+    void sampler.terminate();
+    throw e;
   }
 }
 

@@ -45,20 +45,43 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, platform: 
   return path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'joules', 'runs');
 }
 
-/** Writer for one run in progress. */
+/** What a store tells its owner about writes that failed (disk full, folder removed, ...). */
+export interface StoreOptions {
+  /**
+   * Called for every failed write with one line (e.g. `ENOSPC: no space left on device`). The run
+   * goes on in memory and the writer retries each second; the owner decides how loudly to warn.
+   */
+  onWriteError?: (message: string, file: string) => void;
+}
+
+/**
+ * Most unwritten sample lines held while writes fail (e.g. a full disk), ~64 MB: enough for hours
+ * of one GPU at 10 Hz; beyond it the oldest are dropped (the summary is computed in memory anyway)
+ * and the record notes the hole.
+ */
+const MAX_PENDING_CHARS = 64 * 1024 * 1024;
+
+/** Writer for one run in progress. Never throws: failed writes are reported and retried. */
 export class RunWriter {
   private pending: string[] = [];
+  private pendingChars = 0;
+  private droppedLines = 0;
   private outputPending = '';
   private outputBytes = 0;
   private outputTail = '';
   private outputTruncated = 0;
+  /** output.log was emptied to keep run.json writable on a full disk. */
+  private outputDropped = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Files whose last append failed: it may have left a torn line, so the next append starts a fresh one. */
+  private readonly torn = new Set<string>();
 
   constructor(
     readonly dir: string,
     private readonly maxOutputBytes: number,
     private readonly tailBytes: number,
+    private readonly options: StoreOptions = {},
   ) {
     // Flush at least once a second (README: crash safety).
     this.timer = setInterval(() => this.flush(), 1000);
@@ -70,8 +93,41 @@ export class RunWriter {
     return path.join(this.dir, 'samples.jsonl');
   }
 
-  writeMeta(run: StoredRun): void {
-    writeJsonAtomic(path.join(this.dir, 'run.json'), run);
+  /** Sample lines lost because the disk refused them for too long (0 when the record is whole). */
+  get droppedSampleLines(): number {
+    return this.droppedLines;
+  }
+
+  /**
+   * Rewrite run.json (atomically); false when it failed (reported through `onWriteError`). The
+   * record matters more than Joules' own copy of the output: on a full disk, output.log (the
+   * command's output, already shown to the user) is emptied to make room and the write retried.
+   */
+  writeMeta(run: StoredRun): boolean {
+    const file = path.join(this.dir, 'run.json');
+    try {
+      writeJsonAtomic(file, run);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !this.releaseOutputLog()) return this.attempt(file, () => { throw e; });
+      return this.attempt(file, () => writeJsonAtomic(file, run));
+    }
+  }
+
+  /** Empty output.log to free space; true when it held anything. Further output is not logged. */
+  private releaseOutputLog(): boolean {
+    const log = path.join(this.dir, 'output.log');
+    try {
+      if (fs.statSync(log).size === 0) return false;
+      fs.truncateSync(log, 0);
+    } catch {
+      return false;
+    }
+    this.outputPending = '';
+    this.outputBytes = this.maxOutputBytes;
+    this.outputDropped = true;
+    this.torn.delete(log);
+    return true;
   }
 
   appendBatch(samples: GpuSample[], powerPoints: PowerPoint[], gaps: SampleGap[]): void {
@@ -79,7 +135,13 @@ export class RunWriter {
     const line: Record<string, unknown> = { s: samples.map(encodeSample) };
     if (powerPoints.length) line.p = powerPoints.map((p) => [p.gpu, round3(p.tMs), p.powerMilliwatts]);
     if (gaps.length) line.g = gaps;
-    this.pending.push(JSON.stringify(line));
+    const text = JSON.stringify(line);
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    while (this.pendingChars > MAX_PENDING_CHARS && this.pending.length > 1) {
+      this.pendingChars -= this.pending.shift()!.length;
+      this.droppedLines++;
+    }
   }
 
   appendOutput(text: string): void {
@@ -101,12 +163,15 @@ export class RunWriter {
 
   flush(): void {
     if (this.pending.length) {
-      fs.appendFileSync(path.join(this.dir, 'samples.jsonl'), this.pending.join('\n') + '\n');
-      this.pending = [];
+      const file = path.join(this.dir, 'samples.jsonl');
+      if (this.append(file, this.pending.join('\n') + '\n')) {
+        this.pending = [];
+        this.pendingChars = 0;
+      }
     }
     if (this.outputPending) {
-      fs.appendFileSync(path.join(this.dir, 'output.log'), this.outputPending);
-      this.outputPending = '';
+      // output.log is capped at maxOutputBytes, so what waits here is bounded too.
+      if (this.append(path.join(this.dir, 'output.log'), this.outputPending)) this.outputPending = '';
     }
   }
 
@@ -115,22 +180,86 @@ export class RunWriter {
     this.flush();
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.outputTruncated > 0) {
+    if (this.outputDropped) {
+      this.append(path.join(this.dir, 'output.log'), `[joules: the disk filled up; this log was emptied to save the run record; last part follows]\n${this.outputTail}`);
+    } else if (this.outputTruncated > 0) {
       const note = `\n[joules: output exceeded ${this.maxOutputBytes} bytes; ${this.outputTruncated} bytes omitted; last part follows]\n`;
-      fs.appendFileSync(path.join(this.dir, 'output.log'), note + this.outputTail);
+      this.append(path.join(this.dir, 'output.log'), note + this.outputTail);
+    }
+  }
+
+  private append(file: string, text: string): boolean {
+    // After a failed append the file may end mid-line: a newline first keeps the torn line apart
+    // (readers skip it) instead of gluing it to the next good one.
+    const prefix = this.torn.has(file) ? '\n' : '';
+    const ok = this.attempt(file, () => fs.appendFileSync(file, prefix + text));
+    if (ok) this.torn.delete(file);
+    else this.torn.add(file);
+    return ok;
+  }
+
+  private attempt(file: string, write: () => void): boolean {
+    try {
+      write();
+      return true;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      this.options.onWriteError?.(err.code ? `${err.code}: ${describeErrno(err)}` : err.message, file);
+      return false;
     }
   }
 }
 
+/** The OS's words for an errno, without Node's "syscall path" suffix. */
+function describeErrno(e: NodeJS.ErrnoException): string {
+  const m = /^[A-Z]+: ([^,]+)/.exec(e.message);
+  return m ? m[1]! : e.message;
+}
+
+/** A store folder that cannot be used (a file in the way, no permission, a read-only disk). */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+}
+
 /** The run history on disk. */
 export class RunStore {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: StoreOptions = {},
+  ) {}
+
+  /**
+   * Make sure runs can be written here, creating the folder if needed; throws {@link StoreError}
+   * with one line otherwise. Called before a run starts, so a bad `--store` or `JOULES_HOME`
+   * stops the CLI before the command does anything.
+   */
+  ensureWritable(): void {
+    const what = `cannot use the run history folder ${this.root}`;
+    try {
+      makeDirs(this.root);
+    } catch (e) {
+      throw new StoreError(`${what}: ${errnoText(e)}`);
+    }
+    if (!fs.statSync(this.root).isDirectory()) throw new StoreError(`${what}: it is not a folder`);
+    const probe = path.join(this.root, `.joules-write-test-${process.pid}`);
+    try {
+      fs.writeFileSync(probe, 'ok');
+    } catch (e) {
+      throw new StoreError(`${what}: ${errnoText(e)}`);
+    } finally {
+      fs.rmSync(probe, { force: true });
+    }
+  }
 
   /** Create the folder of a new run. */
   create(id: string, maxOutputBytes = 8 * 1024 * 1024, tailBytes = 64 * 1024): RunWriter {
     const dir = path.join(this.root, id);
-    fs.mkdirSync(dir, { recursive: true });
-    return new RunWriter(dir, maxOutputBytes, tailBytes);
+    try {
+      makeDirs(dir);
+    } catch (e) {
+      throw new StoreError(`cannot create the run's folder ${dir}: ${errnoText(e)}`);
+    }
+    return new RunWriter(dir, maxOutputBytes, tailBytes, this.options);
   }
 
   private runDir(id: string): string {
@@ -153,29 +282,53 @@ export class RunStore {
     return streamSampleBatches(this.samplesFile(id), stats);
   }
 
-  /** Summaries of all runs, newest first. Unreadable records are skipped, not fatal. */
-  list(): StoredRun[] {
+  /**
+   * Summaries of all runs, newest first. A record that cannot be read (damaged run.json, or a
+   * folder whose record names another run, e.g. a copy) is skipped and passed to `onSkip` with
+   * one line saying why, so one bad folder never hides the rest of the history.
+   */
+  list(onSkip?: (folder: string, reason: string) => void): StoredRun[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.root);
-    } catch {
-      return [];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new StoreError(`cannot read the run history folder ${this.root}: ${errnoText(e)}`);
     }
     const runs: StoredRun[] = [];
     for (const name of names) {
-      const meta = this.readMeta(name);
-      if (meta) runs.push(meta);
+      if (name.startsWith('.') || !/^[A-Za-z0-9._-]+$/.test(name)) continue;
+      const r = this.readMetaChecked(name);
+      if ('run' in r) runs.push(r.run);
+      else if (r.reason) onSkip?.(path.join(this.root, name), r.reason);
     }
     return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
   }
 
   readMeta(id: string): StoredRun | undefined {
+    const r = this.readMetaChecked(id);
+    return 'run' in r ? r.run : undefined;
+  }
+
+  /** run.json of folder `id`, or why not (`reason` empty: not a run folder at all). */
+  private readMetaChecked(id: string): { run: StoredRun } | { reason: string } {
+    let text: string;
     try {
-      const o = JSON.parse(fs.readFileSync(path.join(this.runDir(id), 'run.json'), 'utf8')) as StoredRun;
-      return o && o.schema === 1 && typeof o.id === 'string' ? o : undefined;
-    } catch {
-      return undefined;
+      text = fs.readFileSync(path.join(this.runDir(id), 'run.json'), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return { reason: code === 'ENOENT' || code === 'ENOTDIR' ? '' : `run.json unreadable (${errnoText(e)})` };
     }
+    let o: unknown;
+    try {
+      o = JSON.parse(text);
+    } catch (e) {
+      return { reason: `run.json is not valid JSON (${(e as Error).message})` };
+    }
+    if (!isStoredRun(o)) return { reason: 'run.json is not a Joules run record (schema 1)' };
+    // Recovery rewrites the folder named by the id: a copied folder must never stand for the original.
+    if (o.id !== id) return { reason: `run.json belongs to run ${o.id} (a copied folder?); skipped` };
+    return { run: o };
   }
 
   /** The full record; undefined when there is no such run. */
@@ -325,9 +478,71 @@ async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary:
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 1));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 1));
+}
+
+/**
+ * Replace `file` with `data` so that it is either the old or the new content, never a truncated
+ * mix: write a temporary file beside it, then rename it over. On failure (e.g. a full disk) the
+ * original is untouched and the temporary file removed. The file's mode is kept.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  // Through a symlink, replace its target, not the link.
+  let target = file;
+  let mode: number | undefined;
+  try {
+    target = fs.realpathSync(file);
+    mode = fs.statSync(target).mode & 0o7777;
+  } catch {
+    mode = undefined;
+  }
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, data);
+    if (mode !== undefined) fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's `mkdirSync(dir, { recursive: true })` never returns
+ * for a folder under /proc (it retries ENOENT forever), which hung `joules run --store /proc/x`.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.push(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) fs.mkdirSync(m);
+}
+
+function isStoredRun(o: unknown): o is StoredRun {
+  if (typeof o !== 'object' || o === null) return false;
+  const r = o as Partial<StoredRun>;
+  return (
+    r.schema === 1 &&
+    typeof r.id === 'string' &&
+    typeof r.name === 'string' &&
+    typeof r.startedAt === 'string' &&
+    typeof r.status === 'string' &&
+    Number.isFinite(r.durationS) &&
+    Number.isFinite(r.energyJ) &&
+    Number.isFinite(r.avgPowerW) &&
+    Array.isArray(r.gpus)
+  );
+}
+
+/** `ENOSPC: no space left on device`-style text for an fs error. */
+function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code}: ${describeErrno(err)}` : String((e as Error).message ?? e);
 }
 
 function dirSize(dir: string): number {

@@ -1,3 +1,4 @@
+import type { FindingSummary } from '../analysis/findings';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod, SampleBatch, UnavailableGpu } from '../sampler/types';
 
 /** Lifecycle of a run. `interrupted`: the monitoring process died (VS Code killed) before the run ended. */
@@ -51,21 +52,6 @@ export interface GpuRunSummary {
   runSmSharePct?: number;
 }
 
-/** A finding as it appears in a summary (full evidence lives in the analysis types). */
-export interface FindingSummary {
-  code: string;
-  severity: 'warning' | 'information' | 'hint';
-  message: string;
-  startS: number;
-  endS: number;
-  energyJ: number;
-  wastedJ: number;
-  gpu?: number;
-  file?: string;
-  /** 1-based line, as printed for humans and in `--json`. */
-  line?: number;
-}
-
 /** What a finished (or interrupted) run cost. Written to `run.json` and printed by `joules run --json`. */
 export interface RunSummary {
   /** Format version of the record; bump on incompatible change. */
@@ -107,6 +93,10 @@ export interface RunSummary {
   /** Metrics some GPU did not support (reported once, not per tick). */
   unsupported?: string[];
   findings?: FindingSummary[];
+  /** The machine the run ran on: quick fixes size DataLoader workers from it, not from where they are applied. */
+  host?: { cpuCount: number; gpuCount: number };
+  /** The run's waste, counted once over its telemetry findings (`runWastedJ`): what "spent idle or starved" shows. */
+  wastedJ?: number;
   /** Markers the run printed (`::joules mark <label>`), with the energy at that moment (counter read). */
   markers?: RunMarker[];
   /** Work the run reported (`::joules steps N`, `::joules tokens N`), and energy per unit of it. */
@@ -122,6 +112,11 @@ export interface RunMarker {
   tS: number;
   /** Energy of the run's GPUs from the run's start to this marker (the counter read at the marker where supported). */
   energyJ: number;
+  /**
+   * `counter`: read at the marker. `interpolated`: the marker came within ~100 ms of another (the
+   * counter's update period), so its time and energy lie between the two reads around it.
+   */
+  energySource?: 'counter' | 'interpolated';
 }
 
 /** Live figures of a running run, for the status bar and the panel. */
@@ -130,9 +125,17 @@ export interface LiveStatus {
   elapsedS: number;
   /** Latest power of the run's GPUs, summed. */
   powerW: number | undefined;
-  /** Energy of the run's GPUs so far. */
+  /** Energy of the run's GPUs so far; never decreases (see liveFigures.ts). */
   energyJ: number;
   energyMethod: EnergyMethod;
+  /** NVML indices of the GPUs the figures count: the attributed ones, or all while none is. */
+  countedGpus: number[];
+  /** `energyJ` over the elapsed time. */
+  avgPowerW: number;
+  /** Highest summed power of the counted GPUs seen at a batch. */
+  peakPowerW: number;
+  /** Time-weighted mean utilization of the counted GPUs. */
+  avgUtilPct?: number;
   gpus: Array<{
     index: number;
     name: string;

@@ -1,7 +1,9 @@
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { Finding, FindingSeverity, SourceRange } from '../../core/analysis/findings';
-import type { RunLabel } from './format';
-import { diagnosticMessage, evidenceLines, findingKey, hoverMarkdown, readmeFragment } from './format';
+import { explainedWasteJ } from '../../core/analysis/findings';
+import type { RunLabel, TextChange } from './format';
+import { diagnosticMessage, evidenceLines, findingKey, hoverMarkdown, rangeAfterChange, readmeFileName, readmeFragment } from './format';
 
 /** A run whose findings are shown; `scriptPath` groups runs of the same script. */
 export interface ShownRun extends RunLabel {
@@ -11,6 +13,8 @@ export interface ShownRun extends RunLabel {
 interface Located {
   finding: Finding;
   run: ShownRun;
+  /** For a source finding that refers to telemetry findings: their waste (see `explainedWasteJ`). */
+  explainedJ?: number;
 }
 
 export const DIAGNOSTIC_SOURCE = 'Joules';
@@ -19,8 +23,9 @@ export const DIAGNOSTIC_SOURCE = 'Joules';
  * The "joules" diagnostics of the latest run of each script, and the findings behind them.
  *
  * A run's diagnostics replace those of the previous run of the same script (its imported modules
- * included). Editing a file drops its Joules diagnostics: their ranges and numbers describe the
- * text that ran, and the next run brings them back.
+ * included). Editing a file drops the Joules diagnostics on the lines it touches (their numbers
+ * describe the text that ran; the next run brings them back) and moves the others with their
+ * lines, so applying one quick fix leaves the other findings of the file in place.
  */
 export class FindingsDiagnostics implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection('joules');
@@ -34,7 +39,7 @@ export class FindingsDiagnostics implements vscode.Disposable {
     this.disposables.push(
       vscode.workspace.onDidChangeTextDocument((e) => {
         // Save and dirty-flag events come with no content change: those keep the diagnostics.
-        if (e.contentChanges.length > 0) this.forgetFile(e.document.uri);
+        if (e.contentChanges.length > 0) this.applyChanges(e.document.uri, e.contentChanges.map((c) => ({ range: fromRange(c.range), text: c.text })));
       }),
     );
   }
@@ -46,10 +51,11 @@ export class FindingsDiagnostics implements vscode.Disposable {
     for (const finding of findings) {
       if (finding.file === undefined || finding.range === undefined) continue;
       const uri = vscode.Uri.file(finding.file);
-      const diagnostic = toDiagnostic(finding, run, this.extensionUri);
+      const explainedJ = finding.correlatedWith?.length ? explainedWasteJ(finding, findings) : undefined;
+      const diagnostic = toDiagnostic(finding, run, this.extensionUri, explainedJ);
       const key = uri.toString();
       files.set(key, [...(files.get(key) ?? []), diagnostic]);
-      this.findings.set(findingKey(key, finding.range, finding.code), { finding, run });
+      this.findings.set(findingKey(key, finding.range, finding.code), { finding, run, ...(explainedJ !== undefined ? { explainedJ } : {}) });
     }
     this.byScript.set(run.scriptPath, files);
     for (const key of files.keys()) this.publish(key);
@@ -81,11 +87,44 @@ export class FindingsDiagnostics implements vscode.Disposable {
   hoverFor(uri: vscode.Uri, line: number): vscode.MarkdownString | undefined {
     const found = this.findingsOnLine(uri, line);
     if (found.length === 0) return undefined;
-    const md = new vscode.MarkdownString(found.map((f) => hoverMarkdown(f.finding, f.run, docUri(this.extensionUri, f.finding.code).toString())).join('\n\n---\n\n'));
+    const md = new vscode.MarkdownString(found.map((f) => hoverMarkdown(f.finding, f.run, docUri(this.extensionUri, f.finding.code).toString(), undefined, f.explainedJ)).join('\n\n---\n\n'));
     return md;
   }
 
-  /** Drops a file's Joules diagnostics (it was edited). */
+  /**
+   * An edit of a file: diagnostics on the lines it touches go, those below it move with their lines
+   * (re-keyed, so code actions still find their findings).
+   */
+  applyChanges(uri: vscode.Uri, changes: readonly TextChange[]): void {
+    const key = uri.toString();
+    let changed = false;
+    for (const files of this.byScript.values()) {
+      const list = files.get(key);
+      if (!list) continue;
+      const kept: vscode.Diagnostic[] = [];
+      for (const d of list) {
+        const code = typeof d.code === 'object' ? d.code.value : d.code;
+        const oldKey = findingKey(key, fromRange(d.range), String(code));
+        const located = this.findings.get(oldKey);
+        let range: SourceRange | undefined = fromRange(d.range);
+        // VS Code lists the changes of one edit from the end of the document up, so each applies to the text before it.
+        for (const c of changes) range = range && rangeAfterChange(range, c);
+        if (range && located) {
+          const moved = { ...located, finding: { ...located.finding, range } };
+          this.findings.delete(oldKey);
+          this.findings.set(findingKey(key, range, String(code)), moved);
+          kept.push(toDiagnostic(moved.finding, moved.run, this.extensionUri, moved.explainedJ));
+        } else {
+          this.findings.delete(oldKey);
+        }
+        changed = true;
+      }
+      files.set(key, kept);
+    }
+    if (changed) this.publish(key);
+  }
+
+  /** Drops a file's Joules diagnostics. */
   forgetFile(uri: vscode.Uri): void {
     const key = uri.toString();
     let had = false;
@@ -121,7 +160,7 @@ export class FindingsDiagnostics implements vscode.Disposable {
 }
 
 /** The one conversion from a located finding to a VS Code diagnostic. */
-export function toDiagnostic(finding: Finding, run: ShownRun, extensionUri: vscode.Uri): vscode.Diagnostic {
+export function toDiagnostic(finding: Finding, run: ShownRun, extensionUri: vscode.Uri, explainedJ?: number): vscode.Diagnostic {
   if (finding.file === undefined || finding.range === undefined) throw new Error(`finding ${finding.code} has no source location`);
   const range = toRange(finding.range);
   const d = new vscode.Diagnostic(range, diagnosticMessage(finding, run), toSeverity(finding.severity));
@@ -131,7 +170,7 @@ export function toDiagnostic(finding: Finding, run: ShownRun, extensionUri: vsco
   const related = [
     ...(finding.related ?? []).map((r) => new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(r.file), toRange(r.range)), r.message)),
     // Measured spans have no place in the source: they are listed as text on the finding's own line.
-    ...evidenceLines(finding).map((line) => new vscode.DiagnosticRelatedInformation(here, line)),
+    ...evidenceLines(finding, explainedJ).map((line) => new vscode.DiagnosticRelatedInformation(here, line)),
   ];
   if (related.length > 0) d.relatedInformation = related;
   return d;
@@ -148,9 +187,20 @@ export function toSeverity(s: FindingSeverity): vscode.DiagnosticSeverity {
   }
 }
 
-/** The README section of a code, inside the installed extension (there is no public repository to link). */
+const readmeNames = new Map<string, string>();
+
+/**
+ * The README section of a code, inside the installed extension (there is no public repository to
+ * link). The installed VSIX holds `readme.md`, the source folder `README.md`: the name is looked up
+ * once per extension folder.
+ */
 export function docUri(extensionUri: vscode.Uri, code: string): vscode.Uri {
-  return vscode.Uri.joinPath(extensionUri, 'README.md').with({ fragment: readmeFragment(code) });
+  let name = readmeNames.get(extensionUri.toString());
+  if (name === undefined) {
+    name = extensionUri.scheme === 'file' ? readmeFileName((n) => fs.existsSync(vscode.Uri.joinPath(extensionUri, n).fsPath)) : 'README.md';
+    readmeNames.set(extensionUri.toString(), name);
+  }
+  return vscode.Uri.joinPath(extensionUri, name).with({ fragment: readmeFragment(code) });
 }
 
 export function toRange(r: SourceRange): vscode.Range {

@@ -4,7 +4,7 @@
  * so it is unit-tested without an editor; diagnostics.ts only wraps these in VS Code objects.
  */
 import type { EvidenceSpan, Finding, FindingSeverity, SourceRange } from '../../core/analysis/findings';
-import { formatDurationS, formatEnergyJ, formatGB, formatPct, formatPowerW } from '../../core/analysis/telemetry';
+import { formatBytes as formatGB, formatDuration as formatDurationS, formatJoules as formatEnergyJ, formatPct, formatWatts as formatPowerW } from '../../core/units/format';
 
 /** Which run a finding belongs to, as the diagnostics name it. */
 export interface RunLabel {
@@ -32,6 +32,8 @@ export function formatRunTime(startedAt: string, now: Date = new Date()): string
 
 /** `run train.py at 14:03:12`. */
 export function runText(run: RunLabel, now?: Date): string {
+  // Hints shown on open/save come from no run (findingsController's static check).
+  if (run.id.startsWith('static:')) return 'static check, no run measured';
   return `run ${run.name} at ${formatRunTime(run.startedAt, now)}`;
 }
 
@@ -49,14 +51,46 @@ export function spanText(span: EvidenceSpan, gpu: number | undefined): string {
 /**
  * Lines for the diagnostic's related information besides `finding.related`: the measured spans
  * (at most `MAX_RELATED_SPANS`, then a count) and the wasted energy. Empty for static findings.
+ * `explainedJ`: for a source finding that refers to telemetry findings, their waste (`explainedWasteJ`).
  */
-export function evidenceLines(finding: Finding): string[] {
+export function evidenceLines(finding: Finding, explainedJ?: number): string[] {
   if (finding.static) return [];
   const spans = finding.evidence.spans;
   const lines = spans.slice(0, MAX_RELATED_SPANS).map((s) => `Measured: ${spanText(s, finding.gpu)}`);
   if (spans.length > MAX_RELATED_SPANS) lines.push(`Measured: ${spans.length - MAX_RELATED_SPANS} more span(s), ${formatDurationS(sumDuration(spans.slice(MAX_RELATED_SPANS)))} in all`);
-  if (finding.wastedJ > 0) lines.push(`Wasted ${formatEnergyJ(finding.wastedJ)}: ${finding.wastedMethod}`);
+  const wasted = wastedOf(finding, explainedJ);
+  if (wasted > 0) lines.push(`Wasted ${formatEnergyJ(wasted)}: ${finding.wastedMethod}`);
   return lines;
+}
+
+/**
+ * The README's file name inside the installed extension. vsce stores the README of a package as
+ * `readme.md` (lower case) while the source folder has `README.md`; on a case-sensitive file system
+ * a link to the wrong one opens "file not found". Checked, not assumed: `exists` tells.
+ */
+export function readmeFileName(exists: (name: string) => boolean): string {
+  return ['README.md', 'readme.md', 'Readme.md'].find(exists) ?? 'README.md';
+}
+
+/** A text change as the editor reports it: the replaced range and the new text. */
+export interface TextChange {
+  range: SourceRange;
+  text: string;
+}
+
+/**
+ * Where a diagnostic's range lies after an edit: shifted when the edit is on earlier lines,
+ * unchanged when it is on later lines, undefined when the edit touches its lines (its numbers
+ * describe text that changed, so it waits for the next run).
+ */
+export function rangeAfterChange(r: SourceRange, change: TextChange): SourceRange | undefined {
+  const c = change.range;
+  if (c.startLine > r.endLine) return r;
+  if (c.endLine < r.startLine) {
+    const delta = (change.text.match(/\n/g)?.length ?? 0) - (c.endLine - c.startLine);
+    return { ...r, startLine: r.startLine + delta, endLine: r.endLine + delta };
+  }
+  return undefined;
 }
 
 /** Fragment of the README section that explains a code (`README.md#finding-<code>`). */
@@ -73,7 +107,7 @@ export function findingKey(file: string, range: SourceRange, code: string): stri
  * Hover Markdown for one located finding: the spans (time, avg util, avg power, energy), the other
  * measured figures, the wasted energy and how it was computed, and a link to the README section.
  */
-export function hoverMarkdown(finding: Finding, run: RunLabel, docLink: string | undefined, now?: Date): string {
+export function hoverMarkdown(finding: Finding, run: RunLabel, docLink: string | undefined, now?: Date, explainedJ?: number): string {
   const out: string[] = [];
   out.push(`**Joules: ${escapeMd(finding.title)}** (${finding.severity}, ${escapeMd(runText(run, now))})`, '');
   if (finding.static) {
@@ -96,7 +130,7 @@ export function hoverMarkdown(finding: Finding, run: RunLabel, docLink: string |
     }
     out.push('');
   }
-  const figures = figureRows(finding);
+  const figures = figureRows(finding, explainedJ);
   if (figures.length > 0) {
     out.push('| figure | value |', '|---|---:|', ...figures.map(([k, v]) => `| ${k} | ${v} |`), '');
   }
@@ -106,7 +140,7 @@ export function hoverMarkdown(finding: Finding, run: RunLabel, docLink: string |
 }
 
 /** The measured figures of a finding that are set, as (label, value) rows. */
-function figureRows(f: Finding): Array<[string, string]> {
+function figureRows(f: Finding, explainedJ: number | undefined): Array<[string, string]> {
   const e = f.evidence;
   const rows: Array<[string, string]> = [];
   const add = (label: string, value: string | undefined): void => {
@@ -114,8 +148,9 @@ function figureRows(f: Finding): Array<[string, string]> {
   };
   const opt = <T>(v: T | undefined, fmt: (x: T) => string): string | undefined => (v === undefined ? undefined : fmt(v));
   if (!f.static) {
-    add('energy', formatEnergyJ(f.energyJ));
-    add('wasted', `**${formatEnergyJ(f.wastedJ)}**`);
+    // A correlated source finding's joules are its telemetry findings': shown, but not as its own energy.
+    if (!f.correlatedWith?.length) add('energy', formatEnergyJ(f.energyJ));
+    add('wasted', `**${formatEnergyJ(wastedOf(f, explainedJ))}**`);
   }
   add("share of the run's energy", opt(e.shareOfRunEnergyPct, formatPct));
   add("share of the run's time", opt(e.shareOfRunTimePct, formatPct));
@@ -134,6 +169,11 @@ function figureRows(f: Finding): Array<[string, string]> {
   add('SM clock', opt(e.smClockMhz, (m) => `${m.toFixed(0)} MHz`));
   add('temperature', opt(e.temperatureC, (c) => `${c.toFixed(0)} C`));
   return rows;
+}
+
+/** A finding's own waste, or for one that refers to telemetry findings, theirs (counted there). */
+function wastedOf(f: Finding, explainedJ: number | undefined): number {
+  return f.correlatedWith?.length ? (explainedJ ?? 0) : f.wastedJ;
 }
 
 const SEVERITY_RANK: Record<FindingSeverity, number> = { warning: 0, information: 1, hint: 2 };

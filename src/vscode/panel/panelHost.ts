@@ -6,15 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { FindingView, RunSummaryView } from '../../core/protocol/panel';
-import type { SampleBatch } from '../../core/sampler/types';
 import { panelHtml } from './panelHtml';
 import { PanelSession } from './panelSession';
-import type { PanelLog, PanelRunSource } from './panelSession';
+import type { LiveBatch, PanelLog, PanelRunSource } from './panelSession';
 
 /** What the extension provides to the panel (wired to the run manager and the run store). */
 export interface PanelDataSource extends PanelRunSource {
   /** Batches of the live run, a few per second. */
-  onSamples(cb: (runId: string, batch: SampleBatch) => void): vscode.Disposable;
+  onSamples(cb: (e: LiveBatch) => void): vscode.Disposable;
   onRunEnded(cb: (summary: RunSummaryView) => void): vscode.Disposable;
   /** Findings of a run as the analysis produces them (replaces the previous set). */
   onFindings?(cb: (runId: string, findings: FindingView[]) => void): vscode.Disposable;
@@ -30,7 +29,7 @@ export class PanelHost implements vscode.Disposable {
   constructor(private readonly extensionUri: vscode.Uri, source: PanelDataSource, log: PanelLog) {
     this.session = new PanelSession(source, log);
     this.disposables.push(
-      source.onSamples((runId, batch) => this.session.samples(runId, batch)),
+      source.onSamples((e) => this.session.samples(e)),
       source.onRunEnded((summary) => this.session.runEnded(summary)),
     );
     if (source.onFindings) this.disposables.push(source.onFindings((runId, f) => this.session.findings(runId, f)));

@@ -7,14 +7,24 @@
  * validate every incoming message and drop what fails.
  */
 import { assertNever, parseFromPanel, ProtocolLimits } from '../../core/protocol/panel';
-import type { ExportFormat, FindingView, FromPanel, RunSummaryView, RunView, ToPanel } from '../../core/protocol/panel';
+import type { ExportFormat, FindingView, FromPanel, LiveFiguresView, RunSummaryView, RunView, ToPanel } from '../../core/protocol/panel';
 import type { SampleBatch } from '../../core/sampler/types';
+
+/** One batch of the live run, numbered from 1 in the order the run produced them. */
+export interface LiveBatch {
+  runId: string;
+  seq: number;
+  batch: SampleBatch;
+  /** The live model's figures after this batch. */
+  live?: LiveFiguresView;
+}
 
 /** What the panel reads from the rest of the extension. */
 export interface PanelRunSource {
   /**
-   * The live run with every sample so far, or undefined when none runs. Must already include
-   * every batch whose `onSamples` has fired: `init` replaces what the webview has.
+   * The live run as the panel draws it (a decimated snapshot), or undefined when none runs. Its
+   * `seq` is the last batch it includes: every batch whose `onSamples` has fired, so the batches
+   * after it follow with no gap and no duplicate.
    */
   current(): RunView | undefined;
   history(): Promise<RunSummaryView[]>;
@@ -89,15 +99,16 @@ export class PanelSession {
     await this.handle(msg);
   }
 
-  samples(runId: string, batch: SampleBatch): void {
-    if (runId !== this.liveRunId) {
+  samples(e: LiveBatch): void {
+    if (e.runId !== this.liveRunId) {
       // A run this webview has not seen: send everything, which includes this batch.
-      this.liveRunId = runId;
+      this.liveRunId = e.runId;
       void this.sendInit();
       return;
     }
+    // The snapshot being gathered is read after this batch, so it includes it.
     if (this.initPending) return;
-    this.post({ type: 'samples', runId, batch });
+    this.post({ type: 'samples', runId: e.runId, seq: e.seq, batch: e.batch, ...(e.live ? { live: e.live } : {}) });
   }
 
   runEnded(summary: RunSummaryView): void {

@@ -92,8 +92,8 @@ export function traceFindings(samples: GpuSample[]): FindingView[] {
   const starved = energyBetween(samples, 14.9, 19.9);
   const idle = energyBetween(samples, 5, 9);
   return [
-    { code: 'gpu-starved', severity: 'warning', title: 'GPU starved', message: 'Utilization about 3 % while the program ran small kernels between host sleeps.', startS: 14.9, endS: 19.9, energyJ: starved, wastedJ: starved * 0.8, gpu: 0 },
-    { code: 'gpu-idle', severity: 'info', title: 'GPU idle', message: 'No kernels for 4 s while the process held the GPU.', startS: 5, endS: 9, energyJ: idle, wastedJ: idle },
+    { id: 'gpu-starved:gpu0:between-kernels', code: 'gpu-starved', severity: 'warning', title: 'GPU starved', message: 'Utilization about 3 % while the program ran small kernels between host sleeps.', startS: 14.9, endS: 19.9, stretches: [{ startS: 14.9, endS: 19.9 }], energyJ: starved, wastedJ: starved * 0.8, gpu: 0, static: false },
+    { id: 'gpu-idle:all', code: 'gpu-idle', severity: 'information', title: 'GPU idle', message: 'No kernels for 4 s while the process held the GPU.', startS: 5, endS: 9, stretches: [{ startS: 5, endS: 9 }], energyJ: idle, wastedJ: idle, static: false },
   ];
 }
 

@@ -34,9 +34,12 @@ describe('correlate', () => {
     assert.equal(f.static, false);
     assert.equal(f.gpu, 0);
     assert.deepEqual(f.range, range);
-    assert.equal(f.energyJ, measured[0]?.energyJ);
-    assert.equal(f.wastedJ, measured[0]?.wastedJ);
-    assert.match(f.message, /^DataLoader without num_workers .* while GPU 0 was starved 33 % of the run \(10\.0 s, 1\.20 kJ, 0\.95 kJ wasted\): load batches in worker processes/);
+    // It refers to the starved finding instead of repeating its joules, so nothing adds them twice.
+    assert.deepEqual(f.correlatedWith, [measured[0]?.id]);
+    assert.equal(f.energyJ, 0);
+    assert.equal(f.wastedJ, 0);
+    assert.deepEqual(f.stretches, measured[0]?.stretches);
+    assert.match(f.message, /^DataLoader without num_workers .* while GPU 0 was starved 33 % of the run \(10\.0 s, 1,200 J, 947 J wasted\): load batches in worker processes/);
     assert.match(f.wastedMethod, /gpu-starved/);
   });
 
@@ -79,7 +82,7 @@ describe('correlate', () => {
     const measured = analyzeTelemetry(telemetry([{ durS: 20, util: 95, powerW: 300, memBytes: 10e9 }]));
     const [f] = sourceFindings(correlate(measured, [site('small-batch', 'DataLoader batch_size=32: small batches leave memory idle')], true));
     assert.equal(f?.severity, 'warning');
-    assert.match(f?.message ?? '', /GPU 0 used at most 10\.0 GB of 80\.0 GB while busy, drawing 300 W of 700 W/);
+    assert.match(f?.message ?? '', /GPU 0 used at most 9\.3 GiB of 74\.5 GiB while busy, drawing 300 W of 700 W/);
   });
 
   it('reports no autocast as information on a busy bf16 GPU, and as a hint without bf16', () => {
@@ -90,7 +93,7 @@ describe('correlate', () => {
     const [f] = sourceFindings(correlate(analyzeTelemetry(input), [noAutocast], true, activity));
     assert.equal(f?.severity, 'information');
     assert.equal(f?.static, false);
-    assert.match(f?.message ?? '', /while GPU 0 was busy 10\.7 s at 675 W \(7\.19 kJ, 75 % of the run's energy\)/);
+    assert.match(f?.message ?? '', /while GPU 0 was busy 10\.7 s at 675 W \(7,189 J, 75 % of the run's energy\)/);
     const [g] = sourceFindings(correlate([], [noAutocast], false, activity));
     assert.equal(g?.severity, 'hint');
     assert.match(g?.message ?? '', /no bf16/);

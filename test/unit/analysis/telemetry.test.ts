@@ -43,7 +43,7 @@ describe('analyzeTelemetry', () => {
     // 480 J of 6480 J: above the 5 % warning share.
     near(f.evidence.shareOfRunEnergyPct ?? 0, 7.4, 0.1, 'share');
     assert.equal(f.severity, 'warning');
-    assert.match(f.message, /GPU 0 was idle for 8\.0 s .*: util 0 %, 60 W; 0\.48 kJ, 7 % of the run's energy\./);
+    assert.match(f.message, /GPU 0 was idle for 8\.0 s .*: util 0 %, 60 W; 480 J, 7\.4 % of the run's energy\./);
     assert.match(f.wastedMethod, /All energy in the idle time/);
   });
 
@@ -144,7 +144,7 @@ describe('analyzeTelemetry', () => {
     assert.equal(f.evidence.peakMemUsedBytes, 10e9);
     assert.equal(f.evidence.memTotalBytes, 80e9);
     assert.equal(f.wastedJ, 0);
-    assert.match(f.message, /used at most 10\.0 GB of 80\.0 GB \(13 %\) while busy for 20\.0 s, drawing 300 W of its 700 W limit/);
+    assert.match(f.message, /used at most 9\.3 GiB of 74\.5 GiB \(13 %\) while busy for 20\.0 s, drawing 300 W of its 700 W limit/);
     assert.deepEqual(run([{ ...busy, powerW: 680 }]).findings, []);
     assert.deepEqual(run([{ ...busy, memBytes: 60e9 }]).findings, []);
   });

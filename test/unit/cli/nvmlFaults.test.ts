@@ -105,7 +105,7 @@ describe('energy under NVML faults (joules CLI + fake NVML)', function () {
     const after = json.markers!.find((m) => m.label === 'after')!;
     assert.ok(Math.abs(g.counterFailedAtS! - after.tS) < 0.05, `failed at ${g.counterFailedAtS}, marker at ${after.tS}`);
     assert.ok((json.errors?.['nvmlDeviceGetTotalEnergyConsumption: UNKNOWN'] ?? 0) >= 2, JSON.stringify(json.errors));
-    assert.match(text, /energy\s+[\d.]+ k?J .*hardware counter, then integrated power where it failed/);
+    assert.match(text, /energy\s+[\d,.]+ k?J .*hardware counter, then integrated power where it failed/);
     assert.match(text, /energy: counter for \d+\.\d s, then integrated power for \d+\.\d s after the counter failed \(a read failed at \d+\.\d s\)/);
     assert.doesNotMatch(text, /energy\s+0\.0 J/);
   });

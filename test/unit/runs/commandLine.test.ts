@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { CommandLineError, joinCommandLine, needsShell, parseCommandLine, splitCommandLine } from '../../../src/core/runs/commandLine';
+import { CommandLineError, commandWithArgs, joinCommandLine, needsShell, parseCommandLine, quoteForCmd, splitCommandLine } from '../../../src/core/runs/commandLine';
 
 describe('command line splitting (POSIX quoting)', () => {
   const split = (line: string): string[] => splitCommandLine(line, 'posix');
@@ -106,5 +106,69 @@ describe('command line splitting (Windows rules)', () => {
     assert.deepEqual(parseCommandLine('python a.py | more', 'win32').shellFeatures, ['|']);
     assert.deepEqual(parseCommandLine('python %SCRIPT%', 'win32').shellFeatures, ['%VAR%']);
     assert.deepEqual(parseCommandLine('python "a | b"', 'win32').shellFeatures, []);
+  });
+});
+
+/**
+ * What cmd.exe does to `cmd /d /s /c "<line>"` before starting the program, in the order it does
+ * it: %VAR% expansion (a name that is not defined stays as written), then `^` escapes, quoted
+ * regions and the operators & | < > outside them. Returns the line the program receives, or the
+ * operators it would act on instead.
+ */
+function throughCmd(line: string, env: Record<string, string>): { line: string; operators: string[] } {
+  const expanded = line.replace(/%([^%]+)%/g, (m, name: string) => env[name.toUpperCase()] ?? m);
+  let out = '';
+  let quoted = false;
+  const operators: string[] = [];
+  for (let i = 0; i < expanded.length; i++) {
+    const c = expanded[i]!;
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && c === '^') {
+      out += expanded[++i] ?? '';
+      continue;
+    } else if (!quoted && '&|<>'.includes(c)) operators.push(c);
+    out += c;
+  }
+  return { line: out, operators };
+}
+
+describe('task arguments on Windows (cmd.exe quoting)', () => {
+  const env = { PATH: 'C:\\Windows', HOME: 'C:\\Users\\me', X: 'expanded' };
+  const nasty = ['a&b', 'x|y', 'in<out>', '%PATH%', '%X%%X%', '100%', 'a\\"&calc', 'say "hi"', 'a"b', '^caret', '(paren)', '!X!', 'dir\\', '', 'C:\\Program Files\\a.py'];
+
+  it('the simulator catches what the plain C-runtime quoting lets through (so the test below can fail)', () => {
+    // Lines as the C-runtime quoting alone writes them (what tasks sent to cmd.exe before).
+    assert.deepEqual(throughCmd('python a&b', env).operators, ['&']);
+    assert.deepEqual(splitCommandLine(throughCmd('python "%X%"', env).line, 'win32'), ['python', 'expanded']);
+    assert.deepEqual(throughCmd('python "a\\\\\\"&calc"', env).operators, ['&']);
+  });
+
+  it('through cmd.exe every argument arrives unchanged: no operator runs, no variable expands', () => {
+    const line = commandWithArgs('python', nasty, true, 'win32');
+    const seen = throughCmd(line, env);
+    assert.deepEqual(seen.operators, [], line);
+    assert.deepEqual(splitCommandLine(seen.line, 'win32'), ['python', ...nasty], line);
+  });
+
+  it('each argument alone survives cmd.exe', () => {
+    for (const a of nasty) {
+      const seen = throughCmd(`prog ${quoteForCmd(a)}`, env);
+      assert.deepEqual(seen.operators, [], a);
+      assert.deepEqual(splitCommandLine(seen.line, 'win32'), ['prog', a], a);
+    }
+  });
+
+  it('without a shell, & | and %VAR% in arguments are quoted so the line needs no shell and splits back exactly', () => {
+    const line = commandWithArgs('python', nasty, false, 'win32');
+    const parsed = parseCommandLine(line, 'win32');
+    assert.equal(parsed.needsShell, false, `${line}: ${parsed.shellFeatures.join(' ')}`);
+    assert.deepEqual(parsed.argv, ['python', ...nasty]);
+  });
+
+  it('POSIX: arguments are quoted so the line splits back exactly and needs no shell', () => {
+    const argv = ['a&b', '$HOME', "it's", '*', ''];
+    const line = commandWithArgs('python3', argv, false, 'posix');
+    assert.equal(needsShell(line, 'posix'), false, line);
+    assert.deepEqual(splitCommandLine(line, 'posix'), ['python3', ...argv]);
   });
 });

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeInWorker } from '../../../src/core/analysis/analysisClient';
+import type { Finding } from '../../../src/core/analysis/findings';
 import type { RunOptions } from '../../../src/core/runs/runSession';
 import { RunSession } from '../../../src/core/runs/runSession';
 import { RunStore } from '../../../src/core/runs/store';
@@ -32,7 +33,7 @@ describe('the end of a run (long runs)', function () {
     const opts = await options();
     const session = await RunSession.start(
       { command: 'python3', args: ['-c', 'import time; time.sleep(2.5)'], cwd: os.tmpdir() },
-      { ...opts, afterRunMs: 500, analyze: async (input) => (await analyzeInWorker(input)).summaries },
+      { ...opts, afterRunMs: 500, analyze: async (input) => (await analyzeInWorker(input)).findings },
     );
     // 250,000 samples in the run's first 1.5 s (past the ~130,000 where a spread of them threw),
     // with one 2 kW spike near the end of the series: a summary over a truncated series misses it.
@@ -89,7 +90,22 @@ describe('the end of a run (long runs)', function () {
         analyze: async () => {
           analysing();
           await new Promise<void>((r) => (release = r));
-          return [{ code: 'gpu-idle', severity: 'warning', message: 'x', startS: 0, endS: 1, energyJ: 1, wastedJ: 1 }];
+          const idle: Finding = {
+            id: 'gpu-idle:gpu0:between-kernels',
+            code: 'gpu-idle',
+            severity: 'warning',
+            title: 'GPU 0 idle 1 s',
+            message: 'GPU 0 idle 1 s',
+            startS: 0,
+            endS: 1,
+            stretches: [],
+            energyJ: 1,
+            wastedJ: 1,
+            wastedMethod: 'all of it',
+            evidence: { spans: [] },
+            static: false,
+          };
+          return [idle];
         },
       },
     );
@@ -106,9 +122,10 @@ describe('the end of a run (long runs)', function () {
 
   it('a sampler that dies before the final read still ends the run, with the figures so far and the error', async () => {
     const opts = await options();
-    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(1.2)'], cwd: os.tmpdir() }, opts);
-    // Let a few batches arrive, then kill the worker: the final counter read cannot happen.
-    await new Promise((r) => setTimeout(r, 700));
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(2.5)'], cwd: os.tmpdir() }, opts);
+    // Let a batch arrive (the sampler posts about once a second), then kill the worker: the final
+    // counter read cannot happen.
+    await new Promise((r) => setTimeout(r, 1600));
     await session['sampler'].terminate();
     const s = await session.done;
     assert.equal(s.status, 'succeeded');

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { correlate } from '../../../src/core/analysis/correlate';
 import type { EvidenceSpan, Finding } from '../../../src/core/analysis/findings';
+import { explainedWasteJ } from '../../../src/core/analysis/findings';
+import { formatJoules } from '../../../src/core/units/format';
 import { analyzePythonSource, loadPythonParser } from '../../../src/core/analysis/pythonSource';
 import { analyzeTelemetry, summarizeRun } from '../../../src/core/analysis/telemetry';
 import type { RunLabel } from '../../../src/vscode/findings/format';
@@ -30,6 +32,7 @@ const span = (startS: number, endS: number, energyJ: number, avgUtilPct = 5, avg
 
 function finding(extra: Partial<Finding>): Finding {
   return {
+    id: 'gpu-starved:gpu0:between-kernels',
     code: 'gpu-starved',
     severity: 'warning',
     title: 'GPU 0 starved 3.0 s',
@@ -37,6 +40,7 @@ function finding(extra: Partial<Finding>): Finding {
     gpu: 0,
     startS: 1,
     endS: 4,
+    stretches: [{ startS: 1, endS: 4 }],
     energyJ: 690,
     wastedJ: 600,
     wastedMethod: 'Energy in the starved time minus what its work would need.',
@@ -50,7 +54,7 @@ const located = (extra: Partial<Finding> = {}): Finding =>
   finding({
     code: 'dataloader-workers',
     title: 'DataLoader without worker processes',
-    message: 'DataLoader without num_workers, while GPU 0 was starved 43 % of the run (3.0 s, 0.69 kJ, 0.60 kJ wasted): load batches in worker processes.',
+    message: 'DataLoader without num_workers, while GPU 0 was starved 43 % of the run (3.0 s, 690 J, 600 J wasted): load batches in worker processes.',
     file: '/w/train.py',
     range: { startLine: 17, startCharacter: 13, endLine: 17, endCharacter: 23 },
     ...extra,
@@ -60,7 +64,7 @@ describe('findings in the editor: wording', () => {
   it('the diagnostic keeps the measured message and names the run and its start time', () => {
     assert.equal(
       diagnosticMessage(located(), run, sameDay),
-      'DataLoader without num_workers, while GPU 0 was starved 43 % of the run (3.0 s, 0.69 kJ, 0.60 kJ wasted): load batches in worker processes. (run train.py at 14:03:12)',
+      'DataLoader without num_workers, while GPU 0 was starved 43 % of the run (3.0 s, 690 J, 600 J wasted): load batches in worker processes. (run train.py at 14:03:12)',
     );
     // Another day: the date, not a bare time that would look like today's.
     assert.equal(formatRunTime(run.startedAt, new Date(2025, 5, 4, 9, 0, 0)), '2025-06-03 14:03');
@@ -69,9 +73,9 @@ describe('findings in the editor: wording', () => {
 
   it('related information lists each measured span (GPU, util, power, energy) and the waste with its method', () => {
     assert.deepEqual(evidenceLines(located()), [
-      'Measured: GPU 0, 1.0-2.5 s: util 5 %, 230 W, 0.34 kJ',
-      'Measured: GPU 0, 2.5-4.0 s: util 5 %, 230 W, 0.34 kJ',
-      'Wasted 0.60 kJ: Energy in the starved time minus what its work would need.',
+      'Measured: GPU 0, 1.0-2.5 s: util 5.0 %, 230 W, 345 J',
+      'Measured: GPU 0, 2.5-4.0 s: util 5.0 %, 230 W, 345 J',
+      'Wasted 600 J: Energy in the starved time minus what its work would need.',
     ]);
     const many = Array.from({ length: MAX_HOVER_SPANS + 2 }, (_, i) => span(i * 2, i * 2 + 1, 50));
     const lines = evidenceLines(located({ evidence: { spans: many } }));
@@ -81,7 +85,7 @@ describe('findings in the editor: wording', () => {
     const md = hoverMarkdown(located({ evidence: { spans: many } }), run, undefined, sameDay);
     assert.equal(md.split('\n').filter((l) => /^\| \d+\.0-\d+\.0 s \|/.test(l)).length, MAX_HOVER_SPANS);
     assert.match(md, /^\| 2 more \| \| \| \| \|$/m);
-    assert.match(md, /^\| \*\*all 10\*\* \| 10\.0 s \| 5 % \| 50 W \| 0\.50 kJ \|$/m);
+    assert.match(md, /^\| \*\*all 10\*\* \| 10\.0 s \| 5\.0 % \| 50 W \| 500 J \|$/m);
     // A pattern without a measurement has no numbers to list.
     assert.deepEqual(evidenceLines(located({ static: true, wastedJ: 0, evidence: { spans: [] } })), []);
   });
@@ -91,9 +95,9 @@ describe('findings in the editor: wording', () => {
     const lines = md.split('\n');
     assert.equal(lines[0], '**Joules: DataLoader without worker processes** (warning, run train.py at 14:03:12)');
     assert.ok(lines.includes('| GPU 0 span | duration | avg util | avg power | energy |'), md);
-    assert.ok(lines.includes('| 1.0-2.5 s | 1.5 s | 5 % | 230 W | 0.34 kJ |'), md);
-    assert.ok(lines.includes('| **all 2** | 3.0 s | 5 % | 230 W | 0.69 kJ |'), md);
-    assert.ok(lines.includes('| wasted | **0.60 kJ** |'), md);
+    assert.ok(lines.includes('| 1.0-2.5 s | 1.5 s | 5.0 % | 230 W | 345 J |'), md);
+    assert.ok(lines.includes('| **all 2** | 3.0 s | 5.0 % | 230 W | 690 J |'), md);
+    assert.ok(lines.includes('| wasted | **600 J** |'), md);
     assert.ok(lines.includes("| share of the run's energy | 35 % |"), md);
     assert.ok(lines.includes('| idle floor (context open, no kernel) | 95 W |'), md);
     assert.ok(lines.includes('Wasted energy: Energy in the starved time minus what its work would need.'), md);
@@ -170,9 +174,14 @@ describe('findings in the editor: a starved run of the integration fixture', () 
     assert.ok(loader?.range, findings.map((f) => f.code).join(', '));
     assert.equal(text.split('\n')[loader.range.startLine]?.trim(), 'loader = DataLoader(ds, batch_size=32)');
     assert.equal(loader.severity, 'warning');
-    assert.match(diagnosticMessage(loader, run, sameDay), /GPU 0 was starved \d+ % of the run \([\d.]+ s, [\d.]+ k?J, [\d.]+ k?J wasted\).*\(run train\.py at 14:03:12\)$/);
-    assert.ok(evidenceLines(loader).some((l) => /^Measured: GPU 0, [\d.]+-[\d.]+ s: util \d+ %, 230 W, [\d.]+ k?J$/.test(l)), evidenceLines(loader).join('\n'));
-    assert.match(hoverMarkdown(loader, run, undefined, sameDay), /\| wasted \| \*\*[\d.]+ k?J\*\* \|/);
+    assert.match(diagnosticMessage(loader, run, sameDay), /GPU 0 was starved \d+ % of the run \([\d.]+ s, [\d,.]+ k?J, [\d,.]+ k?J wasted\).*\(run train\.py at 14:03:12\)$/);
+    assert.ok(evidenceLines(loader).some((l) => /^Measured: GPU 0, [\d.]+-[\d.]+ s: util [\d.]+ %, 230 W, [\d,.]+ k?J$/.test(l)), evidenceLines(loader).join('\n'));
+    // It refers to the starved finding instead of repeating its joules; the hover shows that finding's waste.
+    const starved = findings.find((f) => f.code === 'gpu-starved');
+    assert.deepEqual(loader.correlatedWith, [starved?.id]);
+    const explained = explainedWasteJ(loader, findings);
+    assert.ok(starved && explained === starved.wastedJ && explained > 0);
+    assert.ok(hoverMarkdown(loader, run, undefined, sameDay, explained).includes(`| wasted | **${formatJoules(explained)}** |`));
     // Its measurement is the starved time: no notification repeats it.
     assert.equal(notificationFinding(findings), undefined);
   });

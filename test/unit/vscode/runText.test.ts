@@ -16,8 +16,8 @@ const summary: RunSummary = {
 
 describe('run summary wording', () => {
   it('one line: name, status, exit code, duration, energy (and Wh), average power', () => {
-    assert.equal(summaryLine(summary), 'train.py failed (exit 3) · 1:02 · 38.1 kJ (10.6 Wh) · 615 W avg');
-    assert.equal(summaryLine({ ...summary, status: 'stopped', exitCode: 130, signal: 'SIGINT' }), 'train.py stopped (exit 130, SIGINT) · 1:02 · 38.1 kJ (10.6 Wh) · 615 W avg');
+    assert.equal(summaryLine(summary), 'train.py failed (exit 3) · 1 min 02 s · 38.1 kJ (10.6 Wh) · 615 W avg');
+    assert.equal(summaryLine({ ...summary, status: 'stopped', exitCode: 130, signal: 'SIGINT' }), 'train.py stopped (exit 130, SIGINT) · 1 min 02 s · 38.1 kJ (10.6 Wh) · 615 W avg');
   });
 
   it('the terminal line is red for a failure, green for success', () => {
@@ -28,7 +28,7 @@ describe('run summary wording', () => {
   it('the Markdown report marks which GPUs the run used', () => {
     const md = summaryMarkdown(summary);
     assert.match(md, /\| 0 H200 \| yes \| 38\.1 kJ/);
-    assert.match(md, /\| 1 H200 \| no \| 4\.00 kJ/);
+    assert.match(md, /\| 1 H200 \| no \| 4,000 J/);
   });
 
   it('the panel view says "mixed" when GPUs measured energy differently', () => {

@@ -12,6 +12,9 @@ function live(partial: Partial<LiveStatus>): LiveStatus {
     powerW: 412.4,
     energyJ: 38_100,
     energyMethod: 'counter',
+    countedGpus: [0],
+    avgPowerW: 38_100 / 62,
+    peakPowerW: 450,
     gpus: [
       { index: 0, name: 'NVIDIA H200', attributed: true, powerW: 412.4, utilPct: 97, memUsedBytes: 61e9, memTotalBytes: 143e9, temperatureC: 64, energyJ: 38_100 },
       { index: 1, name: 'NVIDIA H200', attributed: false, powerW: 75, utilPct: 0 },
@@ -42,16 +45,16 @@ describe('status-bar wattmeter text', () => {
     const t = { idleS: 30, starvedS: 60, starvedUtilPct: 30 };
     assert.equal(wasteReason({ idleForS: 29, starvedForS: 0 }, t), undefined);
     assert.equal(wasteReason({ idleForS: 42, starvedForS: 0 }, t), 'GPU idle for 42.0 s');
-    assert.equal(wasteReason({ idleForS: 0, starvedForS: 75 }, t), 'GPU starved (utilization under 30 %) for 1:15');
+    assert.equal(wasteReason({ idleForS: 0, starvedForS: 75 }, t), 'GPU starved (utilization under 30 %) for 1 min 15 s');
   });
 
   it('the run tooltip lists every GPU, marks the run GPUs and names the energy method', () => {
     const md = runTooltip('train.py', live({}), undefined, false);
     assert.match(md, /\*\*Joules: train\\\.py\*\*/);
-    assert.match(md, /\| 0 NVIDIA H200 \| run \| 412 W \| 97 % \| 61\.0 GB \/ 143\.0 GB \| 64 °C \| 38\.1 kJ \|/);
+    assert.match(md, /\| 0 NVIDIA H200 \| run \| 412 W \| 97 % \| 56\.8 GiB \/ 133\.2 GiB \| 64 °C \| 38\.1 kJ \|/);
     assert.match(md, /\| 1 NVIDIA H200 \| {2}\| 75 W \| 0 % \| — \| — \| — \|/);
     assert.match(md, /hardware energy counter \(nvmlDeviceGetTotalEnergyConsumption\)/);
-    assert.match(md, /run time 1:02/);
+    assert.match(md, /run time 1 min 02 s/);
     assert.match(md, /counts the run's GPUs/);
   });
 

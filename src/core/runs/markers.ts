@@ -1,0 +1,165 @@
+import type { GpuEnergy } from '../sampler/engine';
+import type { RunMarker } from './types';
+
+/**
+ * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
+ *   ::joules mark <label>     a named point (e.g. "epoch 1 end"); the energy counter is read there
+ *   ::joules steps <n>        n more training/inference steps done (for J/step)
+ *   ::joules tokens <n>       n more tokens generated (for J/token)
+ */
+const MARKER_LINE = /^::joules (mark|steps|tokens)(?: (.*))?$/;
+
+/** Longest partial line kept between chunks: a marker is short; a 1 GB line without newline is not one. */
+const MAX_PARTIAL_LINE_CHARS = 1000;
+const MAX_LABEL_CHARS = 200;
+
+export type MarkerEvent = { kind: 'mark'; label: string | undefined } | { kind: 'steps' | 'tokens'; count: number };
+
+/** Finds marker lines in a stream of text chunks (lines may span chunks). */
+export class MarkerScanner {
+  private partial = '';
+
+  /** Marker events in `text`, in order. */
+  scan(text: string): MarkerEvent[] {
+    // Cheap reject first: most output has no marker at all.
+    if (!text.includes('::joules') && !this.partial) return [];
+    const lines = (this.partial + text).split('\n');
+    this.partial = (lines.pop() ?? '').slice(-MAX_PARTIAL_LINE_CHARS);
+    const out: MarkerEvent[] = [];
+    for (const raw of lines) {
+      const m = MARKER_LINE.exec(raw.replace(/\r$/, '').trim());
+      if (!m) continue;
+      const arg = (m[2] ?? '').trim();
+      if (m[1] === 'mark') {
+        out.push({ kind: 'mark', label: arg ? arg.slice(0, MAX_LABEL_CHARS) : undefined });
+      } else {
+        const n = Number(arg || '1');
+        if (Number.isFinite(n) && n > 0) out.push({ kind: m[1] === 'steps' ? 'steps' : 'tokens', count: n });
+      }
+    }
+    return out;
+  }
+}
+
+/** One counter read as the sampler answers it. */
+export interface CounterRead {
+  energies: GpuEnergy[];
+  elapsedMs: number;
+}
+
+export interface MarkRecorderOptions {
+  /** Reads the energy counters now (the sampler worker's `mark`). */
+  read: () => Promise<CounterRead>;
+  /** Energy of the GPUs that count for the run, in J, from a read. */
+  energyJ: (read: CounterRead) => number;
+  /** Monotonic clock in ms (injected for tests). */
+  nowMs: () => number;
+  /**
+   * Least time between two counter reads. The counter moves about every 100 ms (DESIGN.md) and
+   * costs 3-4 ms a read in the driver: 5,000 marks in a burst, each read, stalled sampling 16.7 s
+   * and made energy ~4x too high. Marks closer together share reads.
+   */
+  minReadIntervalMs?: number;
+}
+
+interface Waiting {
+  label: string;
+  atMs: number;
+}
+
+/**
+ * Gives every `::joules mark` an energy without reading the counter more than once per
+ * `minReadIntervalMs`. The first mark after a quiet spell is read at once (`energySource:
+ * 'counter'`); marks arriving while a read is recent or in flight wait for the next read and get
+ * time and energy interpolated by their arrival between the two reads around them
+ * (`energySource: 'interpolated'`).
+ */
+export class MarkRecorder {
+  readonly markers: RunMarker[] = [];
+  private readonly minReadIntervalMs: number;
+  private waiting: Waiting[] = [];
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** The last answered read, on the sampler's clock and on ours (for interpolation). */
+  private last: { atMs: number; tMs: number; energyJ: number };
+  private lastRequestMs = -Infinity;
+  private count = 0;
+  private closed = false;
+
+  constructor(private readonly opts: MarkRecorderOptions) {
+    this.minReadIntervalMs = opts.minReadIntervalMs ?? 100;
+    // The run's start: t = 0, energy 0, now on our clock.
+    this.last = { atMs: opts.nowMs(), tMs: 0, energyJ: 0 };
+  }
+
+  /** A mark line arrived now. */
+  mark(label: string | undefined): void {
+    if (this.closed) return;
+    this.count++;
+    this.waiting.push({ label: label ?? `mark ${this.count}`, atMs: this.opts.nowMs() });
+    this.schedule();
+  }
+
+  /** Answers every waiting mark (one last read) and stops; resolves when the markers are final. */
+  async flush(): Promise<RunMarker[]> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.inFlight) await this.inFlight;
+    if (this.waiting.length) await this.readNow();
+    return this.markers;
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.timer) return;
+    const wait = this.lastRequestMs + this.minReadIntervalMs - this.opts.nowMs();
+    if (wait <= 0) {
+      void this.readNow();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.readNow();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private readNow(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    this.lastRequestMs = this.opts.nowMs();
+    const run = async (): Promise<void> => {
+      let read: CounterRead;
+      try {
+        read = await this.opts.read();
+      } catch {
+        // The sampler is gone (the run is ending): the marks keep the last known figures.
+        for (const w of batch) this.markers.push({ label: w.label, tS: this.last.tMs / 1000, energyJ: this.last.energyJ, energySource: 'interpolated' });
+        return;
+      }
+      const now = { atMs: this.opts.nowMs(), tMs: read.elapsedMs, energyJ: this.opts.energyJ(read) };
+      batch.forEach((w, i) => {
+        // The mark that asked for this read (the first, when nothing was recent) is the read itself.
+        if (i === 0 && w.atMs >= this.lastRequestMs - 1 && batch.length === 1) {
+          this.markers.push({ label: w.label, tS: now.tMs / 1000, energyJ: now.energyJ, energySource: 'counter' });
+          return;
+        }
+        const span = now.atMs - this.last.atMs;
+        const f = span > 0 ? Math.min(1, Math.max(0, (w.atMs - this.last.atMs) / span)) : 1;
+        this.markers.push({
+          label: w.label,
+          tS: (this.last.tMs + f * (now.tMs - this.last.tMs)) / 1000,
+          energyJ: this.last.energyJ + f * (now.energyJ - this.last.energyJ),
+          energySource: 'interpolated',
+        });
+      });
+      this.last = now;
+    };
+    const p = run().finally(() => {
+      this.inFlight = undefined;
+      if (this.waiting.length && !this.closed) this.schedule();
+    });
+    this.inFlight = p;
+    return p;
+  }
+}
