@@ -97,6 +97,7 @@ async function main(): Promise<void> {
   writeDayScenario(scenario);
   // JOULES_FAKE_NVML_LIB: a prebuilt fake library (a machine without a C compiler).
   const prebuilt = process.env.JOULES_FAKE_NVML_LIB;
+  if (!prebuilt && !__filename.endsWith('.ts')) throw new Error('the bundled soak needs JOULES_FAKE_NVML_LIB=<path of libnvidia-ml-fake.so> (npm run bench:soak builds it)');
   if (prebuilt) {
     process.env.FAKE_NVML_SCENARIO = scenario;
     process.env.FAKE_NVML_SPEED = String(speed);

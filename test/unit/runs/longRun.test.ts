@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeInWorker } from '../../../src/core/analysis/analysisClient';
+import type { Finding } from '../../../src/core/analysis/findings';
 import type { RunOptions } from '../../../src/core/runs/runSession';
 import { RunSession } from '../../../src/core/runs/runSession';
 import { RunStore } from '../../../src/core/runs/store';
@@ -89,23 +90,22 @@ describe('the end of a run (long runs)', function () {
         analyze: async () => {
           analysing();
           await new Promise<void>((r) => (release = r));
-          return [
-            {
-              id: 'gpu-idle:gpu0:between-kernels',
-              code: 'gpu-idle',
-              severity: 'warning',
-              title: 'GPU 0 idle 1.0 s',
-              message: 'x',
-              startS: 0,
-              endS: 1,
-              stretches: [{ startS: 0, endS: 1 }],
-              energyJ: 1,
-              wastedJ: 1,
-              wastedMethod: 'the energy of the idle time',
-              evidence: { spans: [] },
-              static: false,
-            },
-          ];
+          const idle: Finding = {
+            id: 'gpu-idle:gpu0:between-kernels',
+            code: 'gpu-idle',
+            severity: 'warning',
+            title: 'GPU 0 idle 1 s',
+            message: 'GPU 0 idle 1 s',
+            startS: 0,
+            endS: 1,
+            stretches: [],
+            energyJ: 1,
+            wastedJ: 1,
+            wastedMethod: 'all of it',
+            evidence: { spans: [] },
+            static: false,
+          };
+          return [idle];
         },
       },
     );
