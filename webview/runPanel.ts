@@ -345,7 +345,8 @@ export class RunPanel {
 
   private renderHeader(s: RunStore): void {
     const sum = s.summary;
-    setText(this.title, this.isLive && s.running ? `Live: ${sum.name}` : sum.name);
+    // A replayed trace is never called live: it did not run on this machine.
+    setText(this.title, sum.replay ? `Replay: ${sum.name}` : this.isLive && s.running ? `Live: ${sum.name}` : sum.name);
     setText(this.badge, sum.status);
     setAttr(this.badge, 'data-status', sum.status);
     const parts = [`Started ${formatDateTime(sum.startedAt)}`];

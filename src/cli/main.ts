@@ -450,6 +450,8 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       : {}),
     ...(s.steps ? { steps: s.steps, jPerStep: round(s.jPerStep ?? 0, 4) } : {}),
     ...(s.tokens ? { tokens: s.tokens, jPerToken: round(s.jPerToken ?? 0, 5) } : {}),
+    // The run's waste counted once (overlaps and source lines that refer to telemetry add nothing).
+    ...(s.wastedJ !== undefined ? { wastedJ: round(s.wastedJ, 3) } : {}),
     findings: (s.findings ?? []).map((f) => ({ ...f, energyJ: round(f.energyJ, 3), wastedJ: round(f.wastedJ, 3), startS: round(f.startS, 3), endS: round(f.endS, 3) })),
     ...(s.errors ? { errors: s.errors } : {}),
     ...(s.unsupported ? { unsupported: s.unsupported } : {}),

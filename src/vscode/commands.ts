@@ -20,6 +20,7 @@ import { summaryLine } from './runText';
 /** The panel as the commands see it (PanelHost, created on first use). */
 export interface PanelCommands {
   show(): void;
+  showLive(): Promise<void>;
   showRun(runId: string): Promise<void>;
   compare(runIds: string[]): Promise<void>;
 }
@@ -122,7 +123,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       }
       return d.runs.stop();
     }),
-    register('joules.showPanel', () => d.panel().show()),
+    // `{ live: true }` (the wattmeter during a run): the live run, not what the panel showed last.
+    register('joules.showPanel', (arg?: unknown) => (isLiveArg(arg) ? d.panel().showLive() : d.panel().show())),
     register('joules.showHistory', () => vscode.commands.executeCommand('joules.runs.focus')),
     register('joules.replayDemo', guard('could not replay the demo', replayDemo)),
     register('joules.runs.refresh', () => d.tree.refresh()),
@@ -218,4 +220,8 @@ export function announceEnd(d: Pick<CommandDeps, 'notifier' | 'panel' | 'runs'>,
 
 function defaultCwd(): string {
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+}
+
+function isLiveArg(arg: unknown): boolean {
+  return typeof arg === 'object' && arg !== null && (arg as { live?: unknown }).live === true;
 }

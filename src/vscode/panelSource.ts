@@ -64,6 +64,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
       id: s.id,
       name: clipName(s.spec.name ?? run.request.label),
       status: 'running',
+      ...(s.replay ? { replay: true } : {}),
       startedAt: s.startedAt.toISOString(),
       durationS: live.elapsedS,
       exitCode: null,

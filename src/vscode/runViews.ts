@@ -35,6 +35,7 @@ export function toSummaryView(s: RunSummary): RunSummaryView {
   // The waste counted once; runs stored before `wastedJ` existed get it from their findings.
   if (s.wastedJ !== undefined) view.idleEnergyJ = s.wastedJ;
   else if (s.findings?.length) view.idleEnergyJ = runWastedJ(s.findings.map(toFindingView));
+  if (s.replay) view.replay = true;
   if (s.steps !== undefined) view.steps = s.steps;
   if (s.tokens !== undefined) view.tokens = s.tokens;
   if (s.jPerStep !== undefined) view.jPerStep = s.jPerStep;

@@ -90,7 +90,7 @@ export class StatusBar implements vscode.Disposable {
       const live = run.session.live();
       const reason = wasteReason(live, { idleS: this.config.idleWarningS, starvedS: this.config.starvedWarningS, starvedUtilPct: this.config.starvedUtilPct });
       const name = launchName(run.request);
-      this.show('run', runText(live, reason !== undefined), runTooltip(name, live, reason, run.session.replay), 'joules.showPanel', reason !== undefined);
+      this.show('run', runText(live, reason !== undefined), runTooltip(name, live, reason, run.session.replay), { title: 'Show the live run', command: 'joules.showPanel', arguments: [{ live: true }] }, reason !== undefined);
       this.item.accessibilityInformation = { label: runAccessibility(live, reason), role: 'button' };
       return 'run';
     }
@@ -120,10 +120,12 @@ export class StatusBar implements vscode.Disposable {
     return 'hidden';
   }
 
-  private show(mode: WattmeterMode, text: string, tooltip: string, command: string, warning: boolean): void {
+  private show(mode: WattmeterMode, text: string, tooltip: string, command: string | vscode.Command, warning: boolean): void {
     if (text !== this.shownText) {
       this.item.text = text;
       this.shownText = text;
+      // The screen-reader label follows the text (it stayed "Joules: -- W" once figures arrived).
+      if (mode !== 'run') this.item.accessibilityInformation = { label: text.replace(/\$\([^)]*\)\s*/g, 'Joules: '), role: 'button' };
     }
     if (tooltip !== this.shownTooltip) {
       const md = new vscode.MarkdownString(tooltip, true);

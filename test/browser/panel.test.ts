@@ -344,6 +344,18 @@ describe('energy panel in Chromium', function () {
     assert.equal(st.cards.find((c) => c.key === 'energy')?.detail, formatJoules(ref.energyJ));
   });
 
+  it('labels the demo a replay, never "Live", and its cards show the host\'s live figures (the run\'s GPU only)', async () => {
+    const p = await open();
+    const live = { elapsedS: 10, energyJ: 3000, powerW: 300, avgPowerW: 300, peakPowerW: 300, avgUtilPct: 100, countedGpus: [0], energyMethod: 'counter' as const };
+    await p.post({ type: 'init', live: { ...runView({ ...runningSummary('demo-1', 'demo: recorded H200 phased load'), replay: true }, gpus, all.slice(0, 200)), seq: 0, live }, history: [] } satisfies ToPanel);
+    const st = await p.settle();
+    assert.equal(await p.page.textContent('.run-title'), 'Replay: demo: recorded H200 phased load');
+    // Two GPUs were sent, the run uses GPU 0: the cards count it alone, as the status bar does.
+    assert.equal(st.figures?.energyJ, 3000);
+    assert.equal(st.cards.find((c) => c.key === 'energy')?.detail, formatJoules(3000));
+    assert.equal(st.cards.find((c) => c.key === 'avgPower')?.value, '300 W');
+  });
+
   it('asks for a new snapshot when a batch went missing, instead of drawing a run with a hole', async () => {
     const p = await open();
     await p.post({ type: 'init', live: { ...runView(runningSummary('live-1', 'train.py'), gpus, all.slice(0, 20)), seq: 4 }, history: [] } satisfies ToPanel);

@@ -171,7 +171,7 @@ function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Dete
     severity: rule.measured,
     message: `${site.message}, while ${describeSupport(support)}: ${adviceOf(site, rule)}.`,
     startS: spans[0]?.startS ?? 0,
-    endS: Math.max(0, ...spans.map((s) => s.endS)),
+    endS: spans.reduce((a, s) => Math.max(a, s.endS), 0),
     // The joules belong to the supporting findings (`correlatedWith`): counted there, once.
     energyJ: 0,
     wastedJ: 0,

@@ -421,7 +421,7 @@ function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderW
   if (append.length > 0) {
     const ins = appendArgs(doc, call, append);
     if (ins === undefined) return undefined;
-    edits.push(...ins);
+    for (const e of ins) edits.push(e);
   }
   return { title: `Set ${changed.join(', ')}`, edits: edits.map((e) => edit(doc, e)) };
 }

@@ -64,8 +64,17 @@ const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv
  * extension and the CLI call it in a worker thread (see analysisClient.ts).
  */
 export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRunOptions = {}, stats: ReadStats = newReadStats()): Promise<RunAnalysis> {
+  // Size the columns from the file (a stored sample takes about 80 bytes): doubling from small
+  // would hold up to twice the memory at the end of a day-long run.
+  let fileBytes = 0;
+  try {
+    fileBytes = fs.statSync(input.samplesFile).size;
+  } catch {
+    fileBytes = 0;
+  }
+  const perGpu = Math.ceil((fileBytes / 70 / Math.max(1, input.gpus.length)) * 1.05) + 16;
   const sources = new Map<number, GpuColumns>();
-  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g));
+  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g, perGpu));
   const afterRunSamples: GpuSample[] = [];
   try {
     await streamSampleRows(

@@ -55,6 +55,8 @@ export interface RunSummaryView {
   avgUtilPct?: number;
   /** The run's waste counted once (`RunSummary.wastedJ`, see `runWastedJ`): "spent idle or starved". */
   idleEnergyJ?: number;
+  /** A replay of a recorded trace (`joules demo`), not a measurement of this machine. */
+  replay?: boolean;
   steps?: number;
   tokens?: number;
   jPerStep?: number;
@@ -306,6 +308,7 @@ export function isRunSummaryView(v: unknown): v is RunSummaryView {
   for (const k of ['idleEnergyJ', 'steps', 'tokens', 'jPerStep', 'jPerToken', 'carbonG'] as const) {
     if (!optional(v[k], isNonNeg)) return false;
   }
+  if (!optional(v.replay, (x) => typeof x === 'boolean')) return false;
   return optional(v.carbonSource, text) && optional(v.cost, isCost)
     && optional(v.relatable, (r) => every(r, ProtocolLimits.relatable, isRelatable))
     && every(v.gpus, ProtocolLimits.gpus, isGpuSummary);

@@ -487,6 +487,9 @@ export class RunSession {
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
     try {
       this.writer.flush();
+      // The record is final before the analysis starts (a day-long run's takes a minute): if the
+      // editor dies meanwhile, the run keeps its summary; the findings are added after.
+      if (this.options.analyze) this.writer.writeMeta({ ...this.meta, ...summary, runGpus });
     } catch (e) {
       summary.errors = { ...(summary.errors ?? {}), [`store: ${e instanceof Error ? e.message : String(e)}`]: 1 };
     }

@@ -235,7 +235,7 @@ export class SamplerEngine {
         const procs = this.guard(s, () => s.source.processes());
         if (procs) {
           any = true;
-          all.push(...procs);
+          for (const p of procs) all.push(p);
         }
       }
       if (any) this.processes = all;

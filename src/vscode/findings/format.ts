@@ -181,7 +181,8 @@ const SEVERITY_RANK: Record<FindingSeverity, number> = { warning: 0, information
 /**
  * The one finding a run-end notification is about, or undefined: findings without a source line
  * (a diagnostic already shows the others) that no located measured finding explains (same spans),
- * warnings and informations only, the most severe first, then the most wasted energy.
+ * warnings and informations only, the most wasted energy first (a 14 % finding before a 4 % one,
+ * whatever their severities), then the most severe.
  */
 export function notificationFinding(findings: Finding[]): Finding | undefined {
   const explained = new Set<string>();
@@ -192,7 +193,7 @@ export function notificationFinding(findings: Finding[]): Finding | undefined {
   const candidates = findings.filter(
     (f) => f.range === undefined && f.severity !== 'hint' && !(f.evidence.spans.length > 0 && f.evidence.spans.every((s) => explained.has(spanKey(f.gpu, s)))),
   );
-  return candidates.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.wastedJ - a.wastedJ || b.energyJ - a.energyJ)[0];
+  return candidates.sort((a, b) => b.wastedJ - a.wastedJ || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.energyJ - a.energyJ)[0];
 }
 
 /** `Joules: GPU 0 idle 9.4 s in run train.py at 14:03:12. <message> (+2 more findings)`. */

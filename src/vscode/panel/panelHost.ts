@@ -63,6 +63,14 @@ export class PanelHost implements vscode.Disposable {
     panel.webview.html = this.html(panel.webview);
   }
 
+  /** Opens the panel on the live run (whatever it showed before). */
+  async showLive(): Promise<void> {
+    const existed = !!this.panel;
+    this.show();
+    // A new panel asks for its state itself (`ready`); an existing one is told to go back to live.
+    if (existed) await this.session.showLive();
+  }
+
   /** Opens one past run in the panel. */
   async showRun(runId: string): Promise<void> {
     this.show();

@@ -79,6 +79,15 @@ export class PanelSession {
     if (visible) void this.sendInit();
   }
 
+  /**
+   * Back to the live run (the wattmeter's click during a run): forgets the opened or compared runs
+   * and re-sends the state, so the panel shows the run being measured, not a comparison of old ones.
+   */
+  async showLive(): Promise<void> {
+    this.selected = [];
+    await this.sendInit();
+  }
+
   /** Opens a run in the panel (e.g. from a command); the panel must be attached. */
   async showRun(runId: string): Promise<void> {
     await this.handle({ type: 'selectRun', runId });

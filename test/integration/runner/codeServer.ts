@@ -7,6 +7,8 @@
 //
 // Options (environment fallback in brackets):
 //   --extension <dir>        extensionDevelopmentPath (required)
+//   --vsix <file>            install this package with code-server's --install-extension first (the
+//                            installed extension, as users get it; --extension then only hosts the tests)
 //   --tests <file>           compiled suite entry exporting run() (required)
 //   --workspace <dir>        folder to open (default: a fresh empty temp folder)
 //   --timeout-s <n>          whole-run limit in seconds [JOULES_IT_TIMEOUT_S] (default 300)
@@ -22,7 +24,8 @@
 //
 // The runner's environment, plus --env, reaches the extension host (process.env there). The runner
 // adds JOULES_SCREENSHOT_DIR (see runner/screenshot.ts) and, with --restricted,
-// JOULES_INTEGRATION_RESTRICTED=1.
+// JOULES_INTEGRATION_RESTRICTED=1. A test that logs `JOULES_PANEL_STATE <file.json>` gets the energy
+// panel webview's `window.__joulesPanelState` written to that file (see runner/panelState.ts).
 //
 // Exit codes: the extension host's exit code (0: all tests passed, 1: run() rejected), or the
 // runner's own: 64 bad arguments, 70 runner error, 71 harness missing (setup failed),
@@ -41,6 +44,7 @@ import { writeUserSettings } from './settings';
 
 const EXIT = { usage: 64, internal: 70, harness: 71, server: 72, browser: 73, pageCrash: 74, timeout: 75 } as const;
 const SCREENSHOT_MARKER = 'JOULES_SCREENSHOT';
+const PANEL_STATE_LINE = /JOULES_PANEL_STATE (.+?\.json)(?=\s|$)/;
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const WORK_DIR = path.join(REPO_ROOT, 'test/integration/.work');
 
@@ -52,6 +56,7 @@ class RunnerError extends Error {
 
 interface Options {
   extension: string;
+  vsix: string | undefined;
   tests: string;
   workspace: string | undefined;
   timeoutS: number;
@@ -76,6 +81,7 @@ function parseOptions(argv: string[]): Options {
       args: argv,
       options: {
         extension: { type: 'string' },
+        vsix: { type: 'string' },
         tests: { type: 'string' },
         workspace: { type: 'string' },
         'timeout-s': { type: 'string' },
@@ -107,8 +113,10 @@ function parseOptions(argv: string[]): Options {
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  if (values.vsix && !fs.existsSync(values.vsix)) usage(`--vsix ${values.vsix} does not exist (npm run package first)`);
   return {
     extension,
+    vsix: values.vsix ? path.resolve(values.vsix) : undefined,
     tests,
     workspace: values.workspace ? path.resolve(values.workspace) : undefined,
     timeoutS,
@@ -229,6 +237,37 @@ async function saveScreenshot(page: Page | undefined, file: string): Promise<boo
   }
 }
 
+/**
+ * Writes the energy panel's debug snapshot (`window.__joulesPanelState`, a read-only getter the
+ * webview always defines) from whichever frame of the page holds it; `{ "missing": true }` when no
+ * frame does (the panel is not open). Written whole (rename), so a test polling for it reads it once.
+ */
+async function savePanelState(page: Page, file: string): Promise<void> {
+  const tried: string[] = [];
+  let state: unknown;
+  for (const frame of page.frames()) {
+    try {
+      const s = await frame.evaluate(() => (window as unknown as { __joulesPanelState?: unknown }).__joulesPanelState);
+      if (s !== undefined) {
+        state = s;
+        break;
+      }
+      tried.push(frame.url().slice(0, 120));
+    } catch (err) {
+      // a frame navigating or gone
+      tried.push(`${frame.url().slice(0, 120)} (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  state ??= { missing: true, frames: tried };
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(`${file}.partial`, JSON.stringify(state));
+    fs.renameSync(`${file}.partial`, file);
+  } catch (err) {
+    console.error(`runner: panel state ${file} failed: ${(err as Error).message}`);
+  }
+}
+
 function codeServerVersion(entry: string): string {
   try {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(entry, '../../../package.json'), 'utf8')) as { version?: string };
@@ -287,6 +326,13 @@ async function main(): Promise<number> {
     const userData = path.join(tmp, 'user-data');
     writeUserSettings(userData, opts.restricted);
     fs.writeFileSync(path.join(tmp, 'config.yaml'), 'auth: none\ncert: false\n');
+    if (opts.vsix) {
+      // As a user installs it: the packaged VSIX, unpacked by code-server into the extensions folder.
+      const r = spawnSync(harness.node, [harness.entry, '--user-data-dir', userData, '--extensions-dir', path.join(tmp, 'extensions'), '--install-extension', opts.vsix], { cwd: tmp, env: childEnv(opts, tmp), encoding: 'utf8', timeout: 120_000 });
+      serverLog.write(`install ${opts.vsix}:\n${r.stdout ?? ''}${r.stderr ?? ''}\n`);
+      if (r.status !== 0) throw new RunnerError(EXIT.server, `code-server --install-extension ${opts.vsix} failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}`);
+      console.log(`runner: installed ${path.basename(opts.vsix)} into the extensions folder`);
+    }
     const port = await freePort();
     const args = [
       harness.entry,
@@ -354,6 +400,8 @@ async function main(): Promise<number> {
       if (fromExtensionHost) sawHostOutput = true;
       if (fromExtensionHost) process.stdout.write(`${text}\n`);
       else if (opts.verbose) process.stdout.write(`[workbench ${level}] ${text}\n`);
+      const state = fromExtensionHost ? PANEL_STATE_LINE.exec(text) : null;
+      if (state?.[1]) void savePanelState(pg, state[1]);
       const shot = SCREENSHOT_LINE.exec(text);
       if (shot?.[1]) {
         const file = shot[1];

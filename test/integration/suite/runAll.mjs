@@ -2,12 +2,15 @@
 //   gpu         the fake NVML library with twoGpus.scn (two GPUs, constant figures)
 //   restricted  the same, with the folder in Restricted Mode (workspace trust on, not trusted)
 //   noGpu       JOULES_NVML_LIBRARY pointing at a file that does not exist
+//   vsix        the smoke suite (test/integration/smoke) on the packaged VSIX (`npm run package`,
+//               linux-x64), installed with code-server's --install-extension, with the gpu mode's NVML
 //
 //   node test/integration/suite/runAll.mjs [--mode gpu|restricted|noGpu]... [runner options, e.g. --verbose]
 //
 // Builds the extension and the fake NVML library first. Prints each mode's result line and a
 // total "integration: N passed, N failed"; exits non-zero when any mode failed.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +23,7 @@ const MODES = {
   gpu: { env: gpuEnv, args: [] },
   restricted: { env: gpuEnv, args: ['--restricted'] },
   noGpu: { env: ['JOULES_NVML_LIBRARY=/nonexistent/joules-it/libnvidia-ml.so.1'], args: [] },
+  vsix: { env: gpuEnv, args: ['--vsix', path.join(repo, `dist/vsix/joules-linux-x64-${JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version}.vsix`)], suite: path.join(repo, 'test/integration/smoke/index.ts'), extension: path.join(repo, 'test/integration/fixtures/hello-ext'), package: true },
 };
 
 const argv = process.argv.slice(2);
@@ -46,11 +50,16 @@ for (const [cmd, ...args] of [['node', 'scripts/build.mjs'], ['node', 'test/fake
 }
 
 function runMode(mode) {
-  const { env, args } = MODES[mode];
+  const { env, args, suite, extension, package: pack } = MODES[mode];
+  if (pack) {
+    // The package users install; the tests are hosted by a fixture extension, not the source folder.
+    const r = spawnSync(process.execPath, ['scripts/package.mjs', 'linux-x64'], { cwd: repo, stdio: 'inherit' });
+    if (r.status !== 0) return Promise.resolve({ mode, code: r.status ?? 1, passed: 0, failed: 1 });
+  }
   const cmd = [
     path.join(repo, 'test/integration/run.mjs'),
-    '--extension', repo,
-    '--suite', path.join(here, 'index.ts'),
+    '--extension', extension ?? repo,
+    '--suite', suite ?? path.join(here, 'index.ts'),
     '--workspace', path.join(repo, 'test/integration/fixtures/workspace'),
     '--screenshot-dir', path.join(repo, 'test/integration/.work/screenshots', mode),
     ...env.flatMap((e) => ['--env', e]),

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { rangeAfterChange, readmeFileName } from '../../../src/vscode/findings/format';
+import type { Finding } from '../../../src/core/analysis/findings';
+import { notificationFinding, rangeAfterChange, readmeFileName } from '../../../src/vscode/findings/format';
 
 const at = (startLine: number, endLine = startLine) => ({ startLine, startCharacter: 4, endLine, endCharacter: 20 });
 
@@ -14,6 +15,13 @@ describe('findings in the editor: edits and links', () => {
     assert.deepEqual(rangeAfterChange(at(20), { range: { startLine: 5, startCharacter: 0, endLine: 7, endCharacter: 0 }, text: '' }), at(18));
     // An edit inside a multi-line finding drops it.
     assert.equal(rangeAfterChange(at(12, 15), { range: { startLine: 14, startCharacter: 0, endLine: 14, endCharacter: 3 }, text: 'x' }), undefined);
+  });
+
+  it('the end-of-run notification names the finding that wasted the most, not a smaller warning', () => {
+    const base = { message: '', gpu: 0, wastedMethod: '', static: false, energyJ: 0 };
+    const small: Finding = { ...base, id: 'slow-start:gpu0', code: 'slow-start', severity: 'warning', title: 'slow start', startS: 0, endS: 2, stretches: [{ startS: 0, endS: 2 }], wastedJ: 400, evidence: { spans: [{ startS: 0, endS: 2, avgUtilPct: 0, avgPowerW: 200, energyJ: 400 }], shareOfRunEnergyPct: 4 } };
+    const large: Finding = { ...base, id: 'gpu-idle:gpu0', code: 'gpu-idle', severity: 'information', title: 'idle', startS: 10, endS: 20, stretches: [{ startS: 10, endS: 20 }], wastedJ: 1400, evidence: { spans: [{ startS: 10, endS: 20, avgUtilPct: 0, avgPowerW: 140, energyJ: 1400 }], shareOfRunEnergyPct: 14 } };
+    assert.equal(notificationFinding([small, large])?.id, 'gpu-idle:gpu0');
   });
 
   it('finding links name the README the installed package has (vsce stores readme.md)', () => {

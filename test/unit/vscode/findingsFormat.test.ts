@@ -130,8 +130,10 @@ describe('findings in the editor: the one notification of a run', () => {
   const slowStart = finding({ code: 'slow-start', severity: 'information', title: 'GPU 0 waited 5.0 s for its first kernel', wastedJ: 400, evidence: { spans: [span(0, 5, 400, 0)] } });
   const throttle = finding({ code: 'throttle-power', severity: 'hint', wastedJ: 0, evidence: { spans: [span(3, 9, 4000, 99)] } });
 
-  it('is about a finding without a source line that no diagnostic explains, the most severe first', () => {
-    assert.equal(notificationFinding([starved, diag, slowStart, afterRun, throttle]), afterRun);
+  it('is about a finding without a source line that no diagnostic explains, the most wasted energy first', () => {
+    assert.ok(slowStart.wastedJ > afterRun.wastedJ);
+    assert.equal(notificationFinding([starved, diag, slowStart, afterRun, throttle]), slowStart);
+    assert.equal(notificationFinding([starved, diag, afterRun, throttle]), afterRun);
     assert.equal(notificationFinding([starved, diag, slowStart, throttle]), slowStart);
   });
 

@@ -1,0 +1,133 @@
+// Joules as a user gets it: the VSIX built by `npm run package`, installed with code-server's
+// --install-extension (runAll.mjs --mode vsix; the fake NVML library plays twoGpus.scn). Every
+// surface must tell the same truth here, not only from the source folder.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { JoulesApi } from '../../../src/vscode/extension';
+import type { RunSummary } from '../../../src/core/runs/types';
+import { formatJoules } from '../../../src/core/units/format';
+import { requestPanelState } from '../runner/panelState';
+import { requestScreenshot } from '../runner/screenshot';
+import { EXTENSION_ID, sleep, waitFor } from '../suite/support';
+
+/** The part of the webview's `__joulesPanelState` these tests read. */
+interface PanelState {
+  missing?: boolean;
+  shownRunId?: string;
+  seq: number;
+  batchesSkipped: { duplicate: number; gap: number };
+  samplesPerGpu: Record<string, number>;
+  figures?: { source: string; durationS: number; energyJ: number; avgPowerW: number };
+  cards: Array<{ key: string; value: string; detail: string }>;
+  charts: Record<string, Array<{ last?: { x: number; y: number } }>>;
+  bands: Array<{ kind: string; label: string }>;
+}
+
+/** The panel's state, or undefined while no frame of the page has one (the webview still loading). */
+async function panelState(): Promise<PanelState | undefined> {
+  const s = await requestPanelState<PanelState & { frames?: string[] }>();
+  assert.ok(s, 'the runner answers panel-state requests');
+  if (s.missing) {
+    console.log(`panel state: not found yet in ${JSON.stringify(s.frames)}`);
+    return undefined;
+  }
+  return s;
+}
+
+suite('Joules smoke: the installed VSIX', function () {
+  this.timeout(120_000);
+  let api: JoulesApi;
+  let ext: vscode.Extension<JoulesApi>;
+  const workspace = (): string => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
+
+  suiteSetup(async () => {
+    const found = vscode.extensions.getExtension<JoulesApi>(EXTENSION_ID);
+    assert.ok(found, `${EXTENSION_ID} is installed`);
+    ext = found;
+    // Installed, not loaded from the source folder: the extensions folder holds the unpacked VSIX.
+    assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), `loaded from ${ext.extensionPath}, which has sources`);
+    assert.ok(fs.existsSync(path.join(ext.extensionPath, '.vsixmanifest')), `no .vsixmanifest in ${ext.extensionPath}`);
+    api = await ext.activate();
+    await api.ready;
+  });
+
+  teardown(async () => {
+    if (api.runManager.current) await api.runManager.stop(undefined, true);
+  });
+
+  test('the demo, with the panel opened mid-run: charts reach the end, cards equal `joules demo --json`', async () => {
+    const id = await vscode.commands.executeCommand<string | undefined>('joules.replayDemo', { speed: 2 });
+    assert.ok(id, 'the demo started');
+    await waitFor('the demo a few seconds in', () => (api.runManager.current?.session.live().elapsedS ?? 0) > 6, 20_000);
+    await vscode.commands.executeCommand('joules.showPanel');
+    const during = await waitFor('the panel showing the demo', async () => {
+      const s = await panelState();
+      return s?.shownRunId === id && s.seq > 0 ? s : undefined;
+    }, 20_000, 500);
+    assert.strictEqual(during.figures?.source, 'live');
+    const summary = await api.runManager.waitForEnd(id);
+    assert.ok(summary, 'the demo ended');
+    const after = await waitFor('the final figures in the panel', async () => {
+      const s = await panelState();
+      return s?.figures?.source === 'host' ? s : undefined;
+    }, 10_000, 500);
+    // Every batch after the snapshot arrived: the charts reach the end of the run.
+    assert.strictEqual(after.batchesSkipped.gap, 0);
+    const lastX = after.charts.power?.[0]?.last?.x ?? 0;
+    assert.ok(lastX >= summary.durationS - 1, `power chart ends at ${lastX} s of ${summary.durationS} s`);
+    // The same figures as the CLI's replay of the same trace, shipped in the package.
+    const cli = JSON.parse(execFileSync(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'demo', '--json'], { encoding: 'utf8', env: { ...process.env, JOULES_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'joules-smoke-cli-')) } })) as RunSummary;
+    const card = (k: string): { value: string; detail: string } | undefined => after.cards.find((c) => c.key === k);
+    assert.ok(Math.abs((after.figures?.energyJ ?? 0) - cli.energyJ) <= cli.energyJ * 0.01, `panel ${after.figures?.energyJ} J, CLI ${cli.energyJ} J`);
+    assert.strictEqual(card('energy')?.detail, formatJoules(summary.energyJ));
+    // The findings came with the run's end: drawn as bands, and the waste counted once.
+    assert.ok(after.bands.some((b) => b.kind === 'finding'), 'finding bands on the charts');
+    assert.ok(cli.wastedJ !== undefined && summary.wastedJ !== undefined && Math.abs(summary.wastedJ - cli.wastedJ) <= cli.wastedJ * 0.05 + 1, `waste ${summary.wastedJ} vs CLI ${cli.wastedJ}`);
+    await requestScreenshot('smoke-demo-panel');
+  });
+
+  test('a finding link opens the README section inside the installed package', async () => {
+    // What the Problems view opens when the code of a Joules diagnostic is clicked.
+    const { docUri } = await import('../../../src/vscode/findings/diagnostics');
+    const target = docUri(ext.extensionUri, 'dataloader-workers');
+    assert.ok(fs.existsSync(target.fsPath), `${target.fsPath} exists in the package`);
+    await vscode.commands.executeCommand('vscode.open', target);
+    const editor = await waitFor('the README open', () => vscode.window.visibleTextEditors.find((e) => e.document.uri.fsPath === target.fsPath), 10_000);
+    assert.ok(editor.document.getText().includes('<a id="finding-dataloader-workers"></a>'), 'the section the link names');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  test('two GPUs, the run uses one: the panel and the status bar show the same live energy', async () => {
+    const id = await vscode.commands.executeCommand<string | undefined>('joules.startRun', { command: 'python3', args: [path.join(workspace(), 'gpu_user.py'), '12'], cwd: workspace() });
+    assert.ok(id, 'the run started');
+    await waitFor('GPU 0 attributed', () => api.runManager.current?.session.live().countedGpus.join() === '0', 10_000);
+    await vscode.commands.executeCommand('joules.showPanel', { live: true });
+    await sleep(3000);
+    const state = await waitFor('the panel on the live run', async () => {
+      const s = await panelState();
+      if (s && !(s.shownRunId === id && s.figures?.source === 'live')) console.log(`panel state: showing ${s.shownRunId} (${s.figures?.source}), waiting for ${id}`);
+      return s?.shownRunId === id && s.figures?.source === 'live' ? s : undefined;
+    }, 15_000, 500);
+    const statusJ = parseEnergy(api.statusBar.text);
+    const live = api.runManager.current?.session.live();
+    assert.ok(live, 'still running');
+    // GPU 0 draws 300 W, GPU 1 idles at 60 W: counting both would give 360 W.
+    assert.ok(Math.abs((state.figures?.avgPowerW ?? 0) - 300) < 15, `panel average ${state.figures?.avgPowerW} W`);
+    // Read a moment apart: at most a couple of batches (300 W x 1.5 s) and the status bar's rounding.
+    assert.ok(Math.abs((state.figures?.energyJ ?? 0) - statusJ) < 450 + 60, `panel ${state.figures?.energyJ} J, status bar ${api.statusBar.text}`);
+    assert.ok(Math.abs((state.figures?.energyJ ?? 0) - live.energyJ) < 450, `panel ${state.figures?.energyJ} J, live model ${live.energyJ} J`);
+    await api.runManager.stop(undefined, true);
+  });
+});
+
+/** "$(zap) 300 W · 2,345 J" or "... · 12.3 kJ" -> joules. */
+function parseEnergy(text: string): number {
+  const m = /·\s*([\d,.]+)\s*(k?J|kWh)\s*$/.exec(text);
+  assert.ok(m?.[1] && m[2], `no energy in the status bar text ${JSON.stringify(text)}`);
+  const v = Number(m[1].replace(/,/g, ''));
+  return m[2] === 'kJ' ? v * 1000 : m[2] === 'kWh' ? v * 3.6e6 : v;
+}
