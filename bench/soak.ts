@@ -10,6 +10,7 @@
  *
  *   npm run bench:soak                      # 240 s of wall time = 24 h simulated
  *   JOULES_SOAK_S=60 npm run bench:soak     # shorter (the scenario clock scales with it)
+ *   node dist/bench/soak.js                 # bundled (npm run build), e.g. on a quiet machine
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,9 +21,14 @@ import { analyzeInWorker } from '../src/core/analysis/analysisClient';
 import type { AnalysisInput } from '../src/core/runs/runSession';
 import { RunSession } from '../src/core/runs/runSession';
 import { RunStore } from '../src/core/runs/store';
-import { fakeNvml } from '../test/support/fakeNvml';
 
-const ROOT = path.resolve(__dirname, '..');
+/** The checkout: bench/ from sources (tsx), dist/bench/ when bundled (to run where there is no npm). */
+const ROOT = (() => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  throw new Error(`no package.json above ${__dirname}`);
+})();
+/** How to start this file again as a child: through tsx from sources, plainly when bundled. */
+const SELF = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs'), __filename] : [__filename];
 const DIST = path.join(ROOT, 'dist');
 const GPUS = 8;
 const INTERVAL_MS = 20;
@@ -58,7 +64,7 @@ interface Probe {
 /** The end-of-run analysis of the store so far, in a fresh process (its memory is not the soak's). */
 function probe(input: AnalysisInput): Promise<Probe | string> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), __filename, '--probe', JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...SELF, '--probe', JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -89,7 +95,15 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'joules-soak-'));
   const scenario = path.join(tmp, 'day.scn');
   writeDayScenario(scenario);
-  const lib = await fakeNvml(scenario, { speed });
+  // JOULES_FAKE_NVML_LIB: a prebuilt fake library (a machine without a C compiler).
+  const prebuilt = process.env.JOULES_FAKE_NVML_LIB;
+  if (!prebuilt && !__filename.endsWith('.ts')) throw new Error('the bundled soak needs JOULES_FAKE_NVML_LIB=<path of libnvidia-ml-fake.so> (npm run bench:soak builds it)');
+  if (prebuilt) {
+    process.env.FAKE_NVML_SCENARIO = scenario;
+    process.env.FAKE_NVML_SPEED = String(speed);
+  }
+  // Imported only when needed: it builds the library with a C compiler.
+  const lib = prebuilt ?? (await (await import('../test/support/fakeNvml')).fakeNvml(scenario, { speed }));
   const store = new RunStore(path.join(tmp, 'runs'));
   process.stdout.write(
     `bench:soak  ${GPUS} fake GPUs every ${INTERVAL_MS} ms, ${wallS} s of wall time = ${(SIMULATED_S / 3600).toFixed(0)} h simulated (FAKE_NVML_SPEED=${speed}); ` +

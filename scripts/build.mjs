@@ -31,10 +31,14 @@ if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in
 if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });
 // Bundled too, so it runs where there is Node but no npm (e.g. a quiet measurement machine).
 if (fs.existsSync(path.join(root, 'bench/longrun.ts'))) entries.push({ in: 'bench/longrun.ts', out: 'dist/bench/longrun.js' });
+// The bundled soak takes a prebuilt fake library (JOULES_FAKE_NVML_LIB): leave the C build script out.
+if (fs.existsSync(path.join(root, 'bench/soak.ts'))) entries.push({ in: 'bench/soak.ts', out: 'dist/bench/soak.js', external: ['*/fake-nvml/build.mjs'] });
 if (fs.existsSync(path.join(root, 'bench/trainCompare.ts'))) entries.push({ in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' });
 
 export async function build() {
-  await Promise.all(entries.map((e) => esbuild.build({ ...common, entryPoints: [path.join(root, e.in)], outfile: path.join(root, e.out) })));
+  await Promise.all(
+    entries.map((e) => esbuild.build({ ...common, external: [...common.external, ...(e.external ?? [])], entryPoints: [path.join(root, e.in)], outfile: path.join(root, e.out) })),
+  );
   // The benchmark looks for the worker beside itself.
   if (entries.some((e) => e.out.startsWith('dist/bench/'))) fs.copyFileSync(path.join(root, 'dist/samplerWorker.js'), path.join(root, 'dist/bench/samplerWorker.js'));
   // tree-sitter runtime and the Python grammar, loaded at run time by the analysis.

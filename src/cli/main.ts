@@ -12,6 +12,8 @@ import { formatBytes, formatDuration, formatJoules, formatWattHours, formatWatts
 import type { FlagSpec } from './args';
 import { parseArgs, UsageError } from './args';
 import { analyzeForCli } from './analysis';
+import { cmdCheck } from './check';
+import { rawArgs } from './rawArgv';
 import { writeFixedScript } from './fixWrite';
 import type { Io } from './stdio';
 import { processStdio } from './stdio';
@@ -27,11 +29,15 @@ Usage:
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
   joules report <run-id|last> [--json]          show a stored run's summary
-  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply edits the script)
+  joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
+  joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
-  --interval-ms N     sampling period, 20-10000 ms (default 100)
+  --interval-ms N     sampling period where a GPU has no power sample ring, 20-10000 ms (default 100);
+                      where it has one, the ring is drained about once a second instead
+  --power-samples-per-second N   power points kept from the ring, 1-50 (default 50)
+  --power-ring off    tick every --interval-ms instead of draining the ring (for comparisons)
   --shell             run <command> through the shell (one quoted command line)
   --name NAME         name of the run in the history
   --store DIR         run history folder (default: ${defaultStoreDir()})
@@ -68,6 +74,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return cmdReport(rest, io);
       case 'fix':
         return await cmdFix(rest, io);
+      case 'check':
+        return await cmdCheck(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -120,6 +128,8 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   'no-analysis': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   'watch-after-s': { type: 'number', min: 0, max: 600 },
+  'power-samples-per-second': { type: 'number', min: 1, max: 50 },
+  'power-ring': { type: 'string' },
 };
 
 async function cmdRun(argv: string[], io: Io): Promise<number> {
@@ -129,14 +139,19 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   const shell = flags.shell === true;
   const watchAfterS = typeof flags['watch-after-s'] === 'number' ? flags['watch-after-s'] : 0;
   if (shell && rest.length > 1) throw new UsageError('--shell takes the whole command line as one argument (quote it)');
+  const powerSps = typeof flags['power-samples-per-second'] === 'number' ? flags['power-samples-per-second'] : 50;
+  const powerRing = flags['power-ring'] ?? 'auto';
+  if (powerRing !== 'auto' && powerRing !== 'off') throw new UsageError(`--power-ring must be auto or off, got "${String(powerRing)}"`);
   // Fail before launching anything when the record cannot be written or there is no GPU to measure.
   const warnings = new RunStoreWarnings(io.stderr);
   const store = openStore(flags.store, { forWriting: true, warnings });
   probeGpus();
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
+  // Arguments that are not valid UTF-8 reach the command byte for byte (Linux; see rawArgv.ts).
+  const argvBytes = shell ? undefined : rawArgs(rest);
   const options: RunOptions = {
     store,
-    sampler: { backend: { kind: 'nvml' }, intervalMs, workerFile: workerFile() },
+    sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, workerFile: workerFile() },
     stdin: 'inherit',
     afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
@@ -149,6 +164,7 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
       shell,
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       ...(scriptPath ? { scriptPath: path.resolve(scriptPath) } : {}),
+      ...(argvBytes ? { argvBytes } : {}),
     },
     options,
   );
@@ -360,6 +376,10 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
   const { analyzeInWorker } = await import('../core/analysis/analysisClient');
   const { cliWasmOptions } = await import('./analysis');
   const options = cliWasmOptions();
+  const { defaultNumWorkers } = await import('../core/analysis/quickFixes');
+  // Workers are sized for the machine the run ran on, not the one applying the fix.
+  const host = rec.host;
+  const numWorkers = typeof flags.workers === 'number' ? flags.workers : host !== undefined ? defaultNumWorkers(host.cpuCount, rec.runGpus.length || host.gpuCount) : undefined;
   const input = {
     summary: rec,
     gpus: rec.gpuInfo,
@@ -368,13 +388,15 @@ async function cmdFix(argv: string[], io: Io): Promise<number> {
     endMs: rec.durationS * 1000,
   };
   // The run is analysed once (in a worker, streamed from the store); fixes are derived from that.
-  const { fixes, applied } = await planFixes(input, {
+  const { fixes, applied, held } = await planFixes(input, {
     ...options,
     analyze: (i) => analyzeInWorker(i, options),
-    ...(typeof flags.workers === 'number' ? { numWorkers: flags.workers } : {}),
+    ...(numWorkers !== undefined ? { numWorkers } : {}),
     ...(flags.apply ? { write: (file: string, text: string) => writeFixedScript(file, text) } : {}),
     onFix: (f) => io.stdout.write(`${path.relative(process.cwd(), f.file)}:${f.line}: ${f.title}\n`),
   });
+  // Fixes not known to be safe are never applied: listed with the reason to look first.
+  if (held.length > 0) io.stdout.write(`Not applied, review these first:\n${held.map((h) => `  ${path.relative(process.cwd(), h.file)}:${h.line}: ${h.title} (${h.reason})`).join('\n')}\n`);
   if (!fixes.length) io.stdout.write('No source findings with a fix for this run.\n');
   else if (flags.apply) io.stdout.write(`Applied ${applied} fix(es). Run the script again to measure the difference.\n`);
   else io.stdout.write('Run again with --apply to make these edits.\n');
@@ -484,7 +506,8 @@ export function formatSummary(s: RunSummary): string {
   const storeErrors = errors.filter(([k]) => k.startsWith('store: '));
   const otherErrors = errors.filter(([k]) => !k.startsWith('store: '));
   if (otherErrors.length) lines.push(`  NVML errors: ${otherErrors.map(([k, v]) => `${k} x${v}`).join('; ')}`);
-  if (storeErrors.length) lines.push(`  record     not fully saved: ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} (${v} failed write${v === 1 ? '' : 's'})`).join('; ')}`);
+  // `store: ...`: failed writes of this run (ENOSPC ...) or lines recovery had to skip.
+  if (storeErrors.length) lines.push(`  record     ${storeErrors.map(([k, v]) => `${k.slice('store: '.length)} x${v}`).join('; ')}`);
   lines.push(`  run id     ${s.id}`, '');
   return lines.join('\n');
 }

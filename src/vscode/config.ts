@@ -20,6 +20,11 @@ export class Config {
     return clamp(this.number('sampling.intervalMs', 100), 20, 10_000);
   }
 
+  /** `joules.sampling.powerSamplesPerSecond`: power points kept per second from the driver's ring, 1-50. */
+  get powerSamplesPerSecond(): number {
+    return clamp(this.number('sampling.powerSamplesPerSecond', 50), 1, 50);
+  }
+
   /** `joules.statusBar.ambient`: show all GPUs' power between runs (samples NVML once a second). */
   get ambientWattmeter(): boolean {
     return this.get<boolean>('statusBar.ambient', true) === true;

@@ -89,7 +89,7 @@ export class RunManager implements vscode.Disposable {
   readonly onDidChangeHistory = this.historyEmitter.event;
 
   constructor(private readonly o: RunManagerOptions) {
-    this.storeInstance = new RunStore(this.historyDir());
+    this.storeInstance = this.openStore(this.historyDir());
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
@@ -127,13 +127,31 @@ export class RunManager implements vscode.Disposable {
   historyFolderChanged(): void {
     const dir = this.historyDir();
     if (dir === this.storeInstance.root) return;
-    this.storeInstance = new RunStore(dir);
+    this.storeInstance = this.openStore(dir);
     // Recovery streams the runs' samples: prune after it, so it never deletes what is being read.
     void this.recover().then(() => {
       this.prune();
       this.historyEmitter.fire();
     });
     this.historyEmitter.fire();
+  }
+
+  /**
+   * The history folder, with failed writes (a full disk) shown once per folder: the run goes on in
+   * memory and its summary still appears, but the user must know the record may be incomplete.
+   */
+  private openStore(dir: string): RunStore {
+    let warned = false;
+    return new RunStore(dir, {
+      onWriteError: (message, file) => {
+        if (warned) {
+          this.o.notifier.log.warn(`run history: cannot write ${file}: ${message}`);
+          return;
+        }
+        warned = true;
+        void this.o.notifier.warn(`Joules cannot write the run history (${message}, ${file}). Measuring goes on; the record may be incomplete.`);
+      },
+    });
   }
 
   /** Mark runs whose monitor died as interrupted (streamed, off the main thread's long blocks); returns them. */
@@ -281,7 +299,12 @@ export class RunManager implements vscode.Disposable {
   private options(): RunOptions {
     return {
       store: this.storeInstance,
-      sampler: { backend: { kind: 'nvml' }, intervalMs: this.o.config.sampleIntervalMs, workerFile: this.o.workerFile },
+      sampler: {
+        backend: { kind: 'nvml' },
+        intervalMs: this.o.config.sampleIntervalMs,
+        powerSamplesPerSecond: this.o.config.powerSamplesPerSecond,
+        workerFile: this.o.workerFile,
+      },
       stdin: 'pipe',
       stopGraceS: this.o.config.stopGraceS,
       afterRunMs: this.o.config.watchAfterExitS * 1000,

@@ -145,6 +145,7 @@ _Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "nvmlProcessUtiliza
 #define NVML_FI_DEV_POWER_INSTANT 186
 #define NVML_VALUE_TYPE_UNSIGNED_INT 1
 #define NVML_TOTAL_POWER_SAMPLES 0
+#define NVML_GPU_UTILIZATION_SAMPLES 1
 
 /* ------------------------------------------------------------------------------------------------
  * Scenario model
@@ -156,6 +157,9 @@ _Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "nvmlProcessUtiliza
 #define MAX_PROC_HITS 256
 #define RING_ENTRIES 120
 #define RING_PERIOD_S 0.02
+/* Utilization ring: one sample per 1/6 s (the shortest period nvidia-smi documents), 100 deep. */
+#define UTIL_RING_ENTRIES 100
+#define UTIL_RING_PERIOD_S (1.0 / 6.0)
 #define ENERGY_UPDATES_PER_S 10.0
 
 /* Time series carried by every point. */
@@ -176,7 +180,7 @@ static const double series_defaults[S_COUNT] = {
 enum {
     M_NAME, M_UUID, M_PCI, M_ARCH, M_POWER, M_INSTANT, M_AVG_FIELD, M_SAMPLES, M_ENERGY, M_UTIL,
     M_MEMORY, M_SM_CLOCK, M_MEM_CLOCK, M_GFX_CLOCK, M_TEMP, M_POWER_LIMIT, M_POWER_CONSTRAINTS,
-    M_CLOCK_REASONS, M_PSTATE, M_PROCESSES, M_PROCESS_UTIL, M_COUNT,
+    M_CLOCK_REASONS, M_PSTATE, M_PROCESSES, M_PROCESS_UTIL, M_UTIL_SAMPLES, M_COUNT,
     /* nvmlDeviceGetHandleByIndex: a GPU that fails to open. Not a reading, so not part of `all`. */
     M_HANDLE = M_COUNT
 };
@@ -203,6 +207,7 @@ static const struct { const char *name; unsigned int mask; } metric_names[] = {
     {"performanceState", 1u << M_PSTATE}, {"pstate", 1u << M_PSTATE},
     {"computeProcesses", 1u << M_PROCESSES}, {"processes", 1u << M_PROCESSES},
     {"processUtilization", 1u << M_PROCESS_UTIL}, {"process_util", 1u << M_PROCESS_UTIL},
+    {"utilizationSamples", 1u << M_UTIL_SAMPLES}, {"util_samples", 1u << M_UTIL_SAMPLES},
     {"all", (1u << M_COUNT) - 1},
     {"handle", 1u << M_HANDLE},
 };
@@ -1440,30 +1445,39 @@ EXPORT nvmlReturn_t nvmlDeviceGetSamples(nvmlDevice_t device, int type, unsigned
     nvmlReturn_t r = enter(device, -1, &d, &t);
     if (r)
         return r;
-    if (type != NVML_TOTAL_POWER_SAMPLES)
+    /* Type 0: the power ring (instant series, 20 ms); type 1: the utilization ring (util series,
+       1/6 s); 2..6 (memory, encoder, decoder, clocks) are not served. */
+    int metric, series, entries;
+    double period;
+    if (type == NVML_TOTAL_POWER_SAMPLES) {
+        metric = M_SAMPLES; series = S_INSTANT; entries = RING_ENTRIES; period = RING_PERIOD_S;
+    } else if (type == NVML_GPU_UTILIZATION_SAMPLES) {
+        metric = M_UTIL_SAMPLES; series = S_UTIL; entries = UTIL_RING_ENTRIES; period = UTIL_RING_PERIOD_S;
+    } else {
         return leave(type > 0 && type <= 6 ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT);
-    int code = fault_code(d, M_SAMPLES, t);
+    }
+    int code = fault_code(d, metric, t);
     if (code)
         return leave(code);
     if (!sampleCount)
         return leave(NVML_ERROR_INVALID_ARGUMENT);
     if (!samples) {
-        *sampleCount = RING_ENTRIES;
+        *sampleCount = (unsigned int)entries;
         return leave(NVML_SUCCESS);
     }
     if (!sampleValType)
         return leave(NVML_ERROR_INVALID_ARGUMENT);
-    /* Ring entry k was taken at scenario time k * 20 ms; the ring holds the last RING_ENTRIES. */
-    long long kmax = (long long)floor(t / RING_PERIOD_S + 1e-9);
+    /* Ring entry k was taken at scenario time k * period; the ring holds the last `entries`. */
+    long long kmax = (long long)floor(t / period + 1e-9);
     unsigned int cap = *sampleCount, n = 0;
-    for (long long k = kmax - RING_ENTRIES + 1; k <= kmax && n < cap; k++) {
-        double ts = (double)k * RING_PERIOD_S;
+    for (long long k = kmax - entries + 1; k <= kmax && n < cap; k++) {
+        double ts = (double)k * period;
         long long wall = wall_us_at(ts);
         if (wall <= 0 || (unsigned long long)wall <= lastSeenTimeStamp)
             continue;
         samples[n].timeStamp = (unsigned long long)wall;
         samples[n].sampleValue.ullVal = 0;
-        samples[n].sampleValue.uiVal = u32_of(series_at(d, S_INSTANT, ts));
+        samples[n].sampleValue.uiVal = u32_of(series_at(d, series, ts));
         n++;
     }
     if (n == 0) {

@@ -76,6 +76,22 @@ const RULES: Record<SourceFindingCode, Rule> = {
     title: 'No mixed precision',
     advice: 'bf16 autocast runs matmuls on the tensor cores, usually in less time and energy per step',
   },
+  'batch-of-one': {
+    support: [],
+    measured: 'warning',
+    staticSeverity: 'information',
+    title: 'Inference one request at a time',
+    advice:
+      'collect requests and run them as one batch (torch.stack the inputs, or pad them with the tokenizer) of 16-64: ' +
+      'a batch of one leaves most of the GPU idle and costs nearly as much time per call as a full batch',
+  },
+  'periodic-work': {
+    support: ['periodic-stall'],
+    measured: 'warning',
+    staticSeverity: 'hint',
+    title: 'Periodic work stalls the GPU',
+    advice: 'do it less often',
+  },
   'no-inference-mode': {
     support: [],
     measured: 'information',
@@ -86,7 +102,10 @@ const RULES: Record<SourceFindingCode, Rule> = {
 };
 
 /** Codes whose support is "the GPU was busy" (from `activity`) rather than a waste finding. */
-const NEEDS_BUSY = new Set<SourceFindingCode>(['no-autocast', 'no-inference-mode']);
+const NEEDS_BUSY = new Set<SourceFindingCode>(['no-autocast', 'no-inference-mode', 'batch-of-one']);
+
+/** Codes that only mean something with a measurement behind them: dropped when static. */
+const MEASURED_ONLY = new Set<SourceFindingCode>(['periodic-work']);
 
 /**
  * Telemetry findings (unchanged, first) followed by one finding per source site, sorted by file and
@@ -100,13 +119,21 @@ export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpu
   const haveTelemetry = telemetryFindings.length > 0 || activity !== undefined;
   const found: DetectedFinding[] = [];
   const refs: Array<string[] | undefined> = [];
+  const periodicBlocks = sites.some((s) => s.code === 'periodic-work');
   const sorted = [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.range.startLine - b.range.startLine || a.range.startCharacter - b.range.startCharacter);
   for (const site of sorted) {
     const rule = RULES[site.code];
     const busy = NEEDS_BUSY.has(site.code) ? busyFinding(site, rule, activity, gpuSupportsBf16) : undefined;
-    const support = busy ? [] : telemetryFindings.filter((f) => isSupport(rule, f));
-    found.push(busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16)));
-    refs.push(support.length > 0 ? support.map((f) => f.id) : undefined);
+    // A value Joules could not read is a hint whatever was measured: it must not guess.
+    let support = site.details.unresolved === true ? [] : telemetryFindings.filter((f) => isSupport(rule, f));
+    // Stalls at the period of a checkpoint/eval block are that block's doing, not the DataLoader's.
+    if (periodicBlocks && site.code !== 'periodic-work') support = support.filter((f) => f.code !== 'periodic-stall');
+    if (busy === undefined && support.length === 0 && MEASURED_ONLY.has(site.code)) continue;
+    const finding: DetectedFinding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
+    // A sync in an evaluation loop costs less than one in the training loop: one level lower.
+    if (site.details.evalLoop === true && finding.severity === 'warning') finding.severity = 'information';
+    found.push(finding);
+    refs.push(busy === undefined && support.length > 0 ? support.map((f) => f.id) : undefined);
   }
   // A measured source finding refers to its telemetry findings by id instead of repeating their joules.
   const located = identify(found).map((f, i) => (refs[i] ? { ...f, correlatedWith: refs[i] } : f));
@@ -120,10 +147,19 @@ function isSupport(rule: Rule, f: Finding): boolean {
   return true;
 }
 
-function base(site: SourceSite, rule: Rule): Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related'> {
-  const out: Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related'> = { code: site.code, title: rule.title, file: site.file, range: site.range };
+type SourcePart = Pick<Finding, 'code' | 'title' | 'file' | 'range' | 'related' | 'fixPolicy' | 'details'>;
+
+function base(site: SourceSite, rule: Rule): SourcePart {
+  const out: SourcePart = { code: site.code, title: rule.title, file: site.file, range: site.range };
   if (site.related !== undefined) out.related = site.related;
+  if (site.fixPolicy !== undefined) out.fixPolicy = site.fixPolicy;
+  out.details = site.details;
   return out;
+}
+
+/** The site's own advice (e.g. "save asynchronously" for a periodic checkpoint), else the rule's. */
+function adviceOf(site: SourceSite, rule: Rule): string {
+  return typeof site.details.advice === 'string' ? site.details.advice : rule.advice;
 }
 
 function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): DetectedFinding {
@@ -133,9 +169,9 @@ function measuredFinding(site: SourceSite, rule: Rule, support: Finding[]): Dete
   const finding: DetectedFinding = {
     ...base(site, rule),
     severity: rule.measured,
-    message: `${site.message}, while ${describeSupport(support)}: ${rule.advice}.`,
+    message: `${site.message}, while ${describeSupport(support)}: ${adviceOf(site, rule)}.`,
     startS: spans[0]?.startS ?? 0,
-    endS: Math.max(0, ...spans.map((s) => s.endS)),
+    endS: spans.reduce((a, s) => Math.max(a, s.endS), 0),
     // The joules belong to the supporting findings (`correlatedWith`): counted there, once.
     energyJ: 0,
     wastedJ: 0,
@@ -160,7 +196,7 @@ function busyFinding(site: SourceSite, rule: Rule, activity: RunActivity | undef
     severity: rule.measured,
     message:
       `${site.message}, while ${gpus} ${busy.length > 1 ? 'were' : 'was'} busy ${fmtS(busyS)} at ${fmtW(top.busyAvgPowerW)} ` +
-      `(${fmtJ(busyJ)}, ${fmtPct(sharePct(busyJ, activity.runEnergyJ) ?? 0)} of the run's energy): ${rule.advice}.`,
+      `(${fmtJ(busyJ)}, ${fmtPct(sharePct(busyJ, activity.runEnergyJ) ?? 0)} of the run's energy): ${adviceOf(site, rule)}.`,
     gpu: top.gpu,
     startS: 0,
     endS: activity.runDurationS,
@@ -178,7 +214,7 @@ function staticFinding(site: SourceSite, rule: Rule, haveTelemetry: boolean, bf1
     ...base(site, rule),
     // Telemetry that shows none of the waste this pattern causes argues against it: hint only.
     severity: haveTelemetry ? 'hint' : rule.staticSeverity,
-    message: `${site.message}: ${rule.advice}${noBf16} (static hint: no telemetry evidence).`,
+    message: `${site.message}: ${adviceOf(site, rule)}${noBf16} (static hint: no telemetry evidence).`,
     startS: 0,
     endS: 0,
     energyJ: 0,

@@ -26,7 +26,9 @@ export type SourceFindingCode =
   | 'no-inference-mode'
   | 'save-every-step'
   | 'eval-every-step'
-  | 'small-batch';
+  | 'small-batch'
+  | 'batch-of-one'
+  | 'periodic-work';
 
 export type FindingCode = TelemetryFindingCode | SourceFindingCode;
 
@@ -58,6 +60,20 @@ export interface TextEdit {
 export interface QuickFix {
   title: string;
   edits: TextEdit[];
+  /**
+   * Set when the fix is not known to be safe: why it needs a look first. `joules fix --apply`
+   * applies only fixes without it and lists these for review.
+   */
+  review?: string;
+}
+
+/**
+ * What may be done about a source finding: `none` (no edit is safe: the message says why; e.g.
+ * workers over an unsharded IterableDataset) or `review` (edits are offered, never auto-applied).
+ */
+export interface FixPolicy {
+  kind: 'none' | 'review';
+  reason: string;
 }
 
 /** A stretch of time the finding is about, with what was measured in it. */
@@ -161,6 +177,10 @@ export interface Finding {
   range?: SourceRange;
   related?: RelatedLocation[];
   fix?: QuickFix[];
+  /** Limits on fixing this finding (source findings only); absent: the fixes are safe to apply. */
+  fixPolicy?: FixPolicy;
+  /** The source site's facts (`SourceSite.details`), for the quick fixes. */
+  details?: Record<string, string | number | boolean>;
 }
 
 /** A pattern the Python source locator found; `correlate` turns it into a `Finding`. */
@@ -171,6 +191,7 @@ export interface SourceSite {
   /** What the code does, without measured numbers ("DataLoader without num_workers (defaults to 0)"). */
   message: string;
   related?: RelatedLocation[];
+  fixPolicy?: FixPolicy;
   /** Facts for messages and fixes, e.g. `{ numWorkers: 0 }`, `{ call: 'loss.item()' }`. */
   details: Record<string, string | number | boolean>;
 }

@@ -14,6 +14,11 @@ export interface PlannedFix {
   line: number;
 }
 
+/** A fix (or a finding) not applied: its fix is not known to be safe, or none is. */
+export interface HeldFix extends PlannedFix {
+  reason: string;
+}
+
 /** Options of {@link planFixes}. */
 export interface FixPlanOptions extends AnalyzeRunOptions, QuickFixOptions {
   /** Analyses the stored run (telemetry and source); called once. The CLI passes the worker. */
@@ -31,12 +36,13 @@ export interface FixPlanOptions extends AnalyzeRunOptions, QuickFixOptions {
  * applied edit only the source half is redone (one parse of the script) against the same
  * telemetry, so the next finding's range points at the edited text.
  */
-export async function planFixes(input: AnalysisInput, options: FixPlanOptions): Promise<{ fixes: PlannedFix[]; applied: number }> {
+export async function planFixes(input: AnalysisInput, options: FixPlanOptions): Promise<{ fixes: PlannedFix[]; applied: number; held: HeldFix[] }> {
   let analysis = await options.analyze(input);
   // The quick fixes parse the script here (the analysis may have run in another thread).
   await loadPythonParser(options.wasmDir);
   const done = new Set<string>();
   const fixes: PlannedFix[] = [];
+  const held: HeldFix[] = [];
   let applied = 0;
   const fixOptions: QuickFixOptions = options.numWorkers !== undefined ? { numWorkers: options.numWorkers } : {};
   while (fixes.length < (options.maxFixes ?? 20)) {
@@ -46,8 +52,15 @@ export async function planFixes(input: AnalysisInput, options: FixPlanOptions): 
       const key = `${f.code}:${f.file}:${f.range.startLine}`;
       if (done.has(key)) continue;
       done.add(key);
-      const [fix] = quickFixesFor(f, fs.readFileSync(f.file, 'utf8'), fixOptions);
-      if (!fix) continue;
+      const offered = quickFixesFor(f, fs.readFileSync(f.file, 'utf8'), fixOptions);
+      // Only fixes known to be safe are applied; the rest are listed for review.
+      const fix = offered.find((x) => x.review === undefined);
+      if (!fix) {
+        const first = offered[0];
+        if (first?.review !== undefined) held.push({ title: first.title, file: f.file, line: f.range.startLine + 1, reason: `review first: ${first.review}` });
+        else if (f.fixPolicy?.kind === 'none') held.push({ title: f.title, file: f.file, line: f.range.startLine + 1, reason: `no safe fix: ${f.fixPolicy.reason}` });
+        continue;
+      }
       next = { title: fix.title, file: f.file, line: f.range.startLine + 1, edits: fix.edits };
       break;
     }
@@ -61,5 +74,5 @@ export async function planFixes(input: AnalysisInput, options: FixPlanOptions): 
     // The text moved: re-read the source (not the samples) so the remaining ranges are right.
     analysis = await withSource(analysis.telemetry, input, options);
   }
-  return { fixes, applied };
+  return { fixes, applied, held };
 }

@@ -9,7 +9,11 @@
 import { dirname, join, normalize } from 'node:path';
 import { Language, Parser } from '@vscode/tree-sitter-wasm';
 import type { Point, Tree } from '@vscode/tree-sitter-wasm';
-import type { RelatedLocation, SourceRange, SourceSite } from './findings';
+import type { FixPolicy, RelatedLocation, SourceRange, SourceSite } from './findings';
+import { gpuBranch, lastAssignment, resolveValue } from './valueResolution';
+import { buildsLayers, editPolicy, mainGuardPolicy, usesUnsafeAutocastLoss, workersPolicy } from './fixSafety';
+import { modelNamesByUse } from './modelTracking';
+import { batchOfOneCall } from './inferenceLoops';
 
 // ---------------------------------------------------------------------------------------------
 // Parser loading
@@ -269,6 +273,14 @@ export interface ArgState {
   node?: PyNode;
   /** Set through a `**cfg` splat (the node then lies in the dict literal). */
   viaSplat: boolean;
+  /** Where a non-literal value was resolved from ("the default of --workers"). */
+  via?: string;
+  /** The literal the value was resolved to (an argparse default, a constant), when it is not at the call. */
+  sourceNode?: PyNode;
+  /** Values chosen at run time by a condition Joules cannot decide (`x if cond else y`). */
+  alternatives?: { value: number | boolean; when: string }[];
+  /** Set, but to something Joules cannot read: why (then `value` is undefined). */
+  unknown?: string;
 }
 
 /** What a DataLoader call sets. `opaque` means a splat we cannot see into: missing params are unknown. */
@@ -294,10 +306,42 @@ export function loaderArgs(call: PyNode, root: PyNode): LoaderArgs {
   const res: LoaderArgs = { numWorkers: absent(), pinMemory: absent(), persistentWorkers: absent(), batchSize: absent(), opaque: false };
   const set = (key: string, value: PyNode | null, node: PyNode, viaSplat: boolean): void => {
     const st: ArgState = { present: true, value: literalValue(value), node, viaSplat };
+    if (st.value === undefined && value !== null) {
+      // Names, argparse defaults, constants: resolved where the file says; else said unknown.
+      const r = resolveValue(value);
+      if (r.kind === 'known') {
+        st.value = r.value;
+        st.sourceNode = r.node;
+        if (r.via !== undefined) st.via = r.via;
+      } else if (r.kind === 'alternatives') {
+        const branch = gpuBranch(r.condition);
+        const pick = branch === undefined ? undefined : r.values[branch === 'then' ? 0 : 1];
+        if (pick !== undefined) {
+          st.value = pick.value;
+          st.via = `the GPU branch of \`${r.condition}\``;
+        } else st.alternatives = r.values.map((v) => ({ value: v.value, when: v.when }));
+      } else st.unknown = r.reason;
+    }
     if (key === 'num_workers') res.numWorkers = st;
     else if (key === 'pin_memory') res.pinMemory = st;
     else if (key === 'persistent_workers') res.persistentWorkers = st;
     else if (key === 'batch_size') res.batchSize = st;
+  };
+  const stateOf = (key: string): ArgState | undefined =>
+    key === 'num_workers' ? res.numWorkers : key === 'pin_memory' ? res.pinMemory : key === 'persistent_workers' ? res.persistentWorkers : key === 'batch_size' ? res.batchSize : undefined;
+  const setDefault = (key: string, value: number | boolean): void => {
+    const st = stateOf(key);
+    if (st === undefined) return;
+    st.value = value;
+    delete st.unknown;
+    st.via = 'left out on the GPU branch';
+  };
+  const setAlternatives = (key: string, alternatives: { value: number | boolean; when: string }[]): void => {
+    const st = stateOf(key);
+    if (st === undefined) return;
+    st.value = undefined;
+    if (alternatives.length > 0) st.alternatives = alternatives;
+    else st.unknown = 'set differently by a condition Joules cannot read';
   };
   const args = call.childForFieldName('arguments');
   if (args === null) return res;
@@ -312,7 +356,11 @@ export function loaderArgs(call: PyNode, root: PyNode): LoaderArgs {
       if (dict === undefined) res.opaque = true;
       else {
         if (dict.opaque) res.opaque = true;
-        for (const [k, v] of dict.entries) set(k, v.value, v.node, true);
+        for (const [k, v] of dict.entries) {
+          set(k, v.value, v.node, true);
+          if (v.alternatives !== undefined) setAlternatives(k, v.alternatives);
+          if (v.defaultValue !== undefined) setDefault(k, v.defaultValue);
+        }
       }
     } else if (a.type === 'list_splat') {
       res.opaque = true;
@@ -327,34 +375,132 @@ export function loaderArgs(call: PyNode, root: PyNode): LoaderArgs {
 
 /** A `dict(...)` / `{...}` literal: its string keys, and whether it has entries we cannot read. */
 export interface DictLiteral {
-  entries: Map<string, { value: PyNode | null; node: PyNode }>;
+  entries: Map<string, DictEntry>;
   opaque: boolean;
 }
 
-/** Resolves `**name` to the dict literal last assigned to `name` before the splat, if any. */
+/** One key of a dict literal; `alternatives` when a condition Joules cannot decide picks the dict. */
+export interface DictEntry {
+  value: PyNode | null;
+  node: PyNode;
+  alternatives?: { value: number | boolean; when: string }[];
+  /** Left out of this dict but set by the other branch: the parameter's default applies. */
+  defaultValue?: number | boolean;
+}
+
+function gpuDictNode(n: PyNode): PyNode | undefined {
+  return n.type === 'dictionary' || n.type === 'call' ? n : undefined;
+}
+
+/** What a DataLoader parameter is when a dict leaves it out. */
+const LOADER_DEFAULTS: Record<string, number | boolean> = { num_workers: 0, pin_memory: false, persistent_workers: false, batch_size: 1 };
+
+/**
+ * Resolves `**name` to the dict literal last assigned to `name` before the splat, if any. Follows
+ * `kw = dict(...) if cond else dict(...)` (the GPU branch when the condition tells; else both, as
+ * alternatives) and `kw.update(dict(...))` (unconditional or on the GPU branch, like the PyTorch
+ * MNIST example's `if use_cuda: train_kwargs.update(cuda_kwargs)`).
+ */
 export function resolveDictSplat(splat: PyNode, root: PyNode): DictLiteral | undefined {
   const target = namedKids(splat)[0];
   if (target === undefined) return undefined;
   if (target.type === 'dictionary' || target.type === 'call') return dictLiteral(target);
   if (target.type !== 'identifier') return undefined;
   const name = target.text;
-  let best: PyNode | undefined;
-  for (const n of descendants(root)) {
-    if (n.startIndex >= splat.startIndex) continue;
-    if (n.type === 'assignment' && n.childForFieldName('left')?.text === name) best = n.childForFieldName('right') ?? undefined;
-  }
+  const best = lastAssignment(name, root, splat);
   if (best === undefined) return undefined;
-  // A dict changed after its literal (cfg["num_workers"] = 0, cfg.update(...)) is unknown.
+  const base = dictOrConditional(best, root, splat);
+  if (base === undefined) return undefined;
+  // Changes after the literal: `.update(...)` with readable arguments is merged; anything else
+  // (cfg["num_workers"] = 0, cfg.pop(...)) makes the dict unknown.
   for (const n of descendants(root)) {
+    if (n.startIndex <= best.startIndex || n.startIndex >= splat.startIndex) continue;
     if (n.type === 'subscript' && n.childForFieldName('value')?.text === name && n.parent?.type === 'assignment' && n.parent.childForFieldName('left') === n) return undefined;
     if (n.type === 'subscript' && n.childForFieldName('value')?.text === name && n.parent?.type === 'augmented_assignment') return undefined;
-    if (n.type === 'attribute' && n.childForFieldName('object')?.text === name && ['update', 'setdefault', 'pop', '__setitem__'].includes(lastName(n) ?? '')) return undefined;
+    if (n.type !== 'attribute' || n.childForFieldName('object')?.text !== name) continue;
+    const method = lastName(n) ?? '';
+    if (['setdefault', 'pop', '__setitem__', 'clear'].includes(method)) return undefined;
+    if (method !== 'update') continue;
+    const call = n.parent?.type === 'call' ? n.parent : undefined;
+    if (call === undefined || !updateRuns(call)) return undefined;
+    for (const a of namedKids(call.childForFieldName('arguments') ?? call)) {
+      if (a.type === 'comment') continue;
+      const added = a.type === 'keyword_argument' ? keywordEntry(a) : dictOrConditional(a.type === 'identifier' ? (lastAssignment(a.text, root, call) ?? a) : a, root, call);
+      if (added === undefined) return undefined;
+      if (added.opaque) base.opaque = true;
+      for (const [k, v] of added.entries) base.entries.set(k, v);
+    }
   }
-  return dictLiteral(best);
+  return base;
+}
+
+function keywordEntry(a: PyNode): DictLiteral | undefined {
+  const k = a.childForFieldName('name')?.text;
+  return k === undefined ? undefined : { entries: new Map([[k, { value: a.childForFieldName('value'), node: a }]]), opaque: false };
+}
+
+/** An `.update()` that runs on a GPU run: unconditional in its scope, or under a GPU-branch `if`. */
+function updateRuns(call: PyNode): boolean {
+  for (const a of ancestors(call)) {
+    if (a.type === 'function_definition' || a.type === 'module') return true;
+    if (a.type === 'if_statement') {
+      const cond = a.childForFieldName('condition')?.text ?? '';
+      const consequence = a.childForFieldName('consequence');
+      const inThen = consequence !== null && within(call, consequence);
+      const branch = gpuBranch(cond);
+      if (branch === undefined || (branch === 'then') !== inThen) return false;
+    }
+    if (a.type === 'elif_clause' || a.type === 'else_clause' || a.type === 'try_statement') return false;
+  }
+  return true;
+}
+
+/** A dict literal, or `d1 if cond else d2` of two (its GPU branch, else both as alternatives). */
+function dictOrConditional(node: PyNode, root: PyNode, before: PyNode): DictLiteral | undefined {
+  if (node.type !== 'conditional_expression') {
+    if (node.type === 'identifier') {
+      const v = lastAssignment(node.text, root, before);
+      return v === undefined || v.type === 'identifier' ? undefined : dictOrConditional(v, root, before);
+    }
+    return dictLiteral(node);
+  }
+  const [a, cond, b] = namedKids(node).filter((k) => k.type !== 'comment');
+  if (a === undefined || cond === undefined || b === undefined) return undefined;
+  const da = dictOrConditional(a, root, before);
+  const db = dictOrConditional(b, root, before);
+  if (da === undefined || db === undefined) return undefined;
+  const branch = gpuBranch(cond.text);
+  if (branch !== undefined) {
+    // The GPU branch ran; a key only the other branch sets keeps its default there, and must not be
+    // added to the call (on the other branch it would be passed twice).
+    // Every loader parameter is then read from (and fixed in) the GPU branch's dict: adding one to
+    // the call could clash with the other branch (num_workers=0 there and persistent_workers=True).
+    const [gpu, gpuNode] = branch === 'then' ? [da, gpuDictNode(a)] : [db, gpuDictNode(b)];
+    if (gpuNode === undefined) return { entries: gpu.entries, opaque: true };
+    for (const [k, dflt] of Object.entries(LOADER_DEFAULTS)) {
+      if (!gpu.entries.has(k)) gpu.entries.set(k, { value: null, node: gpuNode, defaultValue: dflt });
+    }
+    return gpu;
+  }
+  const entries = new Map<string, DictEntry>();
+  for (const k of new Set([...da.entries.keys(), ...db.entries.keys()])) {
+    const ea = da.entries.get(k);
+    const eb = db.entries.get(k);
+    const va = ea === undefined ? LOADER_DEFAULTS[k] : literalValue(ea.value);
+    const vb = eb === undefined ? LOADER_DEFAULTS[k] : literalValue(eb.value);
+    const node0 = (ea ?? eb)?.node;
+    if (node0 === undefined) continue;
+    if (va !== undefined && va === vb) entries.set(k, { value: (ea ?? eb)?.value ?? null, node: node0 });
+    else if (va !== undefined && vb !== undefined) {
+      // Both readable, different: the entry of the branch that has the key, with both values.
+      entries.set(k, { value: null, node: node0, alternatives: [{ value: va, when: `when ${cond.text}` }, { value: vb, when: 'otherwise' }] });
+    } else entries.set(k, { value: null, node: node0, alternatives: [] });
+  }
+  return { entries, opaque: da.opaque || db.opaque };
 }
 
 function dictLiteral(node: PyNode): DictLiteral | undefined {
-  const entries = new Map<string, { value: PyNode | null; node: PyNode }>();
+  const entries = new Map<string, DictEntry>();
   let opaque = false;
   if (node.type === 'dictionary') {
     for (const p of namedKids(node)) {
@@ -614,7 +760,7 @@ class Project {
 // Heuristics on names and calls
 
 const MODEL_WORDS = /(model|net|encoder|decoder|generator|discriminator|classifier|backbone|policy|unet|vae|transformer|llm)/;
-const NOT_MODEL = /^(make|build|get|create|load|init|setup|prepare|save)_|(config|cfg|path|name|dir|loader|dataset|optim|param|state|ckpt|checkpoint)/;
+const NOT_MODEL = /^(make|build|get|create|load|init|setup|prepare|save|convert|compute|calc|apply|update|wrap)_|(config|cfg|path|name|dir|loader|dataset|optim|param|state|ckpt|checkpoint|loss|metric|criterion)/;
 
 /** Does this name look like a model (`model`, `net`, `self.encoder`, `ema_model`)? */
 export function isModelName(name: string | undefined): boolean {
@@ -672,14 +818,25 @@ class Analysis {
   private readonly loops = new Map<string, LoopFacts>();
   private readonly loaderFactories = new Set<string>();
   private callIndex: Map<string, { file: FileInfo; call: PyNode }[]> | undefined;
+  /** Names that hold a model by what the code does with them (see modelTracking.ts). */
+  private models = new Set<string>();
+  private methodIndex: Map<string, { file: FileInfo; def: PyNode }> | undefined;
+  private entry: FileInfo | undefined;
 
-  constructor(private readonly project: Project) {}
+  constructor(
+    private readonly project: Project,
+    private readonly options: SourceAnalysisOptions = {},
+  ) {}
 
   run(): SourceSite[] {
     const files = [...this.project.files.values()];
+    this.entry = files[0];
+    this.models = modelNamesByUse(files.map((f) => f.root));
+    // A script that never touches a GPU gets no GPU hints (regression or time-series examples on CPU).
+    if (this.options.ranOnGpu !== true && !files.some((f) => usesCudaIn(f))) return [];
     for (const f of files) for (const n of f.all) if (n.type === 'function_definition' && this.returnsLoader(f, n)) this.loaderFactories.add(nodeKey(f, n));
     for (const f of files) for (const n of f.all) if (LOOP_TYPES.has(n.type)) this.loops.set(nodeKey(f, n), this.loopFacts(f, n));
-    const usesCuda = files.some((f) => usesCudaIn(f));
+    const usesCuda = this.options.ranOnGpu === true || files.some((f) => usesCudaIn(f));
     for (const f of files) this.fileSites(f, usesCuda);
     this.globalSites(files, usesCuda);
     return dedupe(this.sites);
@@ -738,13 +895,23 @@ class Analysis {
       if (isBackwardCall(n) || isOptimizerStepCall(n)) {
         hasBackward = true;
         if (nearest) direct = true;
-      } else if (nearest && (isForwardCall(n) || this.calleeIsModelParam(n))) {
+      } else if (nearest && this.isModelCall(f, n)) {
         forwards.push(n);
         direct = true;
       }
     }
     const iteratesLoader = loop.type === 'for_statement' && this.isLoaderExpr(f, loop.childForFieldName('right'));
     return { node: loop, file: f, isStep: direct || iteratesLoader, hasBackward, forwards };
+  }
+
+  /** A call of the model: a name the code uses as a model, or a model-like name that is not a project function. */
+  private isModelCall(f: FileInfo, call: PyNode): boolean {
+    const fn = call.childForFieldName('function');
+    const name = fn?.type === 'attribute' && ['forward', 'generate'].includes(lastName(fn) ?? '') ? lastName(fn.childForFieldName('object')) : lastName(fn);
+    if (name !== undefined && this.models.has(name)) return true;
+    // `policy_loss(...)` or `build_model(...)` defined in the project is a function, not a model.
+    if (this.project.calledDef(f, call) !== undefined) return false;
+    return isForwardCall(call) || this.calleeIsModelParam(call);
   }
 
   /**
@@ -792,15 +959,23 @@ class Analysis {
       const fn = n.childForFieldName('function');
       const method = fn?.type === 'attribute' ? lastName(fn) : undefined;
       const qualified = p.extName(f, fn);
+      // `if step % N == 0:`, `if i == 0:`, `if args.verbose:`: not every iteration.
       const periodic = step.ifs.some((i) => isPeriodicCondition(i));
+      const everyN = step.ifs.find((i) => isEveryNCondition(i));
+      // An evaluation loop runs once per eval batch, far less often than the training step.
+      const evalLoop = this.isEvalLoop(f, step.loop);
+      const where = evalLoop ? `the evaluation loop (line ${loopLine + 1})` : `the step loop (line ${loopLine + 1})`;
+      const often = evalLoop ? 'every evaluation batch (this matters less than in the training loop)' : 'every iteration';
+      const syncDetails = (call: string, kind: string): SourceSite['details'] => ({ call, kind, loopLine, ...(evalLoop ? { evalLoop: true } : {}) });
       // Host syncs: report the outermost of a chain (`x.detach().cpu().numpy()` once).
       if (method !== undefined && SYNC_METHODS.has(method) && namedKids(n.childForFieldName('arguments') ?? n).length === 0 && !periodic && !isInnerOfSyncChain(n)) {
-        this.add(f, 'host-sync-in-loop', n, `.${method}() in the step loop (line ${loopLine + 1}) waits for the GPU every iteration`, { call: `.${method}()`, kind: method, loopLine });
+        this.add(f, 'host-sync-in-loop', n, `.${method}() in ${where} waits for the GPU ${often}`, syncDetails(`.${method}()`, method));
       } else if (qualified === 'torch.cuda.synchronize' && !periodic) {
-        this.add(f, 'host-sync-in-loop', n, `torch.cuda.synchronize() in the step loop (line ${loopLine + 1}) waits for the GPU every iteration`, { call: 'torch.cuda.synchronize()', kind: 'synchronize', loopLine });
+        this.add(f, 'host-sync-in-loop', n, `torch.cuda.synchronize() in ${where} waits for the GPU ${often}`, syncDetails('torch.cuda.synchronize()', 'synchronize'));
       } else if (fn?.type === 'identifier' && fn.text === 'print' && p.qualify(f, fn) === undefined && !periodic && printsTensor(n)) {
-        this.add(f, 'host-sync-in-loop', n, `print() of a tensor in the step loop (line ${loopLine + 1}) copies it to the host every iteration`, { call: 'print()', kind: 'print', loopLine });
+        this.add(f, 'host-sync-in-loop', n, `print() of a tensor in ${where} copies it to the host ${often}`, syncDetails('print()', 'print'));
       }
+      if (everyN !== undefined && !evalLoop) this.periodicSite(f, n, everyN, loopLine);
       if (step.ifs.length > 0) continue;
       if (qualified === 'torch.save') {
         this.add(f, 'save-every-step', n, `torch.save in the step loop (line ${loopLine + 1}) writes a checkpoint every iteration`, { loopLine });
@@ -808,6 +983,32 @@ class Analysis {
         this.add(f, 'eval-every-step', n, `${fn?.text ?? 'evaluation'}() runs inside the step loop (line ${loopLine + 1}) on every iteration`, { call: fn?.text ?? '', loopLine });
       }
     }
+  }
+
+  /**
+   * Work done every N steps (`if step % N == 0:` holding torch.save, an evaluation, a logger): a
+   * GPU that stalls again and again at that period is waiting for it, not starved of data.
+   */
+  private periodicSite(f: FileInfo, call: PyNode, cond: PyNode, loopLine: number): void {
+    const fn = call.childForFieldName('function');
+    const qualified = this.project.extName(f, fn);
+    const condText = cond.childForFieldName('condition')?.text ?? '';
+    const details = (kind: string, advice: string): SourceSite['details'] => ({ kind, advice, condition: condText, loopLine });
+    if (qualified === 'torch.save' || /^(save_checkpoint|save_model|save_pretrained|save_state)$/.test(lastName(fn) ?? '')) {
+      this.add(f, 'periodic-work', call, `${fn?.text ?? 'torch.save'}() under \`${condText}\` writes a checkpoint while the GPU waits`, details('save', 'save less often, or save asynchronously (copy the state dict to CPU and write it from another thread, or torch.distributed.checkpoint.async_save)'));
+    } else if (isEvalCall(this.project, f, call)) {
+      this.add(f, 'periodic-work', call, `${fn?.text ?? 'evaluation'}() under \`${condText}\` evaluates while the training loop waits`, details('eval', 'evaluate less often, or on fewer batches'));
+    }
+  }
+
+  /** A loop that only evaluates: in an eval-named def, or without backward while the project trains. */
+  private isEvalLoop(f: FileInfo, loop: PyNode): boolean {
+    const facts = this.loops.get(nodeKey(f, loop));
+    if (facts === undefined || facts.hasBackward) return false;
+    const def = ancestors(loop).find((a) => a.type === 'function_definition');
+    if (def !== undefined && EVAL_NAME.test(def.childForFieldName('name')?.text ?? '')) return true;
+    if (def !== undefined && /^(test|predict|infer)/i.test(def.childForFieldName('name')?.text ?? '')) return true;
+    return [...this.loops.values()].some((l) => l.hasBackward) && this.gradDisabled(f, loop, 0);
   }
 
   private dataLoaderSites(f: FileInfo, call: PyNode, usesCuda: boolean): void {
@@ -818,11 +1019,21 @@ class Analysis {
     const relatedFor = (st: ArgState): RelatedLocation[] | undefined =>
       st.viaSplat ? [{ file: f.path, range: rangeOf(callee), message: 'Passed to this DataLoader through a ** splat' }, ...(factoryCallers ?? [])] : factoryCallers;
     const nw = args.numWorkers;
+    const workersSafety = combinePolicies(workersPolicy(call, [...this.project.files.values()].map((x) => x.root)), mainGuardPolicy(this.entry?.root));
+    const zeroAlt = nw.alternatives?.find((a) => a.value === 0);
     if (nw.present ? nw.value === 0 : !args.opaque) {
       const explicit = nw.present;
+      const via = nw.via === undefined ? '' : ` (${nw.via})`;
       this.add(f, 'dataloader-workers', explicit && nw.node !== undefined ? nw.node : callee,
-        explicit ? 'DataLoader with num_workers=0 loads every batch in the training process' : 'DataLoader without num_workers (defaults to 0) loads every batch in the training process',
-        { numWorkers: 0, explicit, viaSplat: nw.viaSplat }, relatedFor(nw));
+        explicit ? `DataLoader with num_workers=0${via} loads every batch in the training process` : 'DataLoader without num_workers (defaults to 0) loads every batch in the training process',
+        { numWorkers: 0, explicit, viaSplat: nw.viaSplat, ...(nw.via !== undefined ? { via: nw.via } : {}) }, relatedFor(nw), undefined, workersSafety);
+    } else if (zeroAlt !== undefined && nw.node !== undefined) {
+      this.add(f, 'dataloader-workers', nw.node, `DataLoader num_workers is 0 ${zeroAlt.when}: then every batch loads in the training process`,
+        { numWorkers: 0, explicit: true, viaSplat: nw.viaSplat, unresolved: true }, relatedFor(nw), undefined, { kind: 'none', reason: 'the value depends on a condition Joules cannot decide' });
+    } else if (nw.unknown !== undefined && nw.node !== undefined) {
+      // Unknown is said, not guessed: a hint that never claims measured support (correlate.ts).
+      this.add(f, 'dataloader-workers', nw.node, `DataLoader num_workers cannot be read (${nw.unknown}); if it is 0, every batch loads in the training process`,
+        { explicit: true, viaSplat: nw.viaSplat, unresolved: true }, relatedFor(nw), undefined, { kind: 'none', reason: 'the value is not known' });
     }
     const pm = args.pinMemory;
     if (usesCuda && (pm.present ? pm.value === false : !args.opaque)) {
@@ -856,18 +1067,37 @@ class Analysis {
   private globalSites(files: FileInfo[], usesCuda: boolean): void {
     const loops = [...this.loops.values()];
     const entry = files[0];
-    // no-autocast: the run trains or runs a model on CUDA and nothing enables 16-bit math.
-    if (usesCuda && !files.some((f) => usesMixedPrecision(this.project, f))) {
+    // no-autocast: the run trains or runs a model on CUDA and nothing enables 16-bit math (in the
+    // code, a framework's own precision setting, or the launcher's command line).
+    const launcherPrecision = (this.options.launchArgs ?? []).some((a) => LAUNCH_PRECISION.test(a));
+    if (usesCuda && !launcherPrecision && !files.some((f) => usesMixedPrecision(this.project, f) || frameworkSetsPrecision(f))) {
       const stepLoops = loops.filter((l) => l.isStep && l.forwards.length > 0);
       const pick = stepLoops.find((l) => l.hasBackward && l.file === entry) ?? stepLoops.find((l) => l.hasBackward) ?? stepLoops[0];
       const fwd = pick?.forwards[0];
       if (pick !== undefined && fwd !== undefined) {
-        this.add(pick.file, 'no-autocast', fwd, `${pick.hasBackward ? 'Training' : 'Inference'} runs in full precision: no torch.autocast or bf16 anywhere in the script`, { trains: pick.hasBackward });
+        // nn.BCELoss / F.binary_cross_entropy raise "unsafe to autocast": no fix, and say what to change.
+        const bce = usesUnsafeAutocastLoss([pick.node], pick.file.root);
+        const policy: FixPolicy | undefined = bce === undefined ? undefined : { kind: 'none', reason: `the loss ${bce} raises "unsafe to autocast" under autocast: use nn.BCEWithLogitsLoss on the logits (drop the final sigmoid), then autocast` };
+        this.add(pick.file, 'no-autocast', fwd, `${pick.hasBackward ? 'Training' : 'Inference'} runs in full precision: no torch.autocast or bf16 anywhere in the script`, { trains: pick.hasBackward }, undefined, undefined, policy);
+      }
+    }
+    const trainsSomewhere = loops.some((l) => l.hasBackward) || files.some((f) => f.all.some((n) => n.type === 'call' && isBackwardCall(n)));
+    for (const l of loops) {
+      if (l.hasBackward || l.forwards.length === 0 || this.reachesTraining(l.file, l.node, 0)) continue;
+      const fwd = l.forwards[0];
+      const why = fwd === undefined ? undefined : batchOfOneCall(fwd, l.node);
+      if (why !== undefined && fwd !== undefined && !ancestors(l.node).some((a) => a.type === 'class_definition')) {
+        this.add(l.file, 'batch-of-one', fwd, `The model is called once per item in this loop (line ${l.node.startPosition.row + 1}): ${why}`, { loopLine: l.node.startPosition.row },
+          undefined, undefined, { kind: 'none', reason: 'batching changes how requests are collected; Joules does not rewrite it' });
       }
     }
     // no-inference-mode: a loop that runs the model without backward, with autograd still on.
     for (const l of loops) {
       if (l.hasBackward || l.forwards.length === 0) continue;
+      // Loops in a model's own code (forward over blocks, __init__ building layers) are not inference loops.
+      if (ancestors(l.node).some((a) => a.type === 'class_definition') || buildsLayers(l.node)) continue;
+      // No backward() reachable through the project's helpers (a train_step in another module).
+      if (this.reachesTraining(l.file, l.node, 0)) continue;
       // HF `generate()` and pipelines turn autograd off themselves.
       const selfGuarded = (c: PyNode): boolean => ['generate', 'pipe', 'pipeline'].includes((lastName(c.childForFieldName('function')) ?? '').toLowerCase());
       if (l.forwards.every(selfGuarded)) continue;
@@ -876,8 +1106,70 @@ class Analysis {
       // An inner loop of a training step (micro-batches, then backward outside it) is training.
       if (enclosingLoops(l.node).some((o) => this.loops.get(nodeKey(file, o))?.hasBackward === true)) continue;
       const header = loopHeader(l.node);
-      this.add(file, 'no-inference-mode', header, `This loop runs the model without backward() but with autograd on (no torch.inference_mode() / torch.no_grad())`, { loop: l.node.type === 'for_statement' ? 'for' : 'while', loopLine: l.node.startPosition.row }, undefined, rangeOfSpan(l.node, header));
+      // In a script that also trains, no_grad: inference_mode tensors cached by the model (lazy
+      // buffers, rotary caches) would break the next training step.
+      const gradOff = trainsSomewhere ? 'no_grad' : 'inference_mode';
+      const unresolved = this.trainingLookingCalls(l.node);
+      const wrapper = this.forwardTrains();
+      const policy: FixPolicy | undefined =
+        unresolved.length > 0 ? { kind: 'review', reason: `the loop calls ${unresolved.join(', ')}, which Joules cannot follow: check that it never calls backward()` }
+        : wrapper !== undefined ? { kind: 'review', reason: `${wrapper}.forward() calls backward(): check that this loop does not train through it` }
+        : undefined;
+      this.add(file, 'no-inference-mode', header, `This loop runs the model without backward() but with autograd on (no torch.inference_mode() / torch.no_grad())`,
+        { loop: l.node.type === 'for_statement' ? 'for' : 'while', loopLine: l.node.startPosition.row, gradOff }, undefined, rangeOfSpan(l.node, header), policy);
     }
+  }
+
+  /** A backward() or optimizer step in a project function the loop calls (three calls deep). */
+  private reachesTraining(f: FileInfo, node: PyNode, depth: number): boolean {
+    if (depth > 3) return false;
+    for (const n of descendants(node)) {
+      if (n.type !== 'call') continue;
+      if (depth > 0 && (isBackwardCall(n) || isOptimizerStepCall(n))) return true;
+      const target = this.project.calledDef(f, n) ?? this.methodDef(n);
+      if (target !== undefined && target.def.id !== node.id && this.reachesTraining(target.file, target.def, depth + 1)) return true;
+    }
+    return false;
+  }
+
+  /** `obj.method(...)` resolved by name to a project class's method (the first of that name). */
+  private methodDef(call: PyNode): { file: FileInfo; def: PyNode } | undefined {
+    const fn = call.childForFieldName('function');
+    const name = fn?.type === 'attribute' ? lastName(fn) : undefined;
+    if (name === undefined || name === 'forward') return undefined;
+    if (this.methodIndex === undefined) {
+      this.methodIndex = new Map();
+      for (const file of this.project.files.values()) {
+        for (const n of file.all) {
+          if (n.type !== 'function_definition' || n.parent?.parent?.type !== 'class_definition') continue;
+          const defName = n.childForFieldName('name')?.text;
+          if (defName !== undefined && !this.methodIndex.has(defName)) this.methodIndex.set(defName, { file, def: n });
+        }
+      }
+    }
+    return this.methodIndex.get(name);
+  }
+
+  /** A project class whose forward() calls backward(): calling "the model" may train. */
+  private forwardTrains(): string | undefined {
+    for (const file of this.project.files.values()) {
+      for (const n of file.all) {
+        if (n.type !== 'function_definition' || n.childForFieldName('name')?.text !== 'forward' || n.parent?.parent?.type !== 'class_definition') continue;
+        if (descendants(n).some((c) => c.type === 'call' && (isBackwardCall(c) || isOptimizerStepCall(c)))) return n.parent.parent.childForFieldName('name')?.text ?? 'a class';
+      }
+    }
+    return undefined;
+  }
+
+  /** Calls in the loop that may train but resolve to nothing in the project (`loss_scaler(...)`, `trainer.step()`). */
+  private trainingLookingCalls(loop: PyNode): string[] {
+    const out = new Set<string>();
+    for (const n of descendants(loop)) {
+      if (n.type !== 'call') continue;
+      const name = lastName(n.childForFieldName('function')) ?? '';
+      if (/train|backward|scaler|optimi[sz]|fit$|update_params|step$/i.test(name) && name !== 'step') out.add(`${name}()`);
+    }
+    return [...out].slice(0, 3);
   }
 
   /** Inside `with torch.no_grad()/inference_mode()`, a decorated def, or a def only called so. */
@@ -918,11 +1210,21 @@ class Analysis {
     return this.callIndex.get(nodeKey(f, def)) ?? [];
   }
 
-  private add(f: FileInfo, code: SourceSite['code'], node: PyNode, message: string, details: SourceSite['details'], related?: RelatedLocation[], range?: SourceRange): void {
+  private add(f: FileInfo, code: SourceSite['code'], node: PyNode, message: string, details: SourceSite['details'], related?: RelatedLocation[], range?: SourceRange, policy?: FixPolicy): void {
     const site: SourceSite = { code, file: f.path, range: range ?? rangeOf(node), message, details };
     if (related !== undefined) site.related = related;
+    // Files outside the launched script's folder are library code: never auto-edited.
+    const fixPolicy = combinePolicies(policy, this.entry === undefined ? undefined : editPolicy(f.path, this.entry.path));
+    if (fixPolicy !== undefined) site.fixPolicy = fixPolicy;
     this.sites.push(site);
   }
+}
+
+/** The stricter of two policies ('none' over 'review'), reasons joined. */
+function combinePolicies(a: FixPolicy | undefined, b: FixPolicy | undefined): FixPolicy | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return { kind: a.kind === 'none' || b.kind === 'none' ? 'none' : 'review', reason: `${a.reason}; ${b.reason}` };
 }
 
 function rootOf(n: PyNode): PyNode {
@@ -978,10 +1280,26 @@ function rangeOfSpan(from: PyNode, to: PyNode): SourceRange {
 }
 
 /** `if step % 100 == 0:` and friends: work done every N steps, not every step. */
-function isPeriodicCondition(n: PyNode): boolean {
+function isEveryNCondition(n: PyNode): boolean {
   const cond = n.childForFieldName('condition');
   if (cond === null) return false;
   return descendants(cond).some((d) => (d.type === 'binary_operator' && kids(d).some((k) => k.type === '%')) || (d.type === 'identifier' && /(every|interval|freq|period)/i.test(d.text)));
+}
+
+/**
+ * Not every iteration: every N steps, one step (`if i == 0:`, `if step == warmup:`), or an opt-in
+ * flag (`if args.verbose:`, `if debug:`, `if log_metrics and ...`).
+ */
+function isPeriodicCondition(n: PyNode): boolean {
+  if (isEveryNCondition(n)) return true;
+  const cond = n.childForFieldName('condition');
+  if (cond === null) return false;
+  const parts = descendants(cond);
+  if (parts.some((d) => d.type === 'comparison_operator' && kids(d).some((k) => k.type === '==') && namedKids(d).some((k) => k.type === 'integer'))) return true;
+  // A flag: a bare name or attribute (or `not` of one) is a switch the user turns on.
+  const bare = cond.type === 'not_operator' ? namedKids(cond)[0] : cond;
+  if (bare?.type === 'identifier' || bare?.type === 'attribute') return true;
+  return parts.some((d) => d.type === 'identifier' && /^(verbose|debug|log_\w*|print_\w*|profile\w*|dry_run|args|opt|cfg|config|flags)$/i.test(d.text));
 }
 
 function isInnerOfSyncChain(call: PyNode): boolean {
@@ -1015,10 +1333,38 @@ function isEvalCall(p: Project, f: FileInfo, call: PyNode): boolean {
   return true;
 }
 
+/** Any sign of a GPU: "cuda", `.cuda()`, `torch.accelerator`, HF Accelerate, Lightning, `device_map=`. */
 function usesCudaIn(f: FileInfo): boolean {
   for (const n of f.all) {
-    if (n.type === 'string' && /\bcuda\b/.test(n.text)) return true;
-    if (n.type === 'attribute' && lastName(n) === 'cuda') return true;
+    if (n.type === 'string' && /\b(cuda|gpu)\b/.test(n.text)) return true;
+    if (n.type === 'attribute' && ['cuda', 'accelerator'].includes(lastName(n) ?? '')) return true;
+    if (n.type === 'call' && /^(Accelerator|Trainer|pipeline)$/.test(lastName(n.childForFieldName('function')) ?? '')) return true;
+    if (n.type === 'keyword_argument' && n.childForFieldName('name')?.text === 'device_map') return true;
+  }
+  return false;
+}
+
+/** Launcher flags that set mixed precision (`accelerate launch --mixed_precision bf16`, `--bf16`, DeepSpeed). */
+const LAUNCH_PRECISION = /^--(mixed[_-]precision|precision|bf16|fp16|amp|deepspeed)(=|$)/;
+
+/**
+ * Precision a framework sets from its own configuration: `Accelerator(...)` (mixed_precision in
+ * the call or in the accelerate config), Lightning `Trainer(precision=...)`, HF
+ * `TrainingArguments(bf16=...)`, DeepSpeed (its JSON config decides).
+ */
+function frameworkSetsPrecision(f: FileInfo): boolean {
+  for (const n of f.all) {
+    if (n.type !== 'call') continue;
+    const name = lastName(n.childForFieldName('function')) ?? '';
+    const kw = (k: string): PyNode | undefined =>
+      namedKids(n.childForFieldName('arguments') ?? n).find((a) => a.type === 'keyword_argument' && a.childForFieldName('name')?.text === k)?.childForFieldName('value') ?? undefined;
+    if (name === 'Accelerator') {
+      const mp = kw('mixed_precision');
+      if (mp === undefined || !/^["']no["']$/.test(mp.text)) return true;
+    }
+    if (name === 'Trainer' && kw('precision') !== undefined && !/^["']?32(-true)?["']?$/.test(kw('precision')?.text ?? '')) return true;
+    if (/Arguments$|Config$/.test(name) && ['bf16', 'fp16', 'mixed_precision'].some((k) => kw(k) !== undefined && kw(k)?.text !== 'False')) return true;
+    if (name === 'initialize' && /deepspeed/.test(n.childForFieldName('function')?.text ?? '')) return true;
   }
   return false;
 }
@@ -1056,8 +1402,16 @@ function dedupe(sites: SourceSite[]): SourceSite[] {
  * - no-inference-mode: the loop header (`for ... :`).
  * Uses `parser`, or the one `loadPythonParser` loaded last (which must have been awaited).
  */
-export function analyzePythonSource(files: { path: string; text: string }[], entry: string, parser?: PythonParser): SourceSite[] {
+export function analyzePythonSource(files: { path: string; text: string }[], entry: string, parser?: PythonParser, options: SourceAnalysisOptions = {}): SourceSite[] {
   const project = new Project(requireParser(parser), files, dirname(normalize(entry)));
   project.load(entry, 2);
-  return new Analysis(project).run();
+  return new Analysis(project, options).run();
+}
+
+/** What the source alone cannot tell. */
+export interface SourceAnalysisOptions {
+  /** The run's command line (`accelerate launch --mixed_precision bf16 train.py`): launcher flags count. */
+  launchArgs?: string[];
+  /** The run was measured busy on a GPU: GPU hints apply even when the source shows no GPU use. */
+  ranOnGpu?: boolean;
 }

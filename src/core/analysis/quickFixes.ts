@@ -19,8 +19,10 @@ import {
   loaderArgs,
   namedKids,
   requireParser,
+  literalValue,
 } from './pythonSource';
 import type { LoaderArgs, PyNode, PythonParser } from './pythonSource';
+import { bf16Escape, buildsLayers, usesUnsafeAutocastLoss } from './fixSafety';
 
 /** Knobs of the generated code. */
 export interface QuickFixOptions {
@@ -36,9 +38,12 @@ export interface QuickFixOptions {
   parser?: PythonParser;
 }
 
-/** min(8, logical CPUs), at least 1: more workers rarely help one GPU and cost host memory. */
-export function defaultNumWorkers(cpuCount: number = availableParallelism()): number {
-  return Math.max(1, Math.min(8, Math.floor(cpuCount)));
+/**
+ * Workers per DataLoader on the machine the run ran on: its CPUs shared by the processes of its
+ * GPUs (one loader each under DDP), at most 8 (more rarely help one GPU and cost host memory), at least 1.
+ */
+export function defaultNumWorkers(cpuCount: number = availableParallelism(), gpuCount = 1): number {
+  return Math.max(1, Math.min(8, Math.floor(cpuCount / Math.max(1, gpuCount))));
 }
 
 /**
@@ -47,7 +52,7 @@ export function defaultNumWorkers(cpuCount: number = availableParallelism()): nu
  * torch.cuda.synchronize, assignments of synced values), and when the range no longer matches.
  */
 export function quickFixesFor(finding: Finding, sourceText: string, options: QuickFixOptions = {}): QuickFix[] {
-  if (finding.range === undefined) return [];
+  if (finding.range === undefined || finding.fixPolicy?.kind === 'none') return [];
   const parser = requireParser(options.parser);
   const root = parser.parse(sourceText);
   const target = nodeAt(root, finding.range);
@@ -61,10 +66,13 @@ export function quickFixesFor(finding: Finding, sourceText: string, options: Qui
       fixes = dataLoaderFixes(doc, root, target, finding.code, options.numWorkers ?? defaultNumWorkers());
       break;
     case 'no-inference-mode':
-      fixes = inferenceModeFix(doc, root, target);
+      fixes = inferenceModeFix(doc, root, target, finding.details?.gradOff === 'no_grad' ? 'no_grad' : 'inference_mode');
       break;
     case 'no-autocast':
-      fixes = autocastFix(doc, root, target, options.autocastDtype ?? 'bfloat16');
+      fixes =
+        finding.details?.trains === false
+          ? (inferenceAutocastFix(doc, root, target, options.autocastDtype ?? 'bfloat16') ?? autocastFix(doc, root, target, options.autocastDtype ?? 'bfloat16'))
+          : autocastFix(doc, root, target, options.autocastDtype ?? 'bfloat16');
       break;
     case 'host-sync-in-loop':
       // Only logging may run less often; a sync whose value is used (appended, summed) must stay.
@@ -81,7 +89,12 @@ export function quickFixesFor(finding: Finding, sourceText: string, options: Qui
   }
   const baseErrors = hasSyntaxErrors(root);
   return fixes
-    .map((f) => ({ title: f.title, edits: normalizeEdits(doc, f.edits) }))
+    .map((f): QuickFix => {
+      const reasons = [...new Set([finding.fixPolicy?.reason, f.review].filter((r): r is string => r !== undefined))];
+      const out: QuickFix = { title: f.title, edits: normalizeEdits(doc, f.edits) };
+      if (reasons.length > 0) out.review = reasons.join('; ');
+      return out;
+    })
     .filter((f) => f.edits.length > 0 && (baseErrors || !hasSyntaxErrors(parser.parse(applyEdits(sourceText, f.edits)))));
 }
 
@@ -188,7 +201,8 @@ function nodeAt(root: PyNode, r: SourceRange): PyNode | undefined {
     if (s.row !== r.startLine || s.column !== r.startCharacter) continue;
     if (e.row === r.endLine && e.column === r.endCharacter && n.isNamed) return n;
     const covers = e.row > r.endLine || (e.row === r.endLine && e.column >= r.endCharacter);
-    if (covers && n.isNamed && (best === undefined || n.endIndex - n.startIndex < best.endIndex - best.startIndex)) best = n;
+    // Ties (a block whose only statement is the loop) go to the inner node: pre-order visits it later.
+    if (covers && n.isNamed && (best === undefined || n.endIndex - n.startIndex <= best.endIndex - best.startIndex)) best = n;
   }
   return best;
 }
@@ -272,23 +286,71 @@ interface LoaderWants {
   numWorkers?: number;
   pinMemory?: boolean;
   persistentWorkers?: boolean;
+  prefetchFactor?: number;
 }
 
 function dataLoaderFixes(doc: Doc, root: PyNode, target: PyNode, code: Finding['code'], numWorkers: number): QuickFix[] {
   const call = loaderCallOf(target);
   if (call === undefined) return [];
   const args = loaderArgs(call, root);
-  const all: LoaderWants = { numWorkers, pinMemory: true, persistentWorkers: true };
+  // Workers only under the workers finding: its safety checks (IterableDataset, __main__ guard)
+  // are the ones that cleared them.
+  const all: LoaderWants = { ...(code === 'dataloader-workers' ? { numWorkers } : {}), pinMemory: true, persistentWorkers: true };
   const own: LoaderWants =
     code === 'dataloader-workers' ? { numWorkers } : code === 'dataloader-pin-memory' ? { pinMemory: true } : { persistentWorkers: true };
+  // Workers added for a loader read every epoch: keep them (persistent) and let them run ahead.
+  if (code === 'dataloader-workers' && multiEpoch(root, call)) {
+    own.persistentWorkers = true;
+    own.prefetchFactor = 4;
+    all.prefetchFactor = 4;
+  }
+  const ownKey = code === 'dataloader-workers' ? 'num_workers' : code === 'dataloader-pin-memory' ? 'pin_memory' : 'persistent_workers';
   const fixes: QuickFix[] = [];
   for (const want of [own, all]) {
     const planned = planLoaderEdits(doc, call, args, want);
     if (planned === undefined) continue;
+    // Each fix matches its finding: no "Set pin_memory=True" under a persistent-workers finding.
+    if (!planned.title.includes(ownKey)) continue;
     if (fixes.some((f) => f.title === planned.title)) continue;
     fixes.push(planned);
   }
   return fixes;
+}
+
+/** The loader is iterated by a loop nested in another loop (epochs), and built outside that outer loop. */
+function multiEpoch(root: PyNode, call: PyNode): boolean {
+  const assign = call.parent?.type === 'assignment' ? call.parent : undefined;
+  const name = assign?.childForFieldName('left')?.text;
+  if (name === undefined) return false;
+  return descendants(root).some((n) => {
+    if (n.type !== 'for_statement') return false;
+    const right = n.childForFieldName('right');
+    if (right === null || !descendants(right).some((d) => d.text === name)) return false;
+    const outer = enclosingLoops(n)[0] ?? outerLoopViaDef(n);
+    return outer !== undefined && !(call.startIndex >= outer.startIndex && call.endIndex <= outer.endIndex);
+  });
+}
+
+/** `def train_one_epoch(loader): for b in loader: ...` called from an epoch loop. */
+function outerLoopViaDef(loop: PyNode): PyNode | undefined {
+  const def = loop.parent === null ? undefined : [loop.parent, ...ancestorsOf(loop.parent)].find((a) => a.type === 'function_definition');
+  const name = def?.childForFieldName('name')?.text;
+  if (def === undefined || name === undefined) return undefined;
+  let root: PyNode = def;
+  while (root.parent !== null) root = root.parent;
+  for (const n of descendants(root)) {
+    if (n.type === 'call' && n.childForFieldName('function')?.text === name) {
+      const l = enclosingLoops(n)[0];
+      if (l !== undefined) return l;
+    }
+  }
+  return undefined;
+}
+
+function ancestorsOf(n: PyNode): PyNode[] {
+  const out: PyNode[] = [];
+  for (let p = n.parent; p !== null; p = p.parent) out.push(p);
+  return out;
 }
 
 /** The DataLoader call a finding points into: its callee, or one of its own arguments. */
@@ -317,6 +379,15 @@ function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderW
     }
     if (st.viaSplat || st.node === undefined) return ok(st.value);
     if (ok(st.value)) return true;
+    // Resolved elsewhere (`default=0` of --workers, NUM_WORKERS = 0): change it there, keeping the
+    // user's knob (`--workers 2` still works); a constant used elsewhere too is not ours to change.
+    if (st.via !== undefined) {
+      const src = st.sourceNode;
+      if (src === undefined || literalValue(src) === undefined || (src.parent?.type === 'assignment' && usedElsewhere(call, src))) return false;
+      replace.push({ start: src.startIndex, end: src.endIndex, text: value });
+      changed.push(`${name}=${value} (${st.via})`);
+      return true;
+    }
     if (st.value === undefined) return false; // an expression: the user's choice
     const valueNode = st.node.type === 'keyword_argument' ? st.node.childForFieldName('value') : st.node;
     if (valueNode === null) return false;
@@ -330,16 +401,44 @@ function planLoaderEdits(doc: Doc, call: PyNode, args: LoaderArgs, want: LoaderW
     if (done) workersPositive = true;
   }
   if (want.pinMemory === true) setArg('pin_memory', args.pinMemory, 'True', (v) => v === true);
-  // persistent_workers=True with num_workers=0 raises ValueError: only with workers known > 0.
-  if (want.persistentWorkers === true && workersPositive) setArg('persistent_workers', args.persistentWorkers, 'True', (v) => v === true);
+  // persistent_workers=True with num_workers=0 raises ValueError: only with workers known > 0, or
+  // tied to the expression (`persistent_workers=args.workers > 0`) when the user's value decides.
+  const nwExpr = args.numWorkers.node?.type === 'keyword_argument' && !args.numWorkers.viaSplat ? args.numWorkers.node.childForFieldName('value') : null;
+  // `num_workers=args.workers`: the command line may still say 0, whatever its default.
+  const userDecides = nwExpr !== null && literalValue(nwExpr) === undefined;
+  if (want.persistentWorkers === true && workersPositive && !userDecides) setArg('persistent_workers', args.persistentWorkers, 'True', (v) => v === true);
+  else if (want.persistentWorkers === true && userDecides && nwExpr !== null && !args.persistentWorkers.present && !args.opaque) {
+    append.push(`persistent_workers=${nwExpr.text} > 0`);
+    changed.push(`persistent_workers=${nwExpr.text} > 0`);
+  }
+  // prefetch_factor needs workers too (ValueError with num_workers=0).
+  if (want.prefetchFactor !== undefined && workersPositive && !userDecides && !args.opaque && !loaderHas(call, 'prefetch_factor')) {
+    append.push(`prefetch_factor=${want.prefetchFactor}`);
+    changed.push(`prefetch_factor=${want.prefetchFactor}`);
+  }
   if (changed.length === 0) return undefined;
   const edits: OffsetEdit[] = [...replace];
   if (append.length > 0) {
     const ins = appendArgs(doc, call, append);
     if (ins === undefined) return undefined;
-    edits.push(...ins);
+    for (const e of ins) edits.push(e);
   }
   return { title: `Set ${changed.join(', ')}`, edits: edits.map((e) => edit(doc, e)) };
+}
+
+/** `NAME = 0` whose NAME is read somewhere other than this call. */
+function usedElsewhere(call: PyNode, literal: PyNode): boolean {
+  const name = literal.parent?.childForFieldName('left')?.text;
+  if (name === undefined) return true;
+  let root: PyNode = call;
+  while (root.parent !== null) root = root.parent;
+  const reads = descendants(root).filter((n) => n.type === 'identifier' && n.text === name && n.fieldName !== 'left' && !(n.startIndex >= call.startIndex && n.endIndex <= call.endIndex));
+  return reads.length > 0;
+}
+
+function loaderHas(call: PyNode, key: string): boolean {
+  const list = call.childForFieldName('arguments');
+  return (list === null ? [] : namedKids(list)).some((a) => a.type === 'keyword_argument' && a.childForFieldName('name')?.text === key);
 }
 
 /** Inserts keyword arguments at the end of a call, in the call's own layout. */
@@ -380,14 +479,47 @@ function appendArgs(doc: Doc, call: PyNode, newArgs: string[]): OffsetEdit[] | u
 // ---------------------------------------------------------------------------------------------
 // Block wrappers
 
-function inferenceModeFix(doc: Doc, root: PyNode, target: PyNode): QuickFix[] {
+/**
+ * Wraps the loop in `torch.inference_mode()`, or `torch.no_grad()` in a script that also trains
+ * (tensors a model caches under inference mode cannot be saved for backward later).
+ */
+function inferenceModeFix(doc: Doc, root: PyNode, target: PyNode, mode: 'inference_mode' | 'no_grad'): QuickFix[] {
   const loop = target.type === 'for_statement' || target.type === 'while_statement' ? target : undefined;
   if (loop === undefined || !doc.startsLine(loop) || !doc.endsLine(loop)) return [];
+  // Never around model construction: parameters made there could not be trained.
+  if (buildsLayers(loop)) return [];
   const torch = torchName(root);
   const unit = indentUnit(doc, loop, loop.childForFieldName('body'));
-  const edits = [wrapRows(doc, loop, loop, `with ${torch ?? 'torch'}.inference_mode():`, unit, loop)];
+  const edits = [wrapRows(doc, loop, loop, `with ${torch ?? 'torch'}.${mode}():`, unit, loop)];
   if (torch === undefined) edits.unshift(addTorchImport(doc, root));
-  return [{ title: 'Wrap the loop in torch.inference_mode()', edits: edits.map((e) => edit(doc, e)) }];
+  return [{ title: `Wrap the loop in torch.${mode}()`, edits: edits.map((e) => edit(doc, e)) }];
+}
+
+/**
+ * Inference: autocast around the whole loop, not each call. Entered per call, autocast casts the
+ * fp32 weights to bf16 on every forward; measured on an H100 with a batch of one (bench/infer-check.sh)
+ * that made each request cost 58 % more energy than plain fp32. Around the loop the cast is cached.
+ */
+function inferenceAutocastFix(doc: Doc, root: PyNode, target: PyNode, dtype: 'bfloat16' | 'float16'): QuickFix[] | undefined {
+  const loop = enclosingLoops(target)[0];
+  const block = loop?.parent;
+  if (loop === undefined || block === null || block === undefined || !doc.startsLine(loop) || !doc.endsLine(loop)) return undefined;
+  if (containsBackward(loop) || usesUnsafeAutocastLoss([loop], root) !== undefined) return [];
+  const torch = torchName(root);
+  const t = torch ?? 'torch';
+  const unit = indentUnit(doc, loop, loop.childForFieldName('body'));
+  const edits = [wrapRows(doc, loop, loop, `with ${t}.autocast(${deviceTypeOf(root, target)}, dtype=${t}.${dtype}):`, unit, loop)];
+  if (torch === undefined) edits.unshift(addTorchImport(doc, root));
+  const fix: QuickFix = { title: `Run the loop under ${dtype === 'bfloat16' ? 'bf16' : 'fp16'} autocast`, edits: edits.map((e) => edit(doc, e)) };
+  // bf16 values reaching fp32-only code: later in the loop body (now under autocast too), or after the loop.
+  const stmt = statementOf(target);
+  const inBody = stmt?.parent === null || stmt?.parent === undefined ? [] : namedKids(stmt.parent).filter((k) => k.type !== 'comment');
+  const siblings = namedKids(block).filter((k) => k.type !== 'comment');
+  const escape =
+    (stmt === undefined ? undefined : bf16Escape([stmt], inBody.slice(inBody.findIndex((k) => k.startIndex === stmt.startIndex) + 1))) ??
+    bf16Escape([loop], siblings.slice(siblings.findIndex((k) => k.startIndex === loop.startIndex) + 1));
+  if (escape !== undefined) fix.review = escape;
+  return [fix];
 }
 
 function autocastFix(doc: Doc, root: PyNode, target: PyNode, dtype: 'bfloat16' | 'float16'): QuickFix[] {
@@ -404,14 +536,36 @@ function autocastFix(doc: Doc, root: PyNode, target: PyNode, dtype: 'bfloat16' |
   const stop = siblings.slice(i + 1).findIndex((k) => containsBackward(k) || descendants(k).some((n) => n.type === 'call' && lastName(n.childForFieldName('function')) === 'zero_grad'));
   if (stop >= 0) last = siblings[i + stop] ?? first;
   if (!doc.endsLine(last)) return [];
+  const region = siblings.slice(i, i + (stop >= 0 ? stop : 0) + 1);
+  // nn.BCELoss / F.binary_cross_entropy raise "unsafe to autocast": never put them under it.
+  if (usesUnsafeAutocastLoss(region, root) !== undefined) return [];
   const torch = torchName(root);
   const t = torch ?? 'torch';
   const header = block.type === 'block' && block.parent !== null ? block.parent : first;
   const unit = indentUnit(doc, header, block.type === 'block' ? block : null);
-  const edits = [wrapRows(doc, first, last, `with ${t}.autocast("cuda", dtype=${t}.${dtype}):`, unit, block)];
+  const edits = [wrapRows(doc, first, last, `with ${t}.autocast(${deviceTypeOf(root, target)}, dtype=${t}.${dtype}):`, unit, block)];
   if (torch === undefined) edits.unshift(addTorchImport(doc, root));
   const title = dtype === 'bfloat16' ? 'Run the forward pass under bf16 autocast' : 'Run the forward pass under fp16 autocast (training also needs a GradScaler)';
-  return [{ title, edits: edits.map((e) => edit(doc, e)) }];
+  const fix: QuickFix = { title, edits: edits.map((e) => edit(doc, e)) };
+  // Values computed under autocast are bf16 after it: fp32-only code after the region would break.
+  const escape = bf16Escape(region, siblings.slice(i + region.length));
+  if (escape !== undefined) fix.review = escape;
+  if (dtype === 'float16') fix.review = [fix.review, 'fp16 training needs a GradScaler'].filter((r) => r !== undefined).join('; ');
+  return [fix];
+}
+
+/**
+ * The autocast device type: `device.type` when the script keeps a `torch.device` in `device`
+ * (so the same script runs, and autocasts, on CPU too), else "cuda".
+ */
+function deviceTypeOf(root: PyNode, at: PyNode): string {
+  for (const n of descendants(root)) {
+    if (n.type !== 'assignment' || n.startIndex > at.startIndex) continue;
+    const left = n.childForFieldName('left');
+    const right = n.childForFieldName('right');
+    if (left?.type === 'identifier' && right?.type === 'call' && /(^|\.)device$/.test(right.childForFieldName('function')?.text ?? '') && /^torch\.|^th\./.test(right.text)) return `${left.text}.type`;
+  }
+  return '"cuda"';
 }
 
 const COMPOUND = new Set(['for_statement', 'while_statement', 'if_statement', 'with_statement', 'try_statement', 'function_definition', 'class_definition', 'decorated_definition', 'match_statement']);

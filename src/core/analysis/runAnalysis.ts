@@ -30,6 +30,8 @@ export interface RunSamples {
 export interface TelemetryAnalysis {
   findings: Finding[];
   activity: RunActivity;
+  /** False for a run that stored no samples of its GPUs: it measured nothing (static hints only). */
+  measured: boolean;
 }
 
 /** Result of an analysis: full findings (editor) and their plain summaries (run.json, `--json`). */
@@ -62,8 +64,17 @@ const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv
  * extension and the CLI call it in a worker thread (see analysisClient.ts).
  */
 export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRunOptions = {}, stats: ReadStats = newReadStats()): Promise<RunAnalysis> {
+  // Size the columns from the file (a stored sample takes about 80 bytes): doubling from small
+  // would hold up to twice the memory at the end of a day-long run.
+  let fileBytes = 0;
+  try {
+    fileBytes = fs.statSync(input.samplesFile).size;
+  } catch {
+    fileBytes = 0;
+  }
+  const perGpu = Math.ceil((fileBytes / 70 / Math.max(1, input.gpus.length)) * 1.05) + 16;
   const sources = new Map<number, GpuColumns>();
-  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g));
+  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g, perGpu));
   const afterRunSamples: GpuSample[] = [];
   try {
     await streamSampleRows(
@@ -86,7 +97,7 @@ export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRun
     { gpus: input.gpus, runGpus: input.runGpus, endMs: input.endMs, sources, ...(afterRunSamples.length ? { afterRunSamples } : {}) },
     options.thresholds,
   );
-  return withSource(telemetry, input, options);
+  return withSource({ ...telemetry, measured: [...sources.values()].some((c) => c.length > 0) }, input, options);
 }
 
 /**
@@ -104,7 +115,7 @@ export async function analyzeRun(input: RunSamples, options: AnalyzeRunOptions =
     ...(input.afterRunSamples ? { afterRunSamples: input.afterRunSamples } : {}),
   };
   const result = analyzeTelemetryWithActivity(telemetry, options.thresholds);
-  return withSource(result, input, options);
+  return withSource({ ...result, measured: [...input.byGpu.values()].some((own) => own.length > 0) }, input, options);
 }
 
 /**
@@ -118,9 +129,12 @@ export async function withSource(telemetry: TelemetryAnalysis, run: Pick<RunSamp
   if (script && script.endsWith('.py') && fs.existsSync(script)) {
     const parser = await loadPythonParser(options.wasmDir);
     const files = readPythonTree(script, options.maxFiles ?? 300, options.maxBytes ?? 5 * 1024 * 1024);
-    const sites = analyzePythonSource(files, script, parser);
+    // A run without samples measured nothing: its findings are the static hints, not "measured".
+    const activity = telemetry.measured ? telemetry.activity : undefined;
+    const ranOnGpu = activity?.gpus.some((g) => g.busyS > 0) === true;
+    const sites = analyzePythonSource(files, script, parser, { launchArgs: run.summary.command, ranOnGpu });
     const bf16 = run.gpus.filter((g) => run.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
-    findings = correlate(telemetry.findings, sites, bf16, telemetry.activity);
+    findings = correlate(telemetry.findings, sites, bf16, activity);
   }
   return { findings, summaries: findings.map(toFindingSummary), telemetry };
 }

@@ -57,6 +57,8 @@ export const NvmlClock = { GRAPHICS: 0, SM: 1, MEM: 2, VIDEO: 3 } as const;
 
 /** nvmlSamplingType_t: NVML_TOTAL_POWER_SAMPLES. */
 export const NVML_TOTAL_POWER_SAMPLES = 0;
+/** nvmlSamplingType_t: NVML_GPU_UTILIZATION_SAMPLES (percent of time a kernel ran, per driver sample period). */
+export const NVML_GPU_UTILIZATION_SAMPLES = 1;
 
 /** nvmlValueType_t. */
 export const NvmlValueType = { DOUBLE: 0, UNSIGNED_INT: 1, UNSIGNED_LONG: 2, UNSIGNED_LONG_LONG: 3, SIGNED_LONG_LONG: 4, SIGNED_INT: 5, UNSIGNED_SHORT: 6 } as const;

@@ -293,6 +293,14 @@ export class Nvml {
    * power readings ~20 ms apart (~2.4 s deep on an H200). An empty array when none are newer.
    */
   deviceGetPowerSamples(device: DeviceHandle, lastSeenTimeStampUs: number, scratch?: Buffer): NvmlPowerSample[] {
+    return this.deviceGetSamples(device, NVML_TOTAL_POWER_SAMPLES, lastSeenTimeStampUs, scratch).map((x) => ({ timeStampUs: x.timeStampUs, powerMilliwatts: x.value }));
+  }
+
+  /**
+   * nvmlDeviceGetSamples of one `samplingType` (nvmlSamplingType_t: 0 total power in mW, 1 GPU
+   * utilization in %, ...) newer than `lastSeenTimeStampUs`, oldest first. Empty when none are newer.
+   */
+  deviceGetSamples(device: DeviceHandle, samplingType: number, lastSeenTimeStampUs: number, scratch?: Buffer): Array<{ timeStampUs: number; value: number }> {
     const valueType = Buffer.alloc(4);
     const count = Buffer.alloc(4);
     const since = BigInt(Math.max(0, Math.floor(lastSeenTimeStampUs)));
@@ -300,7 +308,7 @@ export class Nvml {
     if (!buf) {
       // A NULL buffer asks for the ring's capacity (one extra driver call: pass a scratch buffer
       // of that size on later drains).
-      this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, since, valueType, count, null);
+      this.call('deviceGetSamples', device, samplingType, since, valueType, count, null);
       const capacity = count.readUInt32LE(0);
       if (capacity === 0) return [];
       buf = Buffer.alloc(SAMPLE_SIZE * capacity);
@@ -308,19 +316,19 @@ export class Nvml {
     const capacity = Math.floor(buf.length / SAMPLE_SIZE);
     count.writeUInt32LE(capacity, 0);
     try {
-      this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, since, valueType, count, buf);
+      this.call('deviceGetSamples', device, samplingType, since, valueType, count, buf);
     } catch (e) {
       // NOT_FOUND means "no sample newer than lastSeenTimeStamp", not a failure.
       if (NvmlError.is(e, NvmlReturn.NOT_FOUND)) return [];
-      if (scratch && NvmlError.is(e, NvmlReturn.INSUFFICIENT_SIZE)) return this.deviceGetPowerSamples(device, lastSeenTimeStampUs);
+      if (scratch && NvmlError.is(e, NvmlReturn.INSUFFICIENT_SIZE)) return this.deviceGetSamples(device, samplingType, lastSeenTimeStampUs);
       throw e;
     }
     const n = Math.min(count.readUInt32LE(0), capacity);
     const type = valueType.readInt32LE(0);
-    const out: NvmlPowerSample[] = [];
+    const out: Array<{ timeStampUs: number; value: number }> = [];
     for (let i = 0; i < n; i++) {
       const o = i * SAMPLE_SIZE;
-      out.push({ timeStampUs: Number(buf.readBigUInt64LE(o)), powerMilliwatts: readValue(buf, o + 8, type) });
+      out.push({ timeStampUs: Number(buf.readBigUInt64LE(o)), value: readValue(buf, o + 8, type) });
     }
     out.sort((a, b) => a.timeStampUs - b.timeStampUs);
     return out;
@@ -328,9 +336,14 @@ export class Nvml {
 
   /** Capacity of the power ring (entries), for sizing a scratch buffer. */
   deviceGetPowerSamplesCapacity(device: DeviceHandle): number {
+    return this.deviceGetSamplesCapacity(device, NVML_TOTAL_POWER_SAMPLES);
+  }
+
+  /** Capacity of one sample ring (entries), for sizing a scratch buffer. */
+  deviceGetSamplesCapacity(device: DeviceHandle, samplingType: number): number {
     const valueType = Buffer.alloc(4);
     const count = Buffer.alloc(4);
-    this.call('deviceGetSamples', device, NVML_TOTAL_POWER_SAMPLES, 0n, valueType, count, null);
+    this.call('deviceGetSamples', device, samplingType, 0n, valueType, count, null);
     return count.readUInt32LE(0);
   }
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { DeviceSource, TelemetryBackend, TickReading } from '../sampler/backend';
 import type { GpuInfo, GpuProcessUse, MetricName, UnavailableGpu } from '../sampler/types';
-import { NVML_ARCHITECTURES, NvmlClock, NvmlField, NvmlReturn, nvmlReturnName } from './constants';
+import { NVML_ARCHITECTURES, NVML_GPU_UTILIZATION_SAMPLES, NvmlClock, NvmlField, NvmlReturn, nvmlReturnName } from './constants';
 import type { DeviceHandle, NvmlLoadOptions } from './nvml';
 import { Nvml } from './nvml';
 import { NvmlError } from './nvmlError';
@@ -14,6 +14,7 @@ const METRIC_LABELS: Record<MetricName, string> = {
   powerInstant: 'instant power field (NVML_FI_DEV_POWER_INSTANT)',
   powerAverageField: '1 s average power field (NVML_FI_DEV_POWER_AVERAGE)',
   powerSamples: 'power sample ring (nvmlDeviceGetSamples)',
+  utilizationSamples: 'utilization sample ring (nvmlDeviceGetSamples NVML_GPU_UTILIZATION_SAMPLES)',
   energyCounter: 'energy counter (nvmlDeviceGetTotalEnergyConsumption)',
   utilization: 'utilization (nvmlDeviceGetUtilizationRates)',
   memoryInfo: 'memory info (nvmlDeviceGetMemoryInfo)',
@@ -108,6 +109,8 @@ export class NvmlDevice implements DeviceSource {
   private readonly supported: Partial<Record<MetricName, boolean>> = {};
   private lastRingTimeStampUs = 0;
   private ringScratch: Buffer | undefined;
+  private lastUtilTimeStampUs = 0;
+  private utilScratch: Buffer | undefined;
   private lastProcUtilTimeStampUs = 0;
   /** The last error `read` counted, so a tick can say why its power reading is missing. */
   private lastReadError: string | undefined;
@@ -155,6 +158,7 @@ export class NvmlDevice implements DeviceSource {
     void fields;
     const energy = probe('energyCounter', () => nvml.deviceGetTotalEnergyConsumption(h));
     probe('powerSamples', () => nvml.deviceGetPowerSamples(h, 0));
+    probe('utilizationSamples', () => nvml.deviceGetSamples(h, NVML_GPU_UTILIZATION_SAMPLES, 0));
     probe('utilization', () => nvml.deviceGetUtilizationRates(h));
     probe('smClock', () => nvml.deviceGetClockInfo(h, NvmlClock.SM));
     probe('memClock', () => nvml.deviceGetClockInfo(h, NvmlClock.MEM));
@@ -224,13 +228,13 @@ export class NvmlDevice implements DeviceSource {
     this.lastReadError = message;
   }
 
-  readTick(detail: boolean): TickReading {
+  readTick(detail: boolean, power = true): TickReading {
     const nvml = this.backend.nvml;
     const h = this.handle;
     const r: TickReading = {};
     this.lastReadError = undefined;
     // One field-values call returns both the instant and the 1 s average power (~5 us on an H200).
-    if (this.supported.powerInstant) {
+    if (power && this.supported.powerInstant) {
       const both = this.supported.powerAverageField === true;
       const values = this.read('powerInstant', () => nvml.deviceGetFieldValues(h, both ? POWER_FIELDS : INSTANT_FIELD));
       if (values) {
@@ -241,7 +245,7 @@ export class NvmlDevice implements DeviceSource {
         else if (average) this.fieldFailed('powerAverageField', average);
       }
     }
-    if (r.powerMilliwatts === undefined && this.info.powerSource === 'average') {
+    if (power && r.powerMilliwatts === undefined && this.info.powerSource === 'average') {
       const p = this.read('powerUsage', () => nvml.deviceGetPowerUsage(h));
       if (p !== undefined) r.powerMilliwatts = p;
     }
@@ -276,17 +280,34 @@ export class NvmlDevice implements DeviceSource {
     return this.read('energyCounter', () => this.backend.nvml.deviceGetTotalEnergyConsumption(this.handle));
   }
 
-  drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }> {
+  drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }> | undefined {
     if (!this.ringScratch) {
       const capacity = this.read('powerSamples', () => this.backend.nvml.deviceGetPowerSamplesCapacity(this.handle));
-      if (!capacity) return [];
+      if (!capacity) return capacity === 0 ? [] : undefined;
       this.ringScratch = Buffer.alloc(16 * capacity);
     }
     const scratch = this.ringScratch;
     const samples = this.read('powerSamples', () => this.backend.nvml.deviceGetPowerSamples(this.handle, this.lastRingTimeStampUs, scratch));
-    if (!samples || samples.length === 0) return [];
+    if (!samples) return undefined;
+    if (samples.length === 0) return [];
     this.lastRingTimeStampUs = samples[samples.length - 1]!.timeStampUs;
     return samples.map((s) => ({ tMs: s.timeStampUs / 1000 + this.wallToMonoMs, powerMilliwatts: s.powerMilliwatts }));
+  }
+
+  drainUtilizationRing(): Array<{ tMs: number; utilGpuPct: number }> {
+    if (!this.supported.utilizationSamples) return [];
+    if (!this.utilScratch) {
+      const capacity = this.read('utilizationSamples', () => this.backend.nvml.deviceGetSamplesCapacity(this.handle, NVML_GPU_UTILIZATION_SAMPLES));
+      if (!capacity) return [];
+      this.utilScratch = Buffer.alloc(16 * capacity);
+    }
+    const scratch = this.utilScratch;
+    const samples = this.read('utilizationSamples', () =>
+      this.backend.nvml.deviceGetSamples(this.handle, NVML_GPU_UTILIZATION_SAMPLES, this.lastUtilTimeStampUs, scratch),
+    );
+    if (!samples || samples.length === 0) return [];
+    this.lastUtilTimeStampUs = samples[samples.length - 1]!.timeStampUs;
+    return samples.map((s) => ({ tMs: s.timeStampUs / 1000 + this.wallToMonoMs, utilGpuPct: s.value }));
   }
 
   processes(): GpuProcessUse[] | undefined {

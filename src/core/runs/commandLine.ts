@@ -330,3 +330,22 @@ function quoteWin32(a: string, always = false): string {
   }
   return `${out}${'\\'.repeat(backslashes * 2)}"`;
 }
+
+/**
+ * A POSIX sh script that execs `argv` byte for byte. Node decodes its own arguments as UTF-8
+ * (an invalid byte becomes U+FFFD) and encodes a child's arguments as UTF-8, so a JavaScript
+ * string cannot carry the byte 0xFF to a child; sh's printf can, from octal escapes. The script
+ * `exec`s, so the command keeps the process id (and group) Joules spawned. Run it as
+ * `sh -c <script>`.
+ */
+export function execBytesScript(argv: readonly Uint8Array[]): string {
+  const parts = ['set --'];
+  for (const arg of argv) {
+    let octal = '';
+    for (const b of arg) octal += `\\${b.toString(8).padStart(3, '0')}`;
+    // $(...) drops trailing newlines: a sentinel after the bytes keeps them.
+    parts.push(`a=$(printf '${octal}_'); set -- "$@" "\${a%_}"`);
+  }
+  parts.push('exec "$@"');
+  return parts.join('\n');
+}

@@ -15,6 +15,8 @@ interface GpuBuckets {
   energyMj: Float64Array;
   /** 1 + the highest bucket holding a sample. */
   used: number;
+  /** Time of the latest sample: drawn points never lie after it (live batches append from there). */
+  lastMs: number;
 }
 
 /** Per-GPU columns of the view: bucket start times and each metric's min and max. */
@@ -82,13 +84,14 @@ export class MinMaxView {
     }
     if (s.energyMillijoules !== undefined) g.energyMj[k] = s.energyMillijoules;
     if (k + 1 > g.used) g.used = k + 1;
+    if (s.tMs > g.lastMs) g.lastMs = s.tMs;
   }
 
   private gpu(index: number): GpuBuckets {
     let g = this.gpus.get(index);
     if (!g) {
       const filled = (): Float64Array => new Float64Array(this.capacity).fill(Number.NaN);
-      g = { min: VIEW_METRICS.map(filled), max: VIEW_METRICS.map(filled), energyMj: filled(), used: 0 };
+      g = { min: VIEW_METRICS.map(filled), max: VIEW_METRICS.map(filled), energyMj: filled(), used: 0, lastMs: 0 };
       this.gpus.set(index, g);
     }
     return g;
@@ -142,10 +145,12 @@ export class MinMaxView {
     const gpus = this.gpuIndices();
     const maxUsed = gpus.reduce((a, i) => Math.max(a, this.gpus.get(i)!.used), 0);
     for (let k = 0; k < maxUsed; k++) {
+      // Every GPU's minima first, then their maxima: the points stay in time order.
+      const highs: GpuSample[] = [];
       for (const gpu of gpus) {
         const g = this.gpus.get(gpu)!;
         const lo: GpuSample = { tMs: k * this.widthMs, gpu };
-        const hi: GpuSample = { tMs: k * this.widthMs + this.widthMs / 2, gpu };
+        const hi: GpuSample = { tMs: Math.min(k * this.widthMs + this.widthMs / 2, g.lastMs), gpu };
         let any = false;
         let differ = false;
         for (let m = 0; m < VIEW_METRICS.length; m++) {
@@ -164,8 +169,10 @@ export class MinMaxView {
           hi.energyMillijoules = e;
         }
         out.push(lo);
-        if (differ) out.push(hi);
+        if (differ) highs.push(hi);
       }
+      highs.sort((x, y) => x.tMs - y.tMs);
+      for (const h of highs) out.push(h);
     }
     return out;
   }

@@ -11,6 +11,7 @@ import type { MarkerEvent } from './markers';
 import { MarkerScanner, MarkRecorder } from './markers';
 import type { ByteSink } from './output';
 import { OutputRelay } from './output';
+import { execBytesScript } from './commandLine';
 import { descendsFrom, processTree, resolveExecutable, signalTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
@@ -169,15 +170,18 @@ export class RunSession {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    if (!spec.shell) resolveExecutable(spec.command, spec.cwd, env);
-    else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
+    // With exact bytes, sh finds the command (its name may not survive UTF-8 decoding).
+    if (!spec.shell) {
+      if (!spec.argvBytes) resolveExecutable(spec.command, spec.cwd, env);
+    } else if (spec.args.length) throw new Error('a shell command line takes no separate arguments');
     const sampler = await WorkerSampler.start(options.sampler);
     const id = makeRunId(spec.name ?? runName(spec));
     const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.begin();
     let child: ChildProcess;
     try {
-      child = spawn(spec.command, spec.args, {
+      const [command, args] = spec.argvBytes && !spec.shell ? ['/bin/sh', ['-c', execBytesScript(spec.argvBytes)]] : [spec.command, spec.args];
+      child = spawn(command, args, {
         cwd: spec.cwd,
         env,
         shell: spec.shell ?? false,
@@ -227,6 +231,7 @@ export class RunSession {
       ...(this.sampler.ready.driverVersion ? { driverVersion: this.sampler.ready.driverVersion } : {}),
       ...(this.sampler.ready.nvmlVersion ? { nvmlVersion: this.sampler.ready.nvmlVersion } : {}),
       sampleIntervalMs: this.options.sampler.intervalMs ?? 100,
+      ...(this.replay ? {} : { host: { cpuCount: os.availableParallelism(), gpuCount: this.gpus.length } }),
       gpuInfo: this.gpus,
       runGpus: [],
       monitorPid: process.pid,
@@ -482,6 +487,9 @@ export class RunSession {
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
     try {
       this.writer.flush();
+      // The record is final before the analysis starts (a day-long run's takes a minute): if the
+      // editor dies meanwhile, the run keeps its summary; the findings are added after.
+      if (this.options.analyze) this.writer.writeMeta({ ...this.meta, ...summary, runGpus });
     } catch (e) {
       summary.errors = { ...(summary.errors ?? {}), [`store: ${e instanceof Error ? e.message : String(e)}`]: 1 };
     }

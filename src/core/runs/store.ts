@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { GpuInfo, GpuSample, PowerPoint, SampleGap } from '../sampler/types';
+import type { GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
 import { isAlive as isProcessAlive } from './processes';
 import { encodeSample } from './sampleCodec';
 import type { ReadStats } from './sampleReader';
-import { forEachBatchSync, newReadStats, rowToSample, streamSampleRows } from './sampleReader';
+import { forEachBatchSync, newReadStats, rowToSample, streamSampleBatches, streamSampleRows } from './sampleReader';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
 import type { RunRecord, RunSummary } from './types';
@@ -109,8 +109,9 @@ export class RunWriter {
       writeJsonAtomic(file, run);
       return true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !this.releaseOutputLog()) return this.attempt(file, () => { throw e; });
-      return this.attempt(file, () => writeJsonAtomic(file, run));
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC' && this.releaseOutputLog()) return this.attempt(file, () => writeJsonAtomic(file, run));
+      this.report(e, file);
+      return false;
     }
   }
 
@@ -203,10 +204,13 @@ export class RunWriter {
       write();
       return true;
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      this.options.onWriteError?.(err.code ? `${err.code}: ${describeErrno(err)}` : err.message, file);
+      this.report(e, file);
       return false;
     }
+  }
+
+  private report(e: unknown, file: string): void {
+    this.options.onWriteError?.(errnoText(e), file);
   }
 }
 
@@ -271,6 +275,15 @@ export class RunStore {
   /** A run's samples file (every sample it stored; may not exist for a run that ended at once). */
   samplesFile(id: string): string {
     return path.join(this.runDir(id), 'samples.jsonl');
+  }
+
+  /**
+   * A stored run's samples as an async stream of batches (about 8,192 samples each), read in
+   * chunks: for consumers that must not hold a whole day-long run (the panel's data path).
+   * Malformed lines are skipped and counted in `stats`; rejects when the file cannot be read.
+   */
+  streamSamples(id: string, stats?: ReadStats): AsyncGenerator<SampleBatch> {
+    return streamSampleBatches(this.samplesFile(id), stats);
   }
 
   /**

@@ -18,6 +18,11 @@ export interface LaunchSpec {
   name?: string;
   /** The Python script the run executes, for source analysis. */
   scriptPath?: string;
+  /**
+   * The exact bytes of `command` and `args` where they are not valid UTF-8 (POSIX only; see
+   * {@link execBytesScript}). `command`/`args` then hold the decoded text, for display.
+   */
+  argvBytes?: Uint8Array[];
 }
 
 /** Per-GPU figures of a run. */
@@ -93,6 +98,8 @@ export interface RunSummary {
   /** Metrics some GPU did not support (reported once, not per tick). */
   unsupported?: string[];
   findings?: FindingSummary[];
+  /** The machine the run ran on: quick fixes size DataLoader workers from it, not from where they are applied. */
+  host?: { cpuCount: number; gpuCount: number };
   /** The run's waste, counted once over its telemetry findings (`runWastedJ`): what "spent idle or starved" shows. */
   wastedJ?: number;
   /** Markers the run printed (`::joules mark <label>`), with the energy at that moment (counter read). */

@@ -18,11 +18,19 @@ export interface DeviceSource {
    * temperature, clock-event reasons, power limit and P-state (they change slowly).
    * Throws NvmlError GPU_IS_LOST when the GPU fell off the bus.
    */
-  readTick(detail: boolean): TickReading;
+  readTick(detail: boolean, power?: boolean): TickReading;
   /** The hardware energy counter in mJ, or undefined when `info.energyMethod` is `integrated`. Slow (~4 ms). */
   readEnergyCounterMj(): number | undefined;
-  /** Power-ring points newer than the last drain, with times on the backend clock (ms). */
-  drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }>;
+  /**
+   * Power-ring points newer than the last drain, with times on the backend clock (ms); undefined
+   * when the drain failed (the error is counted).
+   */
+  drainPowerRing(): Array<{ tMs: number; powerMilliwatts: number }> | undefined;
+  /**
+   * Utilization-ring points (NVML_GPU_UTILIZATION_SAMPLES) newer than the last drain, times on the
+   * backend clock; absent where the source has no such ring.
+   */
+  drainUtilizationRing?(): Array<{ tMs: number; utilGpuPct: number }>;
   /** Processes on this GPU (for attribution), or undefined when unsupported. */
   processes(): GpuProcessUse[] | undefined;
 }

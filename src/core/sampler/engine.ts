@@ -2,6 +2,7 @@ import { NvmlReturn } from '../nvml/constants';
 import { NvmlError } from '../nvml/nvmlError';
 import type { DeviceSource, TelemetryBackend } from './backend';
 import { EnergyLedger } from './energyLedger';
+import { PowerDecimator, RING_SAMPLES_PER_SECOND, utilSamples } from './ringSampling';
 import type { EnergyAccount, GpuInfo, GpuProcessUse, GpuSample, PowerPoint, SampleBatch, SampleGap } from './types';
 
 /** Sampling cadence. Defaults follow the measured costs in media/traces/README.md. */
@@ -19,12 +20,18 @@ export interface EngineOptions {
   detailIntervalMs?: number;
   /**
    * The driver's ~20 ms power ring (nvmlDeviceGetSamples, ~0.35 ms a drain on an H200):
-   * `auto` drains it only where there is no energy counter (it is then the energy source),
-   * `on` everywhere (50 Hz power detail), `off` never.
+   * - `auto` (default): ring sampling. Every GPU with a ring is drained every `ringIntervalMs`
+   *   (50 Hz power, and the utilization ring where supported), with memory, clocks and temperature
+   *   read at the same wake-up; when every GPU has a ring the owner wakes only that often
+   *   (`wakeIntervalMs()`). GPUs without a ring are ticked every `intervalMs`, and a notice says so.
+   * - `on`: tick every `intervalMs` and drain the ring as well (both series).
+   * - `off`: tick only.
    */
   powerRing?: 'auto' | 'on' | 'off';
   /** How often the ring is drained (it holds ~2.4 s on an H200, so keep it well under 2 s). */
   ringIntervalMs?: number;
+  /** Power points kept per second from the ring (1-50; default 50, the ring's own rate). Energy uses every point. */
+  powerSamplesPerSecond?: number;
   /**
    * How often running processes are listed, for attribution (default: every 1 s for the first
    * 10 s, so short runs are attributed, then every 5 s; the call costs up to ~2.5 ms on an H200).
@@ -56,6 +63,9 @@ export interface GpuEnergy extends EnergyAccount {
  */
 const RING_GAP_MS = 100;
 
+/** A ring with no new point for this long is not used (power would go unknown): tick instead. */
+const RING_SILENT_MS = 3000;
+
 interface GpuState {
   source: DeviceSource;
   lost: boolean;
@@ -65,6 +75,13 @@ interface GpuState {
   shownMj: number;
   usesRingForEnergy: boolean;
   drainsRing: boolean;
+  /** Power comes from the ring (no power read per tick); see EngineOptions.powerRing `auto`. */
+  ringSampling: boolean;
+  drainsUtilRing: boolean;
+  decimator: PowerDecimator;
+  /** Latest ring power, shown on the tick's sample. */
+  lastRingMw?: number;
+  lastSampleMs: number;
   lastRingDrainMs: number;
   lastRingPointMs?: number;
   ringDrainFailed: boolean;
@@ -104,19 +121,44 @@ export class SamplerEngine {
       powerRing: 'auto',
       ringIntervalMs: 1000,
       processIntervalMs: 0,
+      powerSamplesPerSecond: RING_SAMPLES_PER_SECOND,
       ...options,
     };
     this.gpus = backend.devices.map((d) => d.info);
-    this.states = backend.devices.map((source) => ({
-      source,
-      lost: false,
-      ledger: new EnergyLedger(),
-      shownMj: 0,
-      usesRingForEnergy: this.opts.powerRing !== 'off' && source.info.energyMethod === 'integrated' && source.info.supported.powerSamples === true,
-      drainsRing: source.info.supported.powerSamples === true && (this.opts.powerRing === 'on' || (this.opts.powerRing === 'auto' && source.info.energyMethod === 'integrated')),
-      lastRingDrainMs: -Infinity,
-      ringDrainFailed: false,
-    }));
+    this.states = backend.devices.map((source) => {
+      const ring = source.info.supported.powerSamples === true && this.opts.powerRing !== 'off';
+      const ringSampling = ring && this.opts.powerRing === 'auto';
+      if (this.opts.powerRing === 'auto' && !ring) {
+        this.notices.push(`GPU ${source.info.index}: no power sample ring; power is read by ticking every ${this.opts.intervalMs} ms`);
+      }
+      return {
+        source,
+        lost: false,
+        ledger: new EnergyLedger(),
+        shownMj: 0,
+        // With a ring, energy is carried forward (or, without a counter, integrated) from its ~20 ms points.
+        usesRingForEnergy: ringSampling || (ring && source.info.energyMethod === 'integrated'),
+        drainsRing: ring,
+        ringSampling,
+        drainsUtilRing: ringSampling && source.info.supported.utilizationSamples === true && typeof source.drainUtilizationRing === 'function',
+        decimator: new PowerDecimator(source.info.index, Math.max(1, Math.min(RING_SAMPLES_PER_SECOND, this.opts.powerSamplesPerSecond))),
+        lastRingDrainMs: -Infinity,
+        ringDrainFailed: false,
+        lastSampleMs: -Infinity,
+      };
+    });
+  }
+
+  /**
+   * How often the owner should call `tick()`: the ring's drain period when every live GPU is
+   * ring-sampled (one wake-up a second instead of ten), else `intervalMs`.
+   */
+  wakeIntervalMs(): number {
+    const live = this.states.filter((s) => !s.lost);
+    if (this.opts.powerRing === 'auto' && live.length > 0 && live.every((s) => s.ringSampling)) {
+      return Math.max(this.opts.intervalMs, this.opts.ringIntervalMs);
+    }
+    return this.opts.intervalMs;
   }
 
   /** Milliseconds since the epoch on the backend's clock. */
@@ -132,6 +174,7 @@ export class SamplerEngine {
       if (s.source.info.energyMethod === 'counter') this.readCounter(s);
       // Drain what the ring held before the epoch so it is not counted in this run.
       if (s.drainsRing) this.guard(s, () => s.source.drainPowerRing());
+      if (s.drainsUtilRing) this.guard(s, () => s.source.drainUtilizationRing?.());
     }
     this.lastCounterReadMs = 0;
     this.tick();
@@ -141,20 +184,30 @@ export class SamplerEngine {
   tick(): void {
     if (!this.started) throw new Error('SamplerEngine.tick() before start()');
     const tMs = this.elapsedMs();
-    this.lastTickMs = tMs;
     const counterDue = tMs - this.lastCounterReadMs >= this.opts.counterIntervalMs;
     if (counterDue) this.lastCounterReadMs = tMs;
-    const detail = tMs - this.lastDetailMs >= this.opts.detailIntervalMs;
+    // Waking once a second, every wake-up reads the slow-changing metrics too (timer jitter must
+    // not skip them).
+    const slack = Math.min(this.opts.detailIntervalMs, tMs - this.lastTickMs) / 2;
+    const detail = tMs - this.lastDetailMs >= this.opts.detailIntervalMs - slack;
     if (detail) this.lastDetailMs = tMs;
+    this.lastTickMs = tMs;
     for (const s of this.states) {
       if (s.lost) continue;
       const gpu = s.source.info.index;
-      const tick = this.guard(s, () => s.source.readTick(detail));
+      const tick = this.guard(s, () => s.source.readTick(detail, !s.ringSampling));
       if (!tick) continue;
       const { powerError, ...reading } = tick;
       const sample: GpuSample = { tMs, gpu, ...reading };
       if (s.usesRingForEnergy) {
-        this.drainRing(s, true);
+        const drained = this.drainRing(s, true);
+        if (s.ringSampling) {
+          if (s.drainsUtilRing) this.drainUtilRing(s, drained ?? [], tMs);
+          if (s.lastRingMw !== undefined) sample.powerMilliwatts = s.lastRingMw;
+          if (drained === undefined) this.fallBackToTicking(s, 'the power sample ring failed');
+          // A ring that answers but never fills (seen on some vGPUs) would leave power unknown.
+          else if (tMs - (s.lastRingPointMs ?? 0) > RING_SILENT_MS) this.fallBackToTicking(s, `the power sample ring gave no samples for ${RING_SILENT_MS / 1000} s`);
+        }
       } else {
         // The 1 s average integrates closest to the counter (+0.07 % vs +0.8 % for instant power
         // on the recorded H200 trace); the instant reading is what is shown.
@@ -170,6 +223,7 @@ export class SamplerEngine {
       s.shownMj = Math.max(s.shownMj, s.ledger.totalMj());
       sample.energyMillijoules = s.shownMj;
       this.samples.push(sample);
+      s.lastSampleMs = tMs;
     }
     const processEveryMs = this.opts.processIntervalMs || (tMs < 10_000 ? 1000 : 5000);
     if (tMs - this.lastProcessListMs >= processEveryMs) {
@@ -181,7 +235,7 @@ export class SamplerEngine {
         const procs = this.guard(s, () => s.source.processes());
         if (procs) {
           any = true;
-          all.push(...procs);
+          for (const p of procs) all.push(p);
         }
       }
       if (any) this.processes = all;
@@ -211,10 +265,12 @@ export class SamplerEngine {
       powerPoints: this.powerPoints,
       gaps: this.gaps,
       processes: this.processes,
-      notices: this.backend.takeNotices(),
+      notices: [...this.notices.splice(0), ...this.backend.takeNotices()],
       errors: mergeCounts(this.backend.takeErrors(), this.ownErrors),
     };
     this.ownErrors = {};
+    // Ring samples of several GPUs arrive GPU by GPU: consumers expect time order.
+    batch.samples.sort((a, b) => a.tMs - b.tMs);
     this.samples = [];
     this.powerPoints = [];
     this.gaps = [];
@@ -230,6 +286,7 @@ export class SamplerEngine {
     const endMs = this.elapsedMs();
     for (const s of this.states) {
       if (!s.lost && s.drainsRing && !s.usesRingForEnergy) this.drainRing(s, false);
+      s.decimator.flush(this.powerPoints);
       // Where the final counter read worked, nothing is pending; where it failed, the power
       // integrated since the last good read is the rest of the figure.
       this.closeGaps(s, endMs);
@@ -267,18 +324,21 @@ export class SamplerEngine {
     this.gaps.push({ gpu: s.source.info.index, startMs: Math.min(endMs, s.ledger.openGapStartMs() ?? endMs), endMs, reason });
   }
 
-  private drainRing(s: GpuState, forEnergy: boolean): void {
-    const gpu = s.source.info.index;
+  /** Drain the power ring; returns its new points (times since the epoch), undefined when the drain failed. */
+  private drainRing(s: GpuState, forEnergy: boolean): Array<{ tMs: number; powerMilliwatts: number }> | undefined {
     s.lastRingDrainMs = this.elapsedMs();
-    const points = this.guard(s, () => s.source.drainPowerRing());
-    if (!points) {
+    const raw = this.guard(s, () => s.source.drainPowerRing());
+    if (!raw) {
       s.ringDrainFailed = true;
-      return;
+      return undefined;
     }
-    for (const p of points) {
+    const points: Array<{ tMs: number; powerMilliwatts: number }> = [];
+    for (const p of raw) {
       const tMs = p.tMs - this.epochMs;
       if (tMs < 0) continue;
-      this.powerPoints.push({ gpu, tMs, powerMilliwatts: p.powerMilliwatts });
+      points.push({ tMs, powerMilliwatts: p.powerMilliwatts });
+      s.decimator.push(tMs, p.powerMilliwatts, this.powerPoints);
+      s.lastRingMw = p.powerMilliwatts;
       if (forEnergy) {
         // The ring bridges a failed drain by itself unless the failure outlasted its ~2.4 s.
         if (s.ringDrainFailed && s.lastRingPointMs !== undefined && tMs - s.lastRingPointMs > RING_GAP_MS) {
@@ -289,6 +349,27 @@ export class SamplerEngine {
       s.ringDrainFailed = false;
       s.lastRingPointMs = tMs;
     }
+    return points;
+  }
+
+  /** Utilization-ring points become samples (with the ring power at their time), so the detectors keep the ring's resolution. */
+  private drainUtilRing(s: GpuState, power: Array<{ tMs: number; powerMilliwatts: number }>, nowMs: number): void {
+    const raw = this.guard(s, () => s.source.drainUtilizationRing?.());
+    if (!raw) return;
+    const points = raw.map((p) => ({ tMs: p.tMs - this.epochMs, utilGpuPct: p.utilGpuPct })).filter((p) => p.tMs >= 0 && p.tMs < nowMs);
+    for (const x of utilSamples(s.source.info.index, points, power, s.lastSampleMs)) this.samples.push(x);
+  }
+
+  /** A ring that stops answering: read power by ticking from now on, and say so. */
+  private fallBackToTicking(s: GpuState, why: string): void {
+    if (s.lost || !s.ringSampling) return;
+    s.ringSampling = false;
+    s.usesRingForEnergy = false;
+    s.drainsRing = false;
+    s.drainsUtilRing = false;
+    // What the ring held since its last point is lost: a gap, not a bridge.
+    this.powerFailed(s, this.elapsedMs(), why);
+    this.notices.push(`GPU ${s.source.info.index}: ${why}; power is read by ticking every ${this.opts.intervalMs} ms from now on`);
   }
 
   /** Run a device read; a lost GPU closes its series with a gap, other failures yield undefined. */
@@ -313,6 +394,7 @@ export class SamplerEngine {
   }
 
   private ownErrors: Record<string, number> = {};
+  private readonly notices: string[] = [];
   /** Reason of each GPU's open power gap, until a reading closes it. */
   private readonly openGaps = new Map<GpuState, string>();
 }

@@ -119,6 +119,7 @@ export class ReplayBackend implements TelemetryBackend {
 class ReplayDevice implements DeviceSource {
   readonly info: GpuInfo;
   private ringCursor = 0;
+  private utilCursor = 0;
   private readonly hasCounter: boolean;
 
   constructor(
@@ -138,6 +139,8 @@ class ReplayDevice implements DeviceSource {
         powerUsage: true,
         powerInstant: hasInstant,
         powerSamples: hasInstant,
+        // The recording's rows stand in for the driver's utilization ring.
+        utilizationSamples: true,
         energyCounter: this.hasCounter,
         utilization: true,
         memoryInfo: true,
@@ -194,6 +197,17 @@ class ReplayDevice implements DeviceSource {
     while (this.ringCursor < rows.length && rows[this.ringCursor]!.tS <= nowS) {
       const r = rows[this.ringCursor++]!;
       out.push({ tMs: r.tS * 1000, powerMilliwatts: r.instantMilliwatts! });
+    }
+    return out;
+  }
+
+  drainUtilizationRing(): Array<{ tMs: number; utilGpuPct: number }> {
+    const rows = this.trace.rows;
+    const nowS = this.backend.nowMs() / 1000;
+    const out: Array<{ tMs: number; utilGpuPct: number }> = [];
+    while (this.utilCursor < rows.length && rows[this.utilCursor]!.tS <= nowS) {
+      const r = rows[this.utilCursor++]!;
+      if (r.utilGpuPct !== undefined) out.push({ tMs: r.tS * 1000, utilGpuPct: r.utilGpuPct });
     }
     return out;
   }

@@ -48,6 +48,7 @@ export type MetricName =
   | 'powerInstant'
   | 'powerAverageField'
   | 'powerSamples'
+  | 'utilizationSamples'
   | 'energyCounter'
   | 'utilization'
   | 'memoryInfo'

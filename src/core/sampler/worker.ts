@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { NvmlBackend } from '../nvml/nvmlBackend';
 import type { TelemetryBackend } from './backend';
+import { encodeBatch } from './batchCodec';
 import { SamplerEngine } from './engine';
 import { parseTrace, ReplayBackend } from './replay';
 import type { FromWorker, ToWorker, WorkerStartOptions } from './workerProtocol';
@@ -14,7 +15,7 @@ import type { FromWorker, ToWorker, WorkerStartOptions } from './workerProtocol'
 const port = parentPort;
 if (!port) throw new Error('the sampler worker must run in a worker thread');
 const options = workerData as WorkerStartOptions;
-const post = (m: FromWorker): void => port.postMessage(m);
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
 let backend: TelemetryBackend;
 try {
@@ -34,6 +35,7 @@ const engine = new SamplerEngine(backend, {
   ...(options.counterIntervalMs ? { counterIntervalMs: options.counterIntervalMs } : {}),
   ...(options.detailIntervalMs ? { detailIntervalMs: options.detailIntervalMs } : {}),
   ...(options.powerRing ? { powerRing: options.powerRing } : {}),
+  ...(options.powerSamplesPerSecond ? { powerSamplesPerSecond: options.powerSamplesPerSecond } : {}),
 });
 const replay = backend instanceof ReplayBackend ? backend : undefined;
 post({
@@ -57,7 +59,8 @@ function postBatchIfDue(force: boolean): void {
   const elapsedMs = engine.elapsedMs();
   if (!force && elapsedMs - lastBatchMs < options.batchMs) return;
   lastBatchMs = elapsedMs;
-  post({ type: 'batch', batch: engine.takeBatch(), energies: engine.energies(), elapsedMs, workerActiveMs: performance.eventLoopUtilization().active });
+  const { encoded, transfer } = encodeBatch(engine.takeBatch());
+  post({ type: 'batch', batch: encoded, energies: engine.energies(), elapsedMs, workerActiveMs: performance.eventLoopUtilization().active }, transfer);
 }
 
 function safeTick(): void {
@@ -83,26 +86,29 @@ if (replay) {
       }
       return;
     }
-    virtualMs = Math.min(virtualMs + options.intervalMs, replay.durationMs);
+    const wakeMs = engine.wakeIntervalMs();
+    virtualMs = Math.min(virtualMs + wakeMs, replay.durationMs);
     replay.advanceTo(virtualMs);
     safeTick();
     postBatchIfDue(false);
-    timer = sleepMs > 0 ? setTimeout(step, sleepMs) : (setImmediate(step) as unknown as NodeJS.Timeout);
+    timer = sleepMs > 0 ? setTimeout(step, (sleepMs * wakeMs) / options.intervalMs) : (setImmediate(step) as unknown as NodeJS.Timeout);
   };
   step();
 } else {
-  // Drift-free schedule: ticks stay on the interval grid; a late tick is not made up twice.
-  let nextMs = backend.nowMs() + options.intervalMs;
+  // Drift-free schedule: ticks stay on the wake-up grid; a late tick is not made up twice. The
+  // period is re-read each time: a GPU whose ring fails sends the engine back to ticking.
+  let nextMs = backend.nowMs() + engine.wakeIntervalMs();
   const loop = (): void => {
     if (finished) return;
     safeTick();
     postBatchIfDue(false);
     const now = backend.nowMs();
-    nextMs += options.intervalMs;
-    if (nextMs < now) nextMs = now + options.intervalMs;
-    timer = setTimeout(loop, nextMs - now);
+    const wakeMs = engine.wakeIntervalMs();
+    nextMs += wakeMs;
+    if (nextMs < now) nextMs = now + wakeMs;
+    timer = setTimeout(loop, Math.min(nextMs - now, wakeMs));
   };
-  timer = setTimeout(loop, options.intervalMs);
+  timer = setTimeout(loop, engine.wakeIntervalMs());
 }
 
 port.on('message', (m: ToWorker) => {
@@ -116,14 +122,15 @@ port.on('message', (m: ToWorker) => {
       if (timer) clearTimeout(timer);
       const energies = engine.finish();
       const elu = performance.eventLoopUtilization();
+      const { encoded, transfer } = encodeBatch(engine.takeBatch());
       post({
         type: 'finished',
-        batch: engine.takeBatch(),
+        batch: encoded,
         energies,
         elapsedMs: engine.elapsedMs(),
         workerActiveMs: elu.active,
         workerLifeMs: elu.active + elu.idle,
-      });
+      }, transfer);
       backend.close();
       port.close();
       break;

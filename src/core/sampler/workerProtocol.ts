@@ -1,4 +1,5 @@
-import type { EngineBatch, GpuEnergy } from './engine';
+import type { EncodedBatch } from './batchCodec';
+import type { GpuEnergy } from './engine';
 import type { GpuInfo, UnavailableGpu } from './types';
 
 /** Which telemetry the worker opens. */
@@ -15,6 +16,8 @@ export interface WorkerStartOptions {
   counterIntervalMs?: number;
   detailIntervalMs?: number;
   powerRing?: 'auto' | 'on' | 'off';
+  /** See EngineOptions.powerSamplesPerSecond. */
+  powerSamplesPerSecond?: number;
 }
 
 export type ToWorker = { type: 'finish' } | { type: 'mark'; id: number };
@@ -34,7 +37,7 @@ export type FromWorker =
     }
   | {
       type: 'batch';
-      batch: EngineBatch;
+      batch: EncodedBatch;
       energies: GpuEnergy[];
       elapsedMs: number;
       /** Cumulative busy time of the worker's event loop (ms), for overhead figures. */
@@ -44,7 +47,7 @@ export type FromWorker =
   | { type: 'replayEnded' }
   | {
       type: 'finished';
-      batch: EngineBatch;
+      batch: EncodedBatch;
       energies: GpuEnergy[];
       elapsedMs: number;
       /** The worker thread's busy time (event-loop utilisation) over its life, for overhead figures. */

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { decodeBatch } from './batchCodec';
 import type { EngineBatch, GpuEnergy } from './engine';
 import type { GpuInfo } from './types';
 import type { BackendSpec, FromWorker, ToWorker, WorkerStartOptions } from './workerProtocol';
@@ -10,13 +11,18 @@ export interface SamplerOptions {
   backend: BackendSpec;
   /** Tick period, 20 ms - 10 s (default 100 ms). */
   intervalMs?: number;
-  /** Batch period towards the owner (default 250 ms: a few updates a second). */
+  /**
+   * Batch period towards the owner (default 1000 ms: the status bar updates once a second, and
+   * each message wakes the owner's thread).
+   */
   batchMs?: number;
   counterIntervalMs?: number;
   /** See EngineOptions.detailIntervalMs (default 1000). */
   detailIntervalMs?: number;
   /** See EngineOptions.powerRing (default `auto`). */
   powerRing?: 'auto' | 'on' | 'off';
+  /** See EngineOptions.powerSamplesPerSecond (default 50, the ring's rate). */
+  powerSamplesPerSecond?: number;
   /** Path of the worker script; defaults to the bundled `samplerWorker.js` beside this file. */
   workerFile?: string;
 }
@@ -73,10 +79,11 @@ export class WorkerSampler {
     const data: WorkerStartOptions = {
       backend: options.backend,
       intervalMs,
-      batchMs: options.batchMs ?? 250,
+      batchMs: options.batchMs ?? 1000,
       ...(options.counterIntervalMs ? { counterIntervalMs: options.counterIntervalMs } : {}),
       ...(options.detailIntervalMs ? { detailIntervalMs: options.detailIntervalMs } : {}),
       ...(options.powerRing ? { powerRing: options.powerRing } : {}),
+      ...(options.powerSamplesPerSecond ? { powerSamplesPerSecond: options.powerSamplesPerSecond } : {}),
     };
     const file = options.workerFile ?? defaultWorkerFile();
     // From TypeScript sources (tests), the worker needs the same on-the-fly compiler as its owner.
@@ -114,7 +121,10 @@ export class WorkerSampler {
       case 'batch':
         this.lastEnergies = m.energies;
         this.workerActiveMs = m.workerActiveMs;
-        for (const l of this.batchListeners) l(m.batch, m.energies, m.elapsedMs);
+        if (this.batchListeners.size) {
+          const batch = decodeBatch(m.batch);
+          for (const l of this.batchListeners) l(batch, m.energies, m.elapsedMs);
+        }
         break;
       case 'mark':
         this.marks.get(m.id)?.({ energies: m.energies, elapsedMs: m.elapsedMs });
@@ -175,7 +185,7 @@ export class WorkerSampler {
         if (m.type === 'finished') {
           this.worker.off('message', onMessage);
           this.lastEnergies = m.energies;
-          resolve({ batch: m.batch, energies: m.energies, elapsedMs: m.elapsedMs, workerActiveMs: m.workerActiveMs, workerLifeMs: m.workerLifeMs });
+          resolve({ batch: decodeBatch(m.batch), energies: m.energies, elapsedMs: m.elapsedMs, workerActiveMs: m.workerActiveMs, workerLifeMs: m.workerLifeMs });
         }
       };
       this.worker.on('message', onMessage);

@@ -39,13 +39,17 @@ export class FindingsCodeActions implements vscode.CodeActionProvider {
         else byFix.set(key, { fix, diagnostics: [diagnostic] });
       }
     }
-    return [...byFix.values()].map((e, i) => toCodeAction(document.uri, e.fix, e.diagnostics, i === 0));
+    // The preferred fix (Shift+Alt+. applies it unseen) is the first one known to be safe.
+    const entries = [...byFix.values()];
+    const preferred = entries.find((e) => e.fix.review === undefined);
+    return entries.map((e) => toCodeAction(document.uri, e.fix, e.diagnostics, e === preferred));
   }
 }
 
 /** The one conversion from a plain-data quick fix to a VS Code code action. */
 export function toCodeAction(uri: vscode.Uri, fix: QuickFix, diagnostics: vscode.Diagnostic[], preferred: boolean): vscode.CodeAction {
-  const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
+  // A fix held for review says why in its title: the lightbulb is the only place the user sees it.
+  const action = new vscode.CodeAction(fix.review === undefined ? fix.title : `${fix.title} (check first: ${fix.review})`, vscode.CodeActionKind.QuickFix);
   const edit = new vscode.WorkspaceEdit();
   for (const e of fix.edits) edit.replace(uri, toRange(e.range), e.newText);
   action.edit = edit;

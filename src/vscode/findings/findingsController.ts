@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Finding } from '../../core/analysis/findings';
 import { loadPythonParser } from '../../core/analysis/pythonSource';
+import { staticFindings } from '../../core/analysis/staticHints';
 import type { RunSummary } from '../../core/runs/types';
 import type { Notifier } from '../notifier';
 import type { RunManager } from '../runManager';
@@ -83,14 +84,34 @@ export function registerFindings(context: Pick<vscode.ExtensionContext, 'subscri
     );
   };
 
+  // Static-hint jobs in flight (tests wait on them through `idle`).
+  let pending: Promise<void> = Promise.resolve();
+  // Static hints when a Python file is opened or saved, until a measured run of it is shown (that
+  // run's findings replace them, and they are not put back over a measured run).
+  const showStatic = (doc: vscode.TextDocument): void => {
+    if (doc.languageId !== 'python' || doc.uri.scheme !== 'file' || doc.isDirty) return;
+    const script = doc.uri.fsPath;
+    if (newestShown.has(script)) return;
+    const job = staticFindings(script, { wasmDir: deps.wasmDir, maxFiles: 50, maxBytes: 2 * 1024 * 1024 }).then(
+      (findings) => {
+        if (!newestShown.has(script)) diagnostics.show({ id: `static:${script}`, name: 'static check', startedAt: new Date().toISOString(), scriptPath: script }, findings);
+      },
+      (e: unknown) => log()?.info(`static hints of ${script}: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    pending = Promise.all([pending, job]).then(() => undefined);
+  };
+  for (const doc of vscode.workspace.textDocuments) showStatic(doc);
+
   const handle: FindingsHandle = {
     diagnostics,
-    idle: () => Promise.resolve(),
+    idle: () => pending,
     dispose: () => diagnostics.dispose(),
   };
   context.subscriptions.push(
     handle,
     deps.onRunEnded(onEnded),
+    vscode.workspace.onDidOpenTextDocument(showStatic),
+    vscode.workspace.onDidSaveTextDocument(showStatic),
     vscode.languages.registerCodeActionsProvider({ language: 'python' }, new FindingsCodeActions(diagnostics, parser), {
       providedCodeActionKinds: FindingsCodeActions.providedCodeActionKinds,
     }),

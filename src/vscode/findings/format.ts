@@ -32,6 +32,8 @@ export function formatRunTime(startedAt: string, now: Date = new Date()): string
 
 /** `run train.py at 14:03:12`. */
 export function runText(run: RunLabel, now?: Date): string {
+  // Hints shown on open/save come from no run (findingsController's static check).
+  if (run.id.startsWith('static:')) return 'static check, no run measured';
   return `run ${run.name} at ${formatRunTime(run.startedAt, now)}`;
 }
 

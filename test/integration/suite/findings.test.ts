@@ -86,6 +86,13 @@ suite('Joules: findings in the editor (fake NVML, starved GPU)', function () {
     if (api.runManager.current) await api.runManager.stop(undefined, true);
   });
 
+  test('before any run, the opened script shows its static hints, labelled as such', async () => {
+    const hint = await waitFor('a static dataloader-workers hint on open', () => joulesDiagnostics(doc.uri).find((d) => codeOf(d) === 'dataloader-workers'), 20_000);
+    assert.strictEqual(hint.range.start.line, lineOf(doc, 'loader = DataLoader('));
+    assert.strictEqual(hint.severity, vscode.DiagnosticSeverity.Information);
+    assert.match(hint.message, /\(static hint: no telemetry evidence\)\. \(static check, no run measured\)$/);
+  });
+
   test('after a starved run the DataLoader line has a Warning with the measured numbers, the run, and a README link', async () => {
     const scenario = path.resolve(workspaceDir(), '..', 'scenarios', 'starved.scn');
     const id = await startWithScenario(scenario, 'python3', [script, '7']);
@@ -98,7 +105,8 @@ suite('Joules: findings in the editor (fake NVML, starved GPU)', function () {
     const loaderLine = lineOf(doc, 'loader = DataLoader(');
     loaderDiagnostic = await waitFor(
       'the dataloader-workers diagnostic (is registerFindings wired into extension.ts?)',
-      () => joulesDiagnostics(doc.uri).find((d) => codeOf(d) === 'dataloader-workers'),
+      // The static hint shown on open has the same code: wait for the measured one.
+      () => joulesDiagnostics(doc.uri).find((d) => codeOf(d) === 'dataloader-workers' && /while GPU/.test(d.message)),
       20_000,
     );
     assert.strictEqual(loaderDiagnostic.range.start.line, loaderLine);
@@ -163,10 +171,11 @@ suite('Joules: findings in the editor (fake NVML, starved GPU)', function () {
     // The API hands back titles, edits and isPreferred (not the diagnostics): one action per distinct fix.
     const titles = actions.map((a) => a.title);
     assert.strictEqual(new Set(titles).size, titles.length, `no duplicate fixes: ${titles.join(', ')}`);
-    assert.ok(titles.some((t) => /^Set num_workers=\d+, pin_memory=True, persistent_workers=True$/.test(t)), titles.join(', '));
+    // The loader is read every epoch: workers are kept (persistent) and prefetch ahead.
+    assert.ok(titles.some((t) => /^Set num_workers=\d+, pin_memory=True, persistent_workers=True, prefetch_factor=4$/.test(t)), titles.join(', '));
     const preferred = actions.filter((a) => a.isPreferred);
     assert.strictEqual(preferred.length, 1, 'exactly one preferred fix');
-    assert.match(preferred[0]!.title, /^Set num_workers=\d+$/);
+    assert.match(preferred[0]!.title, /^Set num_workers=\d+, persistent_workers=True, prefetch_factor=4$/);
     assert.ok(preferred[0]!.edit, 'the fix carries its edit');
     if (screenshotsSupported()) {
       const editor = await vscode.window.showTextDocument(doc);
@@ -179,7 +188,7 @@ suite('Joules: findings in the editor (fake NVML, starved GPU)', function () {
 
     assert.ok(await vscode.workspace.applyEdit(preferred[0]!.edit));
     const line = doc.lineAt(loaderDiagnostic.range.start.line).text;
-    assert.match(line, /^ {4}loader = DataLoader\(ds, batch_size=32, num_workers=\d+\)$/);
+    assert.match(line, /^ {4}loader = DataLoader\(ds, batch_size=32, num_workers=\d+, persistent_workers=True, prefetch_factor=4\)$/);
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext);
     const parser = await loadPythonParser(path.join(ext.extensionPath, 'dist', 'wasm'));

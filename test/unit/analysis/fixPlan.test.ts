@@ -36,9 +36,11 @@ describe('joules fix: analyse once', function () {
     assert.ok(applied >= 2, `fixes applied: ${printed.join(' | ')}`);
     assert.equal(fixes.length, applied);
     const text = fs.readFileSync(script, 'utf8');
-    assert.match(text, /DataLoader\(ds, batch_size=32, num_workers=\d+, pin_memory=True/);
-    // A fix on a later line, applied after the DataLoader line grew: found at its new place.
-    assert.match(text, /with torch\.autocast\("cuda", dtype=torch\.bfloat16\):\n\s+loss = /);
+    // Multi-epoch loader: workers kept between epochs and prefetching ahead.
+    assert.match(text, /DataLoader\(ds, batch_size=32, num_workers=\d+, persistent_workers=True, prefetch_factor=4, pin_memory=True/);
+    // A fix on a later line, applied after the DataLoader line grew: found at its new place
+    // (autocast on the script's torch.device, so it also runs on CPU).
+    assert.match(text, /with torch\.autocast\(device\.type, dtype=torch\.bfloat16\):\n\s+loss = /);
     // Python still parses the edited file (each later edit used the edited text's ranges).
     const { spawnSync } = await import('node:child_process');
     const check = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(${JSON.stringify(script)}).read())`], { encoding: 'utf8' });

@@ -10,13 +10,14 @@ function findingAt(code: SourceFindingCode, range: SourceRange, file = '/proj/ma
   return { id: `${code}:${file}:${range.startLine + 1}`, code, severity: 'hint', title: '', message: '', stretches: [], startS: 0, endS: 0, energyJ: 0, wastedJ: 0, wastedMethod: '', evidence: { spans: [] }, static: true, file, range };
 }
 
+/** As correlate() makes it: the site's details and fix policy travel with the finding. */
 function fromSite(s: SourceSite): Finding {
-  return findingAt(s.code, s.range, s.file);
+  return { ...findingAt(s.code, s.range, s.file), details: s.details, ...(s.fixPolicy !== undefined ? { fixPolicy: s.fixPolicy } : {}) };
 }
 
 /** Sites of a snippet, and the fixed text of each fix of the first site with `code`. */
 function fixSnippet(text: string, code: SourceFindingCode, nth = 0): { titles: string[]; results: string[] } {
-  const site = analyzePythonSource([{ path: '/proj/main.py', text }], '/proj/main.py').filter((s) => s.code === code)[nth];
+  const site = analyzePythonSource([{ path: '/proj/main.py', text }], '/proj/main.py', undefined, { ranOnGpu: true }).filter((s) => s.code === code)[nth];
   assert.ok(site !== undefined, `no ${code} site`);
   const fixes = quickFixesFor(fromSite(site), text, { numWorkers: 8 });
   return { titles: fixes.map((f) => f.title), results: fixes.map((f) => applyEdits(text, f.edits)) };
@@ -39,11 +40,12 @@ describe('quickFixesFor', () => {
     const fixes = quickFixesFor(fromSite(site), text, { numWorkers: 6 });
     assert.deepEqual(
       fixes.map((f) => f.title),
-      ['Set num_workers=6', 'Set num_workers=6, pin_memory=True, persistent_workers=True'],
+      // The loader is read once per epoch: workers are kept between epochs and run ahead.
+      ['Set num_workers=6, persistent_workers=True, prefetch_factor=4', 'Set num_workers=6, pin_memory=True, persistent_workers=True, prefetch_factor=4'],
     );
     const fixed = applyEdits(text, fixes[1]?.edits ?? []);
     assert.equal(
-      fixed.split('\n').slice(10, 18).join('\n'),
+      fixed.split('\n').slice(10, 19).join('\n'),
       lines(
         'train_loader = DataLoader(',
         '    ds,',
@@ -52,6 +54,7 @@ describe('quickFixesFor', () => {
         '    num_workers=6,',
         '    pin_memory=True,',
         '    persistent_workers=True,',
+        '    prefetch_factor=4,',
         ')',
       ),
     );
@@ -69,10 +72,8 @@ describe('quickFixesFor', () => {
       `${head}a = DL(ds, batch_size=128, num_workers=8)\n`,
       `${head}a = DL(ds, batch_size=128, num_workers=8, pin_memory=True, persistent_workers=True)\n`,
     ]);
-    assert.deepEqual(fixSnippet(`${head}a = DL(ds, batch_size=128,)\n`, 'dataloader-pin-memory').results, [
-      `${head}a = DL(ds, batch_size=128, pin_memory=True,)\n`,
-      `${head}a = DL(ds, batch_size=128, num_workers=8, pin_memory=True, persistent_workers=True,)\n`,
-    ]);
+    // Workers come only with the workers finding, whose safety checks cleared them.
+    assert.deepEqual(fixSnippet(`${head}a = DL(ds, batch_size=128,)\n`, 'dataloader-pin-memory').results, [`${head}a = DL(ds, batch_size=128, pin_memory=True,)\n`]);
     assert.deepEqual(fixSnippet(`${head}b = DL(ds, num_workers=0, pin_memory=False)\n`, 'dataloader-workers').results, [
       `${head}b = DL(ds, num_workers=8, pin_memory=False)\n`,
       `${head}b = DL(ds, num_workers=8, pin_memory=True, persistent_workers=True)\n`,
@@ -108,10 +109,10 @@ describe('quickFixesFor', () => {
     // The value sits in a dict literal: no edit offered there.
     const aliases = files.find((f) => f.path.endsWith('aliases.py'))?.text ?? '';
     assert.deepEqual(quickFixesFor(findingAt('dataloader-workers', { startLine: 7, startCharacter: 12, endLine: 7, endCharacter: 28 }), aliases), []);
-    // num_workers=nw is the user's choice: only pin_memory is added, and no persistent_workers.
+    // num_workers=nw is the user's choice: kept; persistent_workers follows it (True with 0 workers raises).
     assert.deepEqual(fixSnippet(`${head}h = DL(ds, num_workers=nw)\n`, 'dataloader-pin-memory'), {
-      titles: ['Set pin_memory=True'],
-      results: [`${head}h = DL(ds, num_workers=nw, pin_memory=True)\n`],
+      titles: ['Set pin_memory=True', 'Set pin_memory=True, persistent_workers=nw > 0'],
+      results: [`${head}h = DL(ds, num_workers=nw, pin_memory=True)\n`, `${head}h = DL(ds, num_workers=nw, pin_memory=True, persistent_workers=nw > 0)\n`],
     });
   });
 
@@ -121,6 +122,18 @@ describe('quickFixesFor', () => {
       titles: ['Wrap the loop in torch.inference_mode()'],
       results: [lines('import torch as th', '', 'def run(batches):', '\twith th.inference_mode():', '\t\tfor b in batches:', '\t\t\t# score one batch', '\t\t\tout = net(b)', '\t\t\tmsg = """multi', 'line"""', '', '\t\t\tkeep(out)', '\treturn 1', '')],
     });
+  });
+
+  it('wraps a loop that is the only statement of an if block (the block has the same range as the loop)', () => {
+    const text = lines('import torch', 'if batch == 1:', '    for r in requests:', '        out = model(r.unsqueeze(0))', '');
+    assert.deepEqual(fixSnippet(text, 'no-inference-mode').results, [
+      lines('import torch', 'if batch == 1:', '    with torch.inference_mode():', '        for r in requests:', '            out = model(r.unsqueeze(0))', ''),
+    ]);
+  });
+
+  it('uses no_grad, not inference_mode, for an evaluation loop in a script that also trains', () => {
+    const text = lines('import torch', 'for x, y in train_loader:', '    model(x).sum().backward()', '    opt.step()', 'for x, y in val_loader:', '    out = model(x)', '');
+    assert.deepEqual(fixSnippet(text, 'no-inference-mode').titles, ['Wrap the loop in torch.no_grad()']);
   });
 
   it('adds `import torch` when the module has no torch import', () => {
@@ -138,7 +151,8 @@ describe('quickFixesFor', () => {
       applyEdits(text, fixes[0]?.edits ?? []).split('\n').slice(27, 33).join('\n'),
       lines(
         '        x, y = x.to(device), y.to(device)',
-        '        with torch.autocast("cuda", dtype=torch.bfloat16):',
+        // device = torch.device(...) in the script: its type, so the script also autocasts on CPU.
+        '        with torch.autocast(device.type, dtype=torch.bfloat16):',
         '            logits = model(x)',
         '            loss = nn.functional.cross_entropy(logits, y)',
         '        opt.zero_grad()',

@@ -68,6 +68,32 @@ describe('joules CLI under faults (issue 8)', function () {
       }
     });
 
+    it('a silent command while the disk fills up (real tmpfs): it runs to its end under a live monitor, then the summary', async function () {
+      const disk = smallDisk(256);
+      if (!disk) this.skip();
+      try {
+        const done = path.join(tempDir(), 'done');
+        const script = `import time\ntime.sleep(2.5)\nopen(${JSON.stringify(done)}, "w").write("ok")`;
+        const child = startJoules(['run', '--json', '--no-analysis', '--store', disk!.dir, '--', 'python3', '-c', script], env);
+        let out = '';
+        let err = '';
+        child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        await waitFor('the run folder', () => fs.readdirSync(disk!.dir).some((f) => f.startsWith('2')));
+        fillDisk(disk!.dir);
+        assert.equal(await exited(child), 0, err);
+        assert.ok(fs.existsSync(done), 'the command finished its work');
+        assert.equal(lines(err, /cannot write the run record/).length, 1, err);
+        const s = JSON.parse(out) as JsonSummary;
+        assert.equal(s.status, 'succeeded');
+        assert.ok(s.durationS > 2.4 && s.energyJ > 600, `${s.durationS} s, ${s.energyJ} J`);
+        assert.match(Object.keys(s.errors ?? {}).join(), /store: ENOSPC/);
+        assert.doesNotMatch(err, STACK_TRACE);
+      } finally {
+        disk!.unmount();
+      }
+    });
+
     it('stdout on a full device (/dev/full, real): one line on stderr, the run goes on and is recorded', () => {
       const out = fs.openSync('/dev/full', 'w');
       try {
@@ -279,6 +305,16 @@ describe('joules CLI under faults (issue 8)', function () {
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout.trim()), args);
     });
+
+    it('arguments that are not valid UTF-8 reach the command byte for byte (Linux: from /proc/self/cmdline)', () => {
+      // Only a shell can hand joules such bytes: JavaScript strings cannot hold them.
+      const probe = 'import sys, os; print(" ".join(os.fsencode(a).hex() for a in sys.argv[1:]))';
+      const cmd = `exec "$0" ${JSON.stringify(path.join(ROOT, 'bin', 'joules.js'))} run --quiet --no-analysis --store "$1" -- python3 -c "$2" "$(printf 'a\\377b')" "$(printf 'caf\\351\\n\\n_')" 'é' ''`;
+      const r = spawnSync('sh', ['-c', cmd, process.execPath, store, probe], { encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 0, r.stderr);
+      // 0xFF and Latin-1 é (0xE9) arrive as bytes, the trailing newlines and the empty word too.
+      assert.equal(r.stdout.replace(/\n$/, ''), ['61ff62', '636166e90a0a5f', 'c3a9', ''].join(' '));
+    });
   });
 
   describe('markers and flags', () => {
@@ -312,6 +348,7 @@ describe('joules CLI under faults (issue 8)', function () {
       const cases: Array<[string[], RegExp]> = [
         [['fix', 'last', '--workers', '-5'], /--workers must be a whole number 0-256, got "-5"/],
         [['fix', 'last', '--workers', '2.5'], /--workers must be a whole number/],
+        [['check', 'x.py', '--workers', '-5'], /--workers must be a whole number 0-256, got "-5"/],
         [['history', '--limit', '0'], /--limit must be a whole number of at least 1, got "0"/],
         [['history', '--limit', '-3'], /--limit must be a whole number/],
         [['run', '--interval-ms', '99.5', '--', 'true'], /--interval-ms must be a whole number 20-10000/],

@@ -30,6 +30,9 @@ describe('bounded in-memory view and streaming figures', () => {
     const drawn = view.toSamples();
     assert.ok(drawn.length <= 2 * 8 * VIEW_BUCKETS);
     assert.ok(drawn.some((s) => s.gpu === 3 && s.powerMilliwatts === 699_000));
+    // In time order and never after the latest sample: the live batches that follow append cleanly.
+    for (let i = 1; i < drawn.length; i++) assert.ok(drawn[i]!.tMs >= drawn[i - 1]!.tMs, `out of order at ${i}`);
+    assert.ok(drawn[drawn.length - 1]!.tMs <= (ticks - 4) * 100);
   });
 
   it('whole-run figures over 2.5 M samples: the peak and memory peak in the last hour count', () => {

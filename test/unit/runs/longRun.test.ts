@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeInWorker } from '../../../src/core/analysis/analysisClient';
+import type { Finding } from '../../../src/core/analysis/findings';
 import type { RunOptions } from '../../../src/core/runs/runSession';
 import { RunSession } from '../../../src/core/runs/runSession';
 import { RunStore } from '../../../src/core/runs/store';
@@ -77,11 +78,54 @@ describe('the end of a run (long runs)', function () {
     assert.equal(stored.errors?.['analysis: tree-sitter exploded'], 1);
   });
 
+  it('the record is final (status, figures) while a long analysis still runs; the findings follow', async () => {
+    const opts = await options();
+    let release!: () => void;
+    let analysing!: () => void;
+    const started = new Promise<void>((r) => (analysing = r));
+    const session = await RunSession.start(
+      { command: 'python3', args: ['-c', 'import time; time.sleep(0.6)'], cwd: os.tmpdir() },
+      {
+        ...opts,
+        analyze: async () => {
+          analysing();
+          await new Promise<void>((r) => (release = r));
+          const idle: Finding = {
+            id: 'gpu-idle:gpu0:between-kernels',
+            code: 'gpu-idle',
+            severity: 'warning',
+            title: 'GPU 0 idle 1 s',
+            message: 'GPU 0 idle 1 s',
+            startS: 0,
+            endS: 1,
+            stretches: [],
+            energyJ: 1,
+            wastedJ: 1,
+            wastedMethod: 'all of it',
+            evidence: { spans: [] },
+            static: false,
+          };
+          return [idle];
+        },
+      },
+    );
+    await started;
+    const during = opts.store.readMeta(session.id)!;
+    assert.equal(during.status, 'succeeded', 'an editor killed now would keep a finished record');
+    assert.ok(during.energyJ > 0);
+    assert.equal(during.findings, undefined);
+    release();
+    const s = await session.done;
+    assert.equal(s.findings?.length, 1);
+    assert.equal(opts.store.readMeta(s.id)!.findings?.length, 1);
+  });
+
   it('a sampler that dies before the final read still ends the run, with the figures so far and the error', async () => {
     const opts = await options();
-    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(1.2)'], cwd: os.tmpdir() }, opts);
-    // Let a few batches arrive, then kill the worker: the final counter read cannot happen.
-    await new Promise((r) => setTimeout(r, 700));
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(2.5)'], cwd: os.tmpdir() }, opts);
+    // Let a batch arrive (the sampler posts about once a second), then kill the worker: the final
+    // counter read cannot happen.
+    await new Promise((r) => setTimeout(r, 1600));
     await session['sampler'].terminate();
     const s = await session.done;
     assert.equal(s.status, 'succeeded');

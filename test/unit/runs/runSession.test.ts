@@ -36,7 +36,8 @@ describe('monitored runs (fake NVML)', function () {
     assert.equal(s.status, 'succeeded');
     assert.equal(s.exitCode, 0);
     assert.match(output, /hello from the run/);
-    assert.ok(batches >= 4, `${batches} batches`);
+    // Ring sampling: the sampler wakes and posts about once a second (issue 13).
+    assert.ok(batches >= 1 && batches <= Math.ceil(s.durationS) + 1, `${batches} batches in ${s.durationS} s`);
     assert.equal(s.energyMethod, 'counter');
     // The counter moves in 100 ms steps (30 J at 300 W): allow one step at each end.
     assert.ok(Math.abs(s.energyJ - 300 * s.durationS) <= 61, `${s.energyJ} J over ${s.durationS} s`);
@@ -45,7 +46,9 @@ describe('monitored runs (fake NVML)', function () {
     const stored = opts.store.load(s.id)!;
     assert.equal(stored.summary.status, 'succeeded');
     assert.equal(stored.summary.energyJ, s.energyJ);
-    assert.ok(stored.samples.length >= 20, `${stored.samples.length} samples stored`);
+    // The utilization ring (1/6 s on the fake) keeps the samples' resolution; the power ring gives 50 Hz.
+    assert.ok(stored.samples.length >= 8, `${stored.samples.length} samples stored`);
+    assert.ok(stored.powerPoints.length >= 50 * (s.durationS - 0.5), `${stored.powerPoints.length} power points stored`);
     assert.match(stored.outputTail, /hello from the run/);
   });
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Makes the Python virtualenv of the CPU smoke run (torch + numpy, CPU wheels) for the fixture
+# corpus. Idempotent: a finished environment is found by its marker and reused. It lives in a cache
+# folder outside the repository, keyed by the requirements, never in the system site-packages.
+#
+#   JOULES_PY_CACHE   cache root (default: $HOME/.cache/joules-python)
+#
+# Prints PYTHON=<path of the venv's python> on stdout; progress goes to stderr.
+set -euo pipefail
+
+REQS="torch numpy"
+PY=${JOULES_PY_BASE:-python3}
+PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+KEY="py${PYVER}-$(printf '%s' "$REQS" | sha1sum | cut -c1-12)-v1"
+ROOT="${JOULES_PY_CACHE:-${HOME:?}/.cache/joules-python}"
+V="$ROOT/$KEY"
+MARKER="$V/.complete"
+
+log() { printf 'setup-python: %s\n' "$*" >&2; }
+
+if [[ ! -f "$MARKER" ]]; then
+  mkdir -p "$ROOT"
+  # Build in a temporary folder, then rename: a half-made environment is never reused.
+  TMP="$V.tmp.$$"
+  rm -rf "$TMP"
+  log "creating $V ($REQS)"
+  "$PY" -m venv "$TMP"
+  # Prefer a CPU-only torch wheel (no CUDA libraries to pull in) when pip's configuration offers
+  # one (these machines: /opt/wheels); otherwise whatever `pip install torch` resolves to.
+  CPU_TORCH=$("$TMP/bin/python" -m pip download --retries 0 --no-deps --quiet -d "$TMP/dl" 'torch==2.13.0+cpu' >&2 2>/dev/null && ls "$TMP"/dl/torch-*.whl 2>/dev/null | head -1 || true)
+  if [[ -n "$CPU_TORCH" ]]; then
+    "$TMP/bin/python" -m pip install --quiet --retries 0 "$CPU_TORCH" numpy >&2
+  else
+    "$TMP/bin/python" -m pip install --quiet --retries 0 $REQS >&2
+  fi
+  rm -rf "$TMP/dl"
+  "$TMP/bin/python" -c 'import torch, numpy; print(torch.__version__)' >&2
+  rm -rf "$V"
+  mv "$TMP" "$V"
+  # venv scripts hold absolute paths; the python binary itself works after the move.
+  touch "$MARKER"
+fi
+printf 'PYTHON=%s\n' "$V/bin/python"
