@@ -223,12 +223,26 @@ function screenshotName(reason: string): string {
   return `${reason}-${new Date().toISOString().replace(/[:.]/g, '-')}.png`;
 }
 
-async function saveScreenshot(page: Page | undefined, file: string): Promise<boolean> {
+/**
+ * Saves a PNG of the page. `crop`: `below-title` leaves out the title bar (in a test run it names the
+ * "[Extension Development Host]", which README screenshots must not show); `statusbar` keeps only the
+ * status bar.
+ */
+async function saveScreenshot(page: Page | undefined, file: string, crop?: string): Promise<boolean> {
   if (!page || page.isClosed()) return false;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const partial = `${file}.partial`;
-    await page.screenshot({ path: partial, type: 'png', timeout: 10_000 });
+    const size = page.viewportSize();
+    let clip: { x: number; y: number; width: number; height: number } | undefined;
+    if (crop === 'below-title' && size) {
+      const title = await page.$('.part.titlebar');
+      const h = (await title?.boundingBox())?.height ?? 0;
+      clip = { x: 0, y: h, width: size.width, height: size.height - h };
+    } else if (crop === 'statusbar') {
+      clip = (await (await page.$('.part.statusbar'))?.boundingBox()) ?? undefined;
+    }
+    await page.screenshot({ path: partial, type: 'png', timeout: 10_000, ...(clip ? { clip } : {}) });
     fs.renameSync(partial, file); // appears whole to a test polling for it
     return true;
   } catch (err) {
@@ -405,8 +419,9 @@ async function main(): Promise<number> {
       const shot = SCREENSHOT_LINE.exec(text);
       if (shot?.[1]) {
         const file = shot[1];
+        const crop = /crop=([\w-]+)/.exec(text)?.[1];
         screenshots = screenshots.then(async () => {
-          if (await saveScreenshot(pg, file)) console.log(`runner: screenshot saved: ${path.relative(process.cwd(), file) || file}`);
+          if (await saveScreenshot(pg, file, crop)) console.log(`runner: screenshot saved: ${path.relative(process.cwd(), file) || file}`);
         });
       }
     });

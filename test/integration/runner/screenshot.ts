@@ -17,16 +17,17 @@ export function screenshotsSupported(): boolean {
 
 /**
  * Asks the runner for a screenshot of the workbench page.
+ * @param crop `below-title`: without the title bar; `statusbar`: the status bar alone
  * @param name file name (".png" added when missing) under the runner's screenshot folder, or an absolute path
  * @returns the PNG's path, or undefined when the runner takes no screenshots
  */
-export async function requestScreenshot(name: string, timeoutMs = 15_000): Promise<string | undefined> {
+export async function requestScreenshot(name: string, timeoutMs = 15_000, crop?: 'below-title' | 'statusbar'): Promise<string | undefined> {
   const dir = process.env.JOULES_SCREENSHOT_DIR;
   if (!dir) return undefined;
   const file = path.isAbsolute(name) ? name : path.join(dir, name.endsWith('.png') ? name : `${name}.png`);
   if (/[\r\n]/.test(file)) throw new Error(`screenshot path must be one line: ${JSON.stringify(file)}`);
   fs.rmSync(file, { force: true });
-  console.log(`${SCREENSHOT_MARKER} ${file}`);
+  console.log(`${SCREENSHOT_MARKER} ${file}${crop ? ` crop=${crop}` : ''}`);
   const deadline = Date.now() + timeoutMs;
   while (!fs.existsSync(file)) {
     if (Date.now() > deadline) throw new Error(`no screenshot at ${file} after ${timeoutMs} ms`);

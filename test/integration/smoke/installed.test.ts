@@ -83,11 +83,16 @@ suite('Joules smoke: the installed VSIX', function () {
     const cli = JSON.parse(execFileSync(process.execPath, [path.join(ext.extensionPath, 'dist', 'cli.js'), 'demo', '--json'], { encoding: 'utf8', env: { ...process.env, JOULES_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'joules-smoke-cli-')) } })) as RunSummary;
     const card = (k: string): { value: string; detail: string } | undefined => after.cards.find((c) => c.key === k);
     assert.ok(Math.abs((after.figures?.energyJ ?? 0) - cli.energyJ) <= cli.energyJ * 0.01, `panel ${after.figures?.energyJ} J, CLI ${cli.energyJ} J`);
-    assert.strictEqual(card('energy')?.detail, formatJoules(summary.energyJ));
+    assert.strictEqual(card('energy')?.detail, formatJoules(after.figures?.energyJ ?? NaN));
+    assert.ok(Math.abs((after.figures?.energyJ ?? 0) - summary.energyJ) <= summary.energyJ * 0.01, `panel ${after.figures?.energyJ} J, run summary ${summary.energyJ} J`);
     // The findings came with the run's end: drawn as bands, and the waste counted once.
     assert.ok(after.bands.some((b) => b.kind === 'finding'), 'finding bands on the charts');
     assert.ok(cli.wastedJ !== undefined && summary.wastedJ !== undefined && Math.abs(summary.wastedJ - cli.wastedJ) <= cli.wastedJ * 0.05 + 1, `waste ${summary.wastedJ} vs CLI ${cli.wastedJ}`);
-    await requestScreenshot('smoke-demo-panel');
+    // README's panel screenshot: the installed extension, the editor area only (no title bar).
+    await vscode.commands.executeCommand('workbench.action.closeSidebar');
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+    await sleep(1500);
+    await requestScreenshot('panel-demo', 15_000, 'below-title');
   });
 
   test('a finding link opens the README section inside the installed package', async () => {
@@ -120,6 +125,7 @@ suite('Joules smoke: the installed VSIX', function () {
     // Read a moment apart: at most a couple of batches (300 W x 1.5 s) and the status bar's rounding.
     assert.ok(Math.abs((state.figures?.energyJ ?? 0) - statusJ) < 450 + 60, `panel ${state.figures?.energyJ} J, status bar ${api.statusBar.text}`);
     assert.ok(Math.abs((state.figures?.energyJ ?? 0) - live.energyJ) < 450, `panel ${state.figures?.energyJ} J, live model ${live.energyJ} J`);
+    await requestScreenshot('statusbar', 15_000, 'statusbar');
     await api.runManager.stop(undefined, true);
   });
 });
