@@ -328,8 +328,9 @@ describe('joules CLI under faults (issue 8)', function () {
       const r = joules(['run', '--json', '--no-analysis', '--store', store, '--', 'python3', '-c', script], nvmlEnv(lib, scenario));
       assert.equal(r.code, 0, r.stderr);
       const s = JSON.parse(r.stdout) as JsonSummary;
-      // 2,000 reads at 4 ms would hold the sampler ~8 s: the run would last ~11 s.
-      assert.ok(s.durationS < 4.5, `duration ${s.durationS} s`);
+      // 2,000 reads at 4 ms would hold the sampler ~8 s: the run would last ~11 s. It needs ~3 s plus
+      // Python's start, which a loaded 2-core machine can stretch by a second or two.
+      assert.ok(s.durationS < 7, `duration ${s.durationS} s`);
       const watts = s.energyJ / s.durationS;
       assert.ok(watts > 285 && watts < 315, `${watts.toFixed(1)} W for a constant 300 W GPU`);
       assert.equal(s.markers!.length, 2000, 'every mark is kept');
