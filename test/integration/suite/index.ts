@@ -2,42 +2,9 @@
 // (bundled to index.js by test/integration/build.mjs) and calls run(), which runs mocha over the
 // *.test.js files beside it. Each test file picks the mode it belongs to (see support.ts), so the
 // same bundle serves the GPU, Restricted Mode and no-NVML runs of runAll.mjs.
-import * as fs from 'fs';
-import * as path from 'path';
-import * as util from 'util';
-import Mocha from 'mocha';
+import { runMochaSuite } from '../mochaEntry';
 import { suiteMode } from './support';
 
-function findTests(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...findTests(p));
-    else if (entry.isFile() && entry.name.endsWith('.test.js')) out.push(p);
-  }
-  return out.sort();
-}
-
 export function run(): Promise<void> {
-  // The web workbench logs console arguments joined by spaces, without printf formatting.
-  Mocha.reporters.Base.consoleLog = (...args: unknown[]) => console.log(util.format(...args));
-  process.setSourceMapsEnabled(true);
-  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 30_000 });
-  for (const file of findTests(__dirname)) mocha.addFile(file);
-  console.log(`integration: Joules suite, mode ${suiteMode()}`);
-  return new Promise((resolve, reject) => {
-    try {
-      const runner = mocha.run((failures) => {
-        const passed = runner.stats?.passes ?? 0;
-        const skipped = runner.stats?.pending ?? 0;
-        console.log(`integration: ${passed} passed, ${failures} failed${skipped ? `, ${skipped} skipped` : ''}`);
-        if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));
-        else resolve();
-      });
-    } catch (err) {
-      console.error(err);
-      console.log('integration: 0 passed, 1 failed');
-      reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  });
+  return runMochaSuite(__dirname, `integration: Joules suite, mode ${suiteMode()}`);
 }
