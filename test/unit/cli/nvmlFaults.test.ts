@@ -9,15 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fakeNvml, writeScenario } from '../../support/fakeNvml';
+import type { Result } from './support';
+import { BIN, ROOT } from './support';
 
-const ROOT = path.join(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'joules.js');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface GpuJson {
   index: number;
