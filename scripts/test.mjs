@@ -30,13 +30,26 @@ function run(step) {
     process.stdout.write(`\n=== ${step.name}: ${step.cmd.map((c) => path.relative(root, c) || c).join(' ')}\n`);
     const child = spawn(step.cmd[0], step.cmd.slice(1), { cwd: root, env: { ...process.env, ...(step.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
+    // Mocha's failure reports ("N failing" and what follows), kept whole so the summary can repeat
+    // them at the very end: a CI log that keeps only its last lines still names what failed.
+    let failures = '';
+    let inFailures = false;
+    let partial = '';
     const forward = (stream) => (chunk) => {
       stream.write(chunk);
-      tail = (tail + chunk.toString()).slice(-20_000);
+      const text = chunk.toString();
+      tail = (tail + text).slice(-20_000);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (/^\s+\d+ failing\s*$/.test(line)) inFailures = true;
+        else if (/^(?:[\w-]+: )?\d+ passed, \d+ failed/.test(line)) inFailures = false;
+        if (inFailures && failures.length < 12_000) failures += `${line}\n`;
+      }
     };
     child.stdout.on('data', forward(process.stdout));
     child.stderr.on('data', forward(process.stderr));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), tail, seconds: (Date.now() - started) / 1000 }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), tail, failures, seconds: (Date.now() - started) / 1000 }));
     child.on('error', (e) => resolve({ code: 1, tail: String(e), seconds: 0 }));
   });
 }
@@ -45,6 +58,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const report = [];
+const failureReports = [];
 for (const step of steps) {
   if (step.suite && only && !only.has(step.name)) continue;
   if (step.needs && !fs.existsSync(path.join(root, step.needs))) {
@@ -63,12 +77,14 @@ for (const step of steps) {
       skipped += Number(last[3] ?? 0);
     }
     if (r.code !== 0 && (!last || Number(last[2]) === 0)) failed++; // the suite failed outside its tests
+    if (r.failures.trim()) failureReports.push(`--- ${step.name}\n${r.failures.trimEnd()}`);
     report.push(`${step.name}: ${last ? `${last[1]} passed, ${last[2]} failed` : 'no result line'} (exit ${r.code}, ${r.seconds.toFixed(0)} s)`);
   } else {
     if (r.code !== 0) failed++;
     report.push(`${step.name}: ${r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`} (${r.seconds.toFixed(0)} s)`);
   }
 }
+if (failureReports.length) process.stdout.write(`\n=== failures (repeated from above)\n${failureReports.join('\n')}\n`);
 process.stdout.write(`\n=== summary\n${report.map((l) => `  ${l}`).join('\n')}\n`);
 process.stdout.write(`joules: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -179,14 +179,17 @@ suite('Joules: monitored runs (fake NVML, two GPUs)', function () {
   });
 
   test('a click on the status bar opens the panel, which receives samples while a run goes on', async () => {
-    const id = await startRun('python3', [fixture('gpu_user.py'), '5']);
+    // Long enough that three batches (at most one a second) arrive on a loaded 2-core machine
+    // after the panel has opened; the run is stopped as soon as they have.
+    const id = await startRun('python3', [fixture('gpu_user.py'), '60']);
     await waitFor('the run to be measured', () => api.statusBar.mode === 'run');
     const click = api.statusBar.command ?? '';
     assert.equal(click, 'joules.showPanel');
     await vscode.commands.executeCommand(click);
     await waitFor('the panel to exist', () => api.panelCounters() !== undefined);
     const before = api.panelCounters()!.samples;
-    await waitFor('sample batches posted to the panel', () => api.panelCounters()!.samples >= before + 3, 15_000);
+    await waitFor('sample batches posted to the panel', () => api.panelCounters()!.samples >= before + 3, 30_000);
+    await api.runManager.stop(id);
     await api.runManager.waitForEnd(id);
     assert.equal(api.panelCounters()!.rejected, 0, 'the webview accepted every message');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
