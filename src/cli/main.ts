@@ -449,6 +449,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       ? { markers: s.markers.map((m) => ({ label: m.label, tS: round(m.tS, 3), energyJ: round(m.energyJ, 3), ...(m.energySource ? { energySource: m.energySource } : {}) })) }
       : {}),
     ...(s.steps ? { steps: s.steps, jPerStep: round(s.jPerStep ?? 0, 4) } : {}),
+    ...(s.stepPoints?.length ? { stepPoints: s.stepPoints.map((p) => ({ tS: round(p.tS, 3), step: p.step })) } : {}),
     ...(s.tokens ? { tokens: s.tokens, jPerToken: round(s.jPerToken ?? 0, 5) } : {}),
     // The run's waste counted once (overlaps and source lines that refer to telemetry add nothing).
     ...(s.wastedJ !== undefined ? { wastedJ: round(s.wastedJ, 3) } : {}),

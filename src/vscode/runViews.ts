@@ -63,6 +63,8 @@ export function toRunView(record: Pick<RunRecord, 'summary' | 'gpus' | 'samples'
   if (record.summary.findings?.length) view.findings = record.summary.findings.map(toFindingView);
   // `::joules mark` lines: drawn as event lines on the charts.
   if (record.summary.markers?.length) view.markers = record.summary.markers.map((m) => ({ tS: m.tS, label: m.label, kind: 'event' }));
+  // When the run reached its steps: Compare aligns runs "by training step" with these.
+  if (record.summary.stepPoints?.length) view.steps = record.summary.stepPoints;
   if (record.gaps?.length) view.gaps = record.gaps;
   return view;
 }

@@ -8,6 +8,7 @@
  * other as untrusted input.
  */
 import type { FindingSummary } from '../analysis/findings';
+import type { StepPoint } from '../runs/stepPoints';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
@@ -86,11 +87,8 @@ export interface MarkerView {
   kind: 'phase' | 'event';
 }
 
-/** Training step `step` completed at `tS`; lets runs be compared per step. */
-export interface StepPoint {
-  tS: number;
-  step: number;
-}
+/** When the run reached each training step (bounded; see runs/stepPoints.ts). */
+export type { StepPoint } from '../runs/stepPoints';
 
 /**
  * The live figures of a running run, from the host's one live model (src/core/runs/liveFigures.ts):

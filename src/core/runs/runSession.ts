@@ -9,6 +9,7 @@ import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
 import type { MarkerEvent } from './markers';
 import { MarkerScanner, MarkRecorder } from './markers';
+import { StepPoints } from './stepPoints';
 import type { ByteSink } from './output';
 import { OutputRelay } from './output';
 import { execBytesScript } from './commandLine';
@@ -88,6 +89,8 @@ export class RunSession {
   findings: readonly Finding[] = [];
   private energies: GpuEnergy[] = [];
   private elapsedMs = 0;
+  /** performance.now() when `elapsedMs` was last set: the run's time between batches (about 1 s apart). */
+  private elapsedAtPerfMs = performance.now();
   private readonly runPids = new Set<number>();
   /** PIDs seen on a GPU that are not the run's (other users, other jobs). */
   private readonly foreignPids = new Set<number>();
@@ -110,7 +113,7 @@ export class RunSession {
   private readonly marks: MarkRecorder;
   /** The markers as answered when the run ended (the recorder's own list until then). */
   private finalMarkers: RunMarker[] | undefined;
-  private steps = 0;
+  private readonly stepPoints = new StepPoints();
   private tokens = 0;
 
   private constructor(
@@ -261,7 +264,7 @@ export class RunSession {
 
   private onMarker(e: MarkerEvent): void {
     if (e.kind === 'mark') this.marks.mark(e.label);
-    else if (e.kind === 'steps') this.steps += e.count;
+    else if (e.kind === 'steps') this.stepPoints.add((this.elapsedMs + performance.now() - this.elapsedAtPerfMs) / 1000, e.count);
     else this.tokens += e.count;
   }
 
@@ -284,6 +287,7 @@ export class RunSession {
     if (this.ended) return;
     this.energies = energies;
     this.elapsedMs = elapsedMs;
+    this.elapsedAtPerfMs = performance.now();
     this.ingest(batch);
     this.liveModel.observe(this.liveInput());
     const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
@@ -556,7 +560,7 @@ export class RunSession {
       attribution,
       ...(Object.keys(this.errors).length ? { errors: { ...this.errors } } : {}),
       ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
-      ...(this.steps ? { steps: this.steps, jPerStep: figures.energyJ / this.steps } : {}),
+      ...(this.stepPoints.steps ? { steps: this.stepPoints.steps, stepPoints: this.stepPoints.toArray(), jPerStep: figures.energyJ / this.stepPoints.steps } : {}),
       ...(this.tokens ? { tokens: this.tokens, jPerToken: figures.energyJ / this.tokens } : {}),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
       ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),

@@ -1,4 +1,5 @@
 import type { FindingSummary } from '../analysis/findings';
+import type { StepPoint } from './stepPoints';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod, SampleBatch, UnavailableGpu } from '../sampler/types';
 
 /** Lifecycle of a run. `interrupted`: the monitoring process died (VS Code killed) before the run ended. */
@@ -106,6 +107,8 @@ export interface RunSummary {
   markers?: RunMarker[];
   /** Work the run reported (`::joules steps N`, `::joules tokens N`), and energy per unit of it. */
   steps?: number;
+  /** When the run reached its steps, bounded (see stepPoints.ts): Compare aligns runs by step with them. */
+  stepPoints?: StepPoint[];
   tokens?: number;
   jPerStep?: number;
   jPerToken?: number;

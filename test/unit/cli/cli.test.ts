@@ -58,6 +58,19 @@ describe('joules CLI', function () {
     assert.equal(g.avgUtilPct, 100);
   });
 
+  it('`::joules steps` lines give J/step and the time each step was reached (what Compare aligns by step)', () => {
+    const script = 'import time\nfor i in range(6):\n    time.sleep(0.25)\n    print("::joules steps 10", flush=True)\n';
+    const r = joules(['run', '--json', '--store', store, '--', 'python3', '-c', script], { JOULES_NVML_LIBRARY: lib });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { steps?: number; jPerStep?: number; energyJ: number; durationS: number; stepPoints?: Array<{ tS: number; step: number }> };
+    assert.equal(s.steps, 60);
+    assert.ok(Math.abs((s.jPerStep ?? 0) - s.energyJ / 60) < 1e-9);
+    const pts = s.stepPoints ?? [];
+    assert.deepEqual(pts.map((p) => p.step), [10, 20, 30, 40, 50, 60]);
+    for (let i = 1; i < pts.length; i++) assert.ok(pts[i]!.tS > pts[i - 1]!.tS, `step times in order: ${JSON.stringify(pts)}`);
+    assert.ok(pts[5]!.tS <= s.durationS + 0.01 && pts[5]!.tS - pts[0]!.tS > 0.8, `spread over the run: ${JSON.stringify(pts)}`);
+  });
+
   it('run streams the command\'s output and prints a summary', () => {
     const r = joules(['run', '--store', store, '--', 'python3', '-c', 'print("epoch 1 done")'], { JOULES_NVML_LIBRARY: lib });
     assert.equal(r.code, 0);

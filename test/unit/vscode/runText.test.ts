@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../../src/core/runs/types';
 import { GpuAvailability, isGpuUnavailable } from '../../../src/vscode/gpuAvailability';
 import { summaryLine, summaryMarkdown, terminalSummary } from '../../../src/vscode/runText';
-import { toSummaryView } from '../../../src/vscode/runViews';
+import { toRunView, toSummaryView } from '../../../src/vscode/runViews';
 
 const summary: RunSummary = {
   schema: 1, id: 'run-1', name: 'train.py', status: 'failed', startedAt: '2025-01-01T12:00:00.000Z', durationS: 62, exitCode: 3,
@@ -52,5 +52,15 @@ describe('GPU availability', () => {
     a.available(0, 'wattmeter');
     a.available(2, 'run');
     assert.deepEqual(seen, ['unavailable', 'available']);
+  });
+});
+
+describe('stored run as the panel receives it', () => {
+  it('carries the step points, so Compare can align runs by training step', () => {
+    const stepPoints = [{ tS: 1, step: 100 }, { tS: 2, step: 200 }];
+    const view = toRunView({ summary: { ...summary, steps: 200, jPerStep: 190.5, stepPoints }, gpus: [], samples: [] });
+    assert.deepEqual(view.steps, stepPoints);
+    assert.equal(view.summary.jPerStep, 190.5);
+    assert.equal(toRunView({ summary, gpus: [], samples: [] }).steps, undefined);
   });
 });
