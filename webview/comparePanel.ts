@@ -4,14 +4,14 @@
  * user can check whether a change saved energy.
  */
 import type { ExportFormat } from '../src/core/protocol/panel';
-import { alignByStep, compareRuns } from '../src/core/protocol/compare';
+import { alignByStep, compareRuns, distinctRunLabels } from '../src/core/protocol/compare';
 import type { CompareRow } from '../src/core/protocol/compare';
 import { decimateMinMaxColumns } from '../src/core/protocol/decimate';
 import { LineChart } from './charts';
 import type { SeriesSpec } from './charts';
 import { clear, h, td, th } from './dom';
 import { formatClock, formatDuration, formatInt, formatJoules, formatSig, formatWattHours, formatWatts } from '../src/core/units/format';
-import { formatDelta } from './format';
+import { formatDateTime, formatDelta } from './format';
 import type { Column, RunStore } from './runStore';
 import type { Palette } from './theme';
 
@@ -52,6 +52,8 @@ export class ComparePanel {
   private readonly timeRadio: HTMLElement & { checked: boolean };
   private readonly stepRadio: HTMLElement & { checked: boolean; disabled: boolean };
   private stores: RunStore[] = [];
+  /** The runs' names, told apart when two runs share one (see distinctRunLabels). */
+  private labels: string[] = [];
   private align: Alignment = 'time';
   private rows: CompareRow[][] = [];
   private verdictTexts: string[] = [];
@@ -106,6 +108,7 @@ export class ComparePanel {
 
   show(stores: RunStore[]): void {
     this.stores = stores;
+    this.labels = distinctRunLabels(stores.map((s) => s.summary), formatDateTime);
     const stepAvailable = this.stepAvailable();
     this.stepRadio.disabled = !stepAvailable;
     if (!stepAvailable && this.align === 'step') this.align = 'time';
@@ -157,12 +160,16 @@ export class ComparePanel {
     return this.palette.series[i % this.palette.series.length] ?? this.palette.foreground;
   }
 
+  private label(i: number): string {
+    return this.labels[i] ?? this.stores[i]?.summary.name ?? '';
+  }
+
   private renderLegend(): void {
     clear(this.legend);
     this.stores.forEach((s, i) => {
       const sw = h('span', { class: 'swatch', attrs: { 'aria-hidden': 'true' } });
       sw.style.backgroundColor = this.color(i);
-      this.legend.append(h('li', {}, sw, `${s.summary.name}${i === 0 ? ' (baseline)' : ''} · ${formatWattHours(s.summary.energyJ)}`));
+      this.legend.append(h('li', {}, sw, `${this.label(i)}${i === 0 ? ' (baseline)' : ''} · ${formatWattHours(s.summary.energyJ)}`));
     });
   }
 
@@ -185,7 +192,7 @@ export class ComparePanel {
       }
       if (n > 0) xMax = Math.max(xMax, xs[n - 1] as number);
       const points = decimateMinMaxColumns(xs, ysA, n, buckets).map((p) => ({ x: p.x, y: p.y * scale }));
-      return { id: `run${i}`, label: s.summary.name, color: this.color(i), points, width: i === 0 ? 1.5 : 1 };
+      return { id: `run${i}`, label: this.label(i), color: this.color(i), points, width: i === 0 ? 1.5 : 1 };
     });
     for (const s of this.stores) {
       const n = s.total.energyJ.length;
@@ -202,7 +209,7 @@ export class ComparePanel {
     }
     this.powerChart.update(power, { xMin: 0, xMax, yMin: 0 });
     this.energyChart.update(energy, { xMin: 0, xMax, yMin: 0 });
-    const names = this.stores.map((s) => s.summary.name).join(', ');
+    const names = this.stores.map((_s, i) => this.label(i)).join(', ');
     this.powerChart.setAriaLabel(`Total power of ${names} by ${byStep ? 'step' : 'time'}. The table below gives the figures.`);
     this.energyChart.setAriaLabel(`Cumulative energy of ${names} by ${byStep ? 'step' : 'time'}. The table below gives the figures.`);
   }
@@ -213,8 +220,8 @@ export class ComparePanel {
     this.rows = others.map((o) => compareRuns(base.summary, o.summary));
     clear(this.tableHead);
     clear(this.tableBody);
-    const head = h('tr', {}, th('Metric'), th(`${base.summary.name} (baseline)`));
-    for (const o of others) head.append(th(o.summary.name), th(`Change`));
+    const head = h('tr', {}, th('Metric'), th(`${this.label(0)} (baseline)`));
+    others.forEach((_o, i) => head.append(th(this.label(i + 1)), th(`Change`)));
     this.tableHead.append(head);
     // Rows are the union over runs: J/step appears if any pair has it.
     const metrics = [...new Map(this.rows.flat().map((r) => [r.metric, r])).values()];
@@ -232,13 +239,13 @@ export class ComparePanel {
       }
       this.tableBody.append(tr);
     }
-    this.verdictTexts = others.map((o, i) => {
+    this.verdictTexts = others.map((_o, i) => {
       const e = this.rows[i]?.find((r) => r.metric === 'energyJ');
       if (!e || e.delta === undefined) return '';
       const pct = e.deltaPct === undefined ? '' : ` (${Math.abs(e.deltaPct).toFixed(1)} %)`;
       const word = e.delta < 0 ? 'less' : 'more';
-      return e.delta === 0 ? `${o.summary.name} used the same energy as ${base.summary.name}.`
-        : `${o.summary.name} used ${formatJoules(Math.abs(e.delta))}${pct} ${word} energy than ${base.summary.name}.`;
+      return e.delta === 0 ? `${this.label(i + 1)} used the same energy as ${this.label(0)}.`
+        : `${this.label(i + 1)} used ${formatJoules(Math.abs(e.delta))}${pct} ${word} energy than ${this.label(0)}.`;
     });
     clear(this.verdicts);
     for (const v of this.verdictTexts) if (v) this.verdicts.append(h('p', { text: v }));

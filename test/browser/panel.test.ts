@@ -520,5 +520,15 @@ describe('energy panel in Chromium', function () {
 
     await p.page.click('#compare-export-json');
     assert.deepEqual((await p.posted()).filter((m) => m.type === 'export'), [{ type: 'export', runIds: ['run-a', 'run-b'], format: 'json' }]);
+
+    // Two runs of the same script: told apart by their start times, in the verdict, legend and charts.
+    const same = (v: typeof a, id: string): typeof a => ({ ...v, summary: { ...v.summary, id, name: 'train.py' } });
+    await p.post({ type: 'showRuns', view: 'compare', runs: [same(a, 'run-c'), same(b, 'run-d')] } satisfies ToPanel);
+    st = await p.settle();
+    const labels = st.compare.charts.power?.map((d) => d.label) ?? [];
+    assert.equal(labels.length, 2);
+    assert.ok(labels.every((l) => l.startsWith('train.py (')), JSON.stringify(labels));
+    assert.notEqual(labels[0], labels[1]);
+    assert.equal(st.compare.verdicts[0], `${labels[1]} used ${Math.round(saved).toLocaleString('en-US')} J (${((100 * saved) / a.summary.energyJ).toFixed(1)} %) less energy than ${labels[0]}.`);
   });
 });

@@ -107,3 +107,15 @@ export function alignByStep(
   }
   return { xs: outX, ys: outY, length: n };
 }
+
+/**
+ * The names Compare shows for its runs, told apart: two runs of the same script are both "train.py",
+ * and "train.py used 63 J less than train.py" says nothing. A repeated name gets its start time
+ * (`formatStart`, the webview's locale format), and a number if even that repeats.
+ */
+export function distinctRunLabels(runs: readonly Pick<RunSummaryView, 'name' | 'startedAt'>[], formatStart: (iso: string) => string): string[] {
+  const count = (xs: readonly string[], x: string): number => xs.reduce((n, y) => n + (y === x ? 1 : 0), 0);
+  const names = runs.map((r) => r.name);
+  const withTime = runs.map((r, i) => (count(names, r.name) > 1 ? `${r.name} (${formatStart(r.startedAt)})` : names[i] as string));
+  return withTime.map((l, i) => (count(withTime, l) > 1 ? `${l} #${withTime.slice(0, i + 1).filter((x) => x === l).length}` : l));
+}
