@@ -36,6 +36,8 @@ export interface JoulesApi {
   readonly ready: Promise<void>;
   /** Messages the energy panel was sent, once it exists. */
   panelCounters(): Readonly<{ posted: number; samples: number; skippedHidden: number; rejected: number }> | undefined;
+  /** The runs the panel shows (opened or compared); empty while it follows the live run; undefined with no panel. */
+  panelSelection(): readonly string[] | undefined;
 }
 
 let active: { runs: RunManager; ambient: AmbientMeter } | undefined;
@@ -148,7 +150,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
       });
     }, 0);
   });
-  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters };
+  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters, panelSelection: () => panelHost?.selection };
 }
 
 /** The deferred part of activation: disk, worker threads and the analysis, after activate() has returned. */

@@ -51,6 +51,17 @@ export class StatusBar implements vscode.Disposable {
     return typeof c === 'string' ? c : c?.command;
   }
 
+  /** The arguments the click passes (`{ live: true }` during a run: back to the live run). */
+  get commandArguments(): readonly unknown[] {
+    const c = this.item.command;
+    return typeof c === 'string' ? [] : (c?.arguments ?? []);
+  }
+
+  /** What a screen reader announces for the item. */
+  get accessibilityLabel(): string | undefined {
+    return this.item.accessibilityInformation?.label;
+  }
+
   get text(): string {
     return this.shownMode === 'hidden' ? '' : this.shownText;
   }

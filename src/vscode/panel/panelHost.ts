@@ -37,6 +37,11 @@ export class PanelHost implements vscode.Disposable {
 
   /** Opens the panel, or brings it to the front. */
   /** What the session posted and dropped (for the integration tests and the log). */
+  /** The runs the panel shows (opened or compared); empty while it follows the live run. */
+  get selection(): readonly string[] {
+    return this.session.selection;
+  }
+
   get counters(): Readonly<PanelSession['counters']> {
     return this.session.counters;
   }

@@ -65,6 +65,11 @@ export class PanelSession {
 
   constructor(private readonly source: PanelRunSource, private readonly log: PanelLog) {}
 
+  /** The runs opened or compared in the panel; empty while it follows the live run. */
+  get selection(): readonly string[] {
+    return this.selected.slice();
+  }
+
   attach(port: PanelPort): void {
     this.port = port;
   }

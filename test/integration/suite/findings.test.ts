@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
 import type { JoulesApi } from '../../../src/vscode/extension';
 import { requestScreenshot, screenshotsSupported } from '../runner/screenshot';
-import { EXTENSION_ID, fixture, joules, onlyIn, sleep, startRun, waitFor, workspaceDir } from './support';
+import { EXTENSION_ID, fixture, joules, onlyIn, sleep, startWithScenario, waitFor, workspaceDir } from './support';
 
 const SCRIPT = 'findings_train.py';
 
@@ -26,32 +26,6 @@ function joulesDiagnostics(uri: vscode.Uri): vscode.Diagnostic[] {
 
 function codeOf(d: vscode.Diagnostic): string | undefined {
   return typeof d.code === 'object' ? String(d.code.value) : d.code === undefined ? undefined : String(d.code);
-}
-
-/**
- * Starts `args` with the fake NVML library playing `scenario` from the run's first tick: the run's
- * sampler worker loads a fresh copy of the library (so its scenario clock starts at the run's
- * nvmlInit), and the environment is restored as soon as the run has started, so the wattmeter and
- * the other tests keep the suite's scenario.
- */
-async function startWithScenario(scenario: string, command: string, args: string[]): Promise<string> {
-  const lib = process.env.JOULES_NVML_LIBRARY;
-  assert.ok(lib && fs.existsSync(lib), 'gpu mode runs with the fake NVML library');
-  const copy = path.join(os.tmpdir(), `joules-it-nvml-${process.pid}-${Date.now()}.so`);
-  fs.copyFileSync(lib, copy);
-  const saved = { JOULES_NVML_LIBRARY: process.env.JOULES_NVML_LIBRARY, FAKE_NVML_SCENARIO: process.env.FAKE_NVML_SCENARIO };
-  process.env.JOULES_NVML_LIBRARY = copy;
-  process.env.FAKE_NVML_SCENARIO = scenario;
-  try {
-    return await startRun(command, args);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    // Loaded libraries stay mapped: removing the file is safe.
-    fs.rmSync(copy, { force: true });
-  }
 }
 
 suite('Joules: findings in the editor (fake NVML, starved GPU)', function () {

@@ -181,12 +181,21 @@ suite('Joules: monitored runs (fake NVML, two GPUs)', function () {
   test('a click on the status bar opens the panel, which receives samples while a run goes on', async () => {
     // Long enough that three batches (at most one a second) arrive on a loaded 2-core machine
     // after the panel has opened; the run is stopped as soon as they have.
+    // The panel shows a comparison of old runs first: the click must bring it back to the live run.
+    const old = (await api.runsTree.getChildren()).filter((i) => i.run.status !== 'running').slice(0, 2);
+    assert.equal(old.length, 2);
+    await vscode.commands.executeCommand('joules.runs.compare', old[0], old);
+    await waitFor('the comparison in the panel', () => (api.panelSelection()?.length ?? 0) === 2);
     const id = await startRun('python3', [fixture('gpu_user.py'), '60']);
     await waitFor('the run to be measured', () => api.statusBar.mode === 'run');
+    assert.match(api.statusBar.accessibilityLabel ?? '', /^Joules run: (\d+ watts|power not measured yet), [\d,.]+ k?J so far/, 'what a screen reader announces');
+    await waitFor('the screen-reader label with the power', () => /^Joules run: 300 watts, /.test(api.statusBar.accessibilityLabel ?? ''));
     const click = api.statusBar.command ?? '';
     assert.equal(click, 'joules.showPanel');
-    await vscode.commands.executeCommand(click);
+    // What VS Code runs on a click: the item's command with its arguments.
+    await vscode.commands.executeCommand(click, ...api.statusBar.commandArguments);
     await waitFor('the panel to exist', () => api.panelCounters() !== undefined);
+    await waitFor('the panel back on the live run', () => api.panelSelection()?.length === 0);
     const before = api.panelCounters()!.samples;
     await waitFor('sample batches posted to the panel', () => api.panelCounters()!.samples >= before + 3, 30_000);
     await api.runManager.stop(id);

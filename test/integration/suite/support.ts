@@ -1,6 +1,7 @@
 // Shared helpers of the Joules integration suite (runs inside the extension host).
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { JoulesApi } from '../../../src/vscode/extension';
@@ -106,4 +107,30 @@ export function liveGroupMembers(pgid: number): number[] {
     }
   }
   return out;
+}
+
+/**
+ * Starts `args` with the fake NVML library playing `scenario` from the run's first tick: the run's
+ * sampler worker loads a fresh copy of the library (so its scenario clock starts at the run's
+ * nvmlInit), and the environment is restored as soon as the run has started, so the wattmeter and
+ * the other tests keep the suite's scenario.
+ */
+export async function startWithScenario(scenario: string, command: string, args: string[]): Promise<string> {
+  const lib = process.env.JOULES_NVML_LIBRARY;
+  assert.ok(lib && fs.existsSync(lib), 'gpu mode runs with the fake NVML library');
+  const copy = path.join(os.tmpdir(), `joules-it-nvml-${process.pid}-${Date.now()}.so`);
+  fs.copyFileSync(lib, copy);
+  const saved = { JOULES_NVML_LIBRARY: process.env.JOULES_NVML_LIBRARY, FAKE_NVML_SCENARIO: process.env.FAKE_NVML_SCENARIO };
+  process.env.JOULES_NVML_LIBRARY = copy;
+  process.env.FAKE_NVML_SCENARIO = scenario;
+  try {
+    return await startRun(command, args);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    // Loaded libraries stay mapped: removing the file is safe.
+    fs.rmSync(copy, { force: true });
+  }
 }

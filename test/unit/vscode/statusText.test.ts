@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { LiveStatus } from '../../../src/core/runs/types';
 import type { GpuInfo } from '../../../src/core/sampler/types';
-import { ambientRows, ambientText, ambientTooltip, isIdleSample, noGpuTooltip, runText, runTooltip, wasteReason } from '../../../src/vscode/statusText';
+import { ambientRows, ambientText, ambientTooltip, isIdleSample, noGpuTooltip, runAccessibility, runText, runTooltip, wasteReason } from '../../../src/vscode/statusText';
 
 const FIGURE_SPACE = '\u2007';
 
@@ -98,5 +98,13 @@ describe('no-GPU tooltip', () => {
     const md = noGpuTooltip('NVML could not be loaded. Tried: libnvidia-ml.so.1');
     assert.match(md, /NVML could not be loaded/);
     assert.match(md, /\(command:joules\.replayDemo\)/);
+  });
+});
+
+describe('wattmeter screen-reader label', () => {
+  it('says the live power and energy in words, and the waste reason when there is one', () => {
+    assert.equal(runAccessibility({ powerW: 412.4, energyJ: 38_100 }, undefined), 'Joules run: 412 watts, 38.1 kJ so far');
+    assert.equal(runAccessibility({ powerW: undefined, energyJ: 0 }, undefined), 'Joules run: power not measured yet, 0.0 J so far');
+    assert.equal(runAccessibility({ powerW: 80, energyJ: 640 }, 'GPU 0 idle for 12 s'), 'Joules run: 80 watts, 640 J so far; GPU 0 idle for 12 s');
   });
 });
