@@ -1,6 +1,6 @@
 // The real webview bundle (dist/webview/panel.js) in headless Chromium under the real CSP, fed
 // protocol messages built from the recorded H200 trace.
-import { formatJoules, formatPct } from '../../src/core/units/format';
+import { formatJoules, formatPct, formatSig } from '../../src/core/units/format';
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { FromPanel, RunView, ToPanel } from '../../src/core/protocol/panel';
@@ -485,6 +485,9 @@ describe('energy panel in Chromium', function () {
     await p.post({ type: 'init', history: [a.summary, b.summary] } satisfies ToPanel);
     await p.page.click('vscode-tab-header[data-tab="history"]');
     await p.settle();
+    // History's J/step column: the run's energy over the steps it reported.
+    const jPerStepCells = await p.page.$$eval('tr[data-run] td:last-child', (tds) => tds.map((t) => t.textContent));
+    assert.deepEqual([...jPerStepCells].sort(), [formatSig(a.summary.energyJ / 300), formatSig(b.summary.energyJ / 300)].sort());
     await p.page.click('vscode-checkbox[data-run="run-a"]');
     await p.page.click('vscode-checkbox[data-run="run-b"]');
     await p.page.click('#compare-selected');
