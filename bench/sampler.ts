@@ -8,7 +8,8 @@
  * 2. Spawning `nvidia-smi --query-gpu=...` per poll (or `true` where there is no nvidia-smi).
  * 3. The real owner: a monitored run (RunSession: worker, batches, store, attribution, live
  *    figures) of `sleep`, with ring sampling (the default) and with 10 Hz ticking, whole-process
- *    CPU above an idle baseline over the steady part of the run.
+ *    CPU above an idle baseline over the steady part of the run; then ring sampling with the loop
+ *    on the owner's thread instead of a worker (what the CLI does).
  * Every figure is measured on all the GPUs NVML lists here; nothing is scaled from one GPU.
  *
  * Without a GPU, `npm run bench:sampler` points it at the fake NVML library with 8 GPUs and says so.
@@ -57,11 +58,11 @@ function findOnPath(cmd: string): string | undefined {
 }
 
 /** Whole-process CPU (% of one core) of a monitored `sleep`, above idle, after its first 2 s. */
-async function ownerRun(powerRing: 'auto' | 'off', idlePctOfCore: number, workerFile: string | undefined): Promise<{ pct: number; samples: number; points: number }> {
+async function ownerRun(powerRing: 'auto' | 'off', idlePctOfCore: number, workerFile: string | undefined, thread: 'worker' | 'main' = 'worker'): Promise<{ pct: number; samples: number; points: number }> {
   const store = new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'joules-bench-')));
   const session = await RunSession.start(
     { command: 'sleep', args: [String(RUN_S + 2)], cwd: os.tmpdir() },
-    { store, sampler: { backend: { kind: 'nvml' }, intervalMs: 100, powerRing, ...(workerFile ? { workerFile } : {}) } },
+    { store, sampler: { backend: { kind: 'nvml' }, intervalMs: 100, powerRing, thread, ...(workerFile ? { workerFile } : {}) } },
   );
   let samples = 0;
   let points = 0;
@@ -131,12 +132,16 @@ async function main(): Promise<void> {
   const workerFile = fs.existsSync(path.join(__dirname, 'samplerWorker.js')) ? path.join(__dirname, 'samplerWorker.js') : undefined;
   const ringRun = ringOk ? await ownerRun('auto', idlePct, workerFile) : undefined;
   const tickRun = await ownerRun('off', idlePct, workerFile);
+  // The CLI's choice: the same loop on the owner's own thread (no second thread waking up).
+  const mainRun = await ownerRun(ringOk ? 'auto' : 'off', idlePct, workerFile, 'main');
   const line = (label: string, r: { pct: number; samples: number; points: number }): void =>
     console.log(`${label.padEnd(44)} ${r.pct.toFixed(3).padStart(7)} % of a core above idle; ${(r.samples / RUN_S).toFixed(0)} samples/s, ${(r.points / RUN_S).toFixed(0)} power points/s (${gpus} GPUs, ${RUN_S} s steady)`);
   if (ringRun) line('monitored run, ring sampling (default)', ringRun);
   line('monitored run, ticking at 10 Hz', tickRun);
+  line(`monitored run, ${ringOk ? 'ring sampling' : 'ticking'} on the owner's thread`, mainRun);
   console.log(`ratio-vs-spawn ${ratioWall.toFixed(0)}`);
   if (ringRun) console.log(`ring-vs-tick-process-cpu ${(ringRun.pct / Math.max(1e-6, tickRun.pct)).toFixed(2)}`);
+  console.log(`main-thread-vs-worker-process-cpu ${(mainRun.pct / Math.max(1e-6, (ringRun ?? tickRun).pct)).toFixed(2)}`);
   console.log(`process-cpu-pct ${(ringRun ?? tickRun).pct.toFixed(4)}`);
 }
 

@@ -106,7 +106,7 @@ export class MarkRecorder {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.inFlight) await this.inFlight;
-    if (this.waiting.length) await this.readNow();
+    if (this.waiting.length) await this.readNow(false);
     return this.markers;
   }
 
@@ -114,17 +114,18 @@ export class MarkRecorder {
     if (this.inFlight || this.timer) return;
     const wait = this.lastRequestMs + this.minReadIntervalMs - this.opts.nowMs();
     if (wait <= 0) {
-      void this.readNow();
+      void this.readNow(true);
       return;
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.readNow();
+      void this.readNow(false);
     }, wait);
     this.timer.unref();
   }
 
-  private readNow(): Promise<void> {
+  /** `askedByMark`: the one waiting mark arrived after a quiet spell and asked for this read itself. */
+  private readNow(askedByMark: boolean): Promise<void> {
     const batch = this.waiting;
     this.waiting = [];
     this.lastRequestMs = this.opts.nowMs();
@@ -140,7 +141,9 @@ export class MarkRecorder {
       const now = { atMs: this.opts.nowMs(), tMs: read.elapsedMs, energyJ: this.opts.energyJ(read) };
       batch.forEach((w, i) => {
         // The mark that asked for this read (the first, when nothing was recent) is the read itself.
-        if (i === 0 && w.atMs >= this.lastRequestMs - 1 && batch.length === 1) {
+        // Known by how the read started, not by comparing clocks: a GC pause between the mark and
+        // the read's start once made the first mark of a burst "interpolated".
+        if (i === 0 && askedByMark && batch.length === 1) {
           this.markers.push({ label: w.label, tS: now.tMs / 1000, energyJ: now.energyJ, energySource: 'counter' });
           return;
         }

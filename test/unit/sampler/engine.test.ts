@@ -131,6 +131,31 @@ describe('sampler worker thread', () => {
     assert.ok(Math.abs(j - 9615.0) / 9615.0 < 0.005, `${j} J`);
   });
 
+  it('on the owner\'s thread (the CLI): the same batches, marks and final energy as in the worker', async () => {
+    const run = async (thread: 'worker' | 'main'): Promise<{ samples: number; energyJ: number; mark: number; batches: number }> => {
+      const sampler = await WorkerSampler.start({ backend: { kind: 'replay', tracePath: TRACE, speed: Infinity }, intervalMs: 100, thread });
+      let samples = 0;
+      let batches = 0;
+      sampler.onBatch((b) => {
+        batches++;
+        samples += b.samples.length;
+      });
+      const mark = await sampler.mark();
+      await new Promise<void>((resolve) => sampler.onReplayEnded(resolve));
+      const fin = await sampler.finish();
+      samples += fin.batch.samples.length;
+      return { samples, energyJ: fin.energies[0]!.energyMillijoules / 1000, mark: mark.elapsedMs, batches };
+    };
+    const worker = await run('worker');
+    const main = await run('main');
+    assert.equal(main.samples, worker.samples);
+    assert.ok(Math.abs(main.energyJ - 9615.0) < 9615 * 0.005, `${main.energyJ} J`);
+    assert.equal(main.energyJ, worker.energyJ);
+    assert.ok(main.batches >= 25 && main.batches <= 31, `${main.batches} batches`);
+    assert.ok(main.mark >= 0);
+    await assert.rejects(WorkerSampler.start({ backend: { kind: 'replay', tracePath: '/nonexistent/trace.jsonl', speed: 1 }, thread: 'main' }), /nonexistent/);
+  });
+
   it('rejects an interval outside 20 ms - 10 s with a clear error', async () => {
     await assert.rejects(WorkerSampler.start({ backend: { kind: 'replay', tracePath: TRACE, speed: 1 }, intervalMs: 5 }), /20-10000 ms/);
   });
