@@ -138,9 +138,18 @@ interface Series {
   cumUtil: number[];
   /** End of the series' coverage (ms): the exit or the last sample. */
   endMs: number;
+  /** Median spacing of the series' points (ms), computed once: gaps and span ends are measured in it. */
+  dtMs: number;
+  /** Width of the buckets the points average (ms); 0 when each point is one sample. */
+  bucketMs: number;
 }
 
-function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[], endMs: number): Series {
+/**
+ * `sampleIntervalMs`: the sampler's median interval when the points are buckets of samples (see
+ * boundedSeries.ts); the exit is covered when it lies within two sampler ticks of the last sample,
+ * as for the samples themselves.
+ */
+function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[], endMs: number, buckets?: { bucketMs: number; sampleIntervalMs: number }): Series {
   const t = samples.map((s) => s.tMs);
   const n = samples.length;
   const withCounter = samples.filter((s) => s.energyMillijoules !== undefined).length;
@@ -183,8 +192,9 @@ function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[
   const lastT = t[n - 1] ?? 0;
   // The sampler may stop a little before the exit; extend the coverage only by a couple of ticks.
   const dtMs = medianDtMs(t);
-  const coveredEndMs = endMs > lastT && endMs - lastT <= 2 * dtMs ? endMs : lastT;
-  return { gpu, info, samples, t, cumJ, cumUtil, endMs: coveredEndMs };
+  const tickMs = buckets?.sampleIntervalMs ?? dtMs;
+  const coveredEndMs = endMs > lastT && endMs - lastT <= 2 * tickMs ? endMs : lastT;
+  return { gpu, info, samples, t, cumJ, cumUtil, endMs: coveredEndMs, dtMs, bucketMs: buckets?.bucketMs ?? 0 };
 }
 
 function medianDtMs(t: number[]): number {
@@ -247,7 +257,9 @@ function median(values: number[]): number | undefined {
 
 function percentile(values: number[], pct: number): number | undefined {
   if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
+  // A typed copy sorts numerically without a comparator call per step; the series it comes from
+  // is bounded (see boundedSeries.ts), so the copy is too.
+  const sorted = Float64Array.from(values).sort();
   const pos = (pct / 100) * (sorted.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
@@ -275,7 +287,7 @@ interface RawSpan {
 function runsOf(s: Series, pred: (x: GpuSample) => boolean, from = 0): RawSpan[] {
   const out: RawSpan[] = [];
   const n = s.samples.length;
-  const dt = medianDtMs(s.t);
+  const dt = s.dtMs;
   const gapMs = Math.max(2000, 5 * dt);
   let i = from;
   while (i < n) {
