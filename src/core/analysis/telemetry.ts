@@ -140,8 +140,6 @@ interface Series {
   endMs: number;
   /** Median spacing of the series' points (ms), computed once: gaps and span ends are measured in it. */
   dtMs: number;
-  /** Width of the buckets the points average (ms); 0 when each point is one sample. */
-  bucketMs: number;
 }
 
 /**
@@ -149,7 +147,7 @@ interface Series {
  * boundedSeries.ts); the exit is covered when it lies within two sampler ticks of the last sample,
  * as for the samples themselves.
  */
-function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[], endMs: number, buckets?: { bucketMs: number; sampleIntervalMs: number }): Series {
+function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[], endMs: number, buckets?: { sampleIntervalMs: number }): Series {
   const t = samples.map((s) => s.tMs);
   const n = samples.length;
   const withCounter = samples.filter((s) => s.energyMillijoules !== undefined).length;
@@ -194,7 +192,7 @@ function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[
   const dtMs = medianDtMs(t);
   const tickMs = buckets?.sampleIntervalMs ?? dtMs;
   const coveredEndMs = endMs > lastT && endMs - lastT <= 2 * tickMs ? endMs : lastT;
-  return { gpu, info, samples, t, cumJ, cumUtil, endMs: coveredEndMs, dtMs, bucketMs: buckets?.bucketMs ?? 0 };
+  return { gpu, info, samples, t, cumJ, cumUtil, endMs: coveredEndMs, dtMs };
 }
 
 function medianDtMs(t: number[]): number {
