@@ -123,6 +123,11 @@ export interface FindingEvidence {
   throttledShareOfBusyPct?: number;
   smClockMhz?: number;
   temperatureC?: number;
+  /**
+   * Set when the run was too long to analyse sample by sample: the width (s) of the time buckets
+   * whose averages the detectors saw (see boundedSeries.ts). Times are then bucket edges.
+   */
+  bucketS?: number;
 }
 
 /** One stretch of run time a finding is about, seconds since the run started (`endS` exclusive). */

@@ -11,8 +11,8 @@ import { toFindingSummary } from './findings';
 import { analyzePythonSource, loadPythonParser } from './pythonSource';
 import type { Thresholds } from './telemetry';
 import type { RunActivity } from './telemetry';
-import { GpuColumns } from './sampleColumns';
-import { analyzeTelemetryColumns, analyzeTelemetryWithActivity } from './telemetry';
+import { BoundedGpuSeries, MAX_POINTS_PER_GPU } from './boundedSeries';
+import { analyzeTelemetryColumns, analyzeTelemetryWithActivity, DEFAULT_THRESHOLDS } from './telemetry';
 
 /** A run's samples in memory, for {@link analyzeRun}. */
 export interface RunSamples {
@@ -50,6 +50,8 @@ export interface AnalyzeRunOptions {
   /** Bounds on the Python files read beside the script (its local imports live there). */
   maxFiles?: number;
   maxBytes?: number;
+  /** Points per GPU the detectors see at most (default {@link MAX_POINTS_PER_GPU}); past it, averages. */
+  maxPointsPerGpu?: number;
 }
 
 /** Architectures with bf16 tensor cores (Ampere and newer). */
@@ -60,21 +62,24 @@ const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv
 
 /**
  * Findings of a stored run, reading its samples file as a stream and building each run GPU's
- * series once (other GPUs' samples are dropped as they are read). Runs wherever it is called: the
+ * series once (other GPUs' samples are dropped as they are read), in memory bounded whatever the
+ * run's length (see boundedSeries.ts). Runs wherever it is called: the
  * extension and the CLI call it in a worker thread (see analysisClient.ts).
  */
 export async function analyzeStoredRun(input: AnalysisInput, options: AnalyzeRunOptions = {}, stats: ReadStats = newReadStats()): Promise<RunAnalysis> {
-  // Size the columns from the file (a stored sample takes about 80 bytes): doubling from small
-  // would hold up to twice the memory at the end of a day-long run.
+  // Size the columns from the file (a stored sample takes about 80 bytes), up to the cap on points
+  // per GPU: past it the samples are averaged into buckets (boundedSeries.ts), whatever the length.
   let fileBytes = 0;
   try {
     fileBytes = fs.statSync(input.samplesFile).size;
   } catch {
     fileBytes = 0;
   }
-  const perGpu = Math.ceil((fileBytes / 70 / Math.max(1, input.gpus.length)) * 1.05) + 16;
-  const sources = new Map<number, GpuColumns>();
-  for (const g of new Set(input.runGpus)) sources.set(g, new GpuColumns(g, perGpu));
+  const maxPoints = options.maxPointsPerGpu ?? MAX_POINTS_PER_GPU;
+  const perGpu = Math.min(maxPoints, Math.ceil((fileBytes / 70 / Math.max(1, input.gpus.length)) * 1.05) + 16);
+  const sources = new Map<number, BoundedGpuSeries>();
+  const classes = { ...DEFAULT_THRESHOLDS, ...definedOnly(options.thresholds) };
+  for (const g of new Set(input.runGpus)) sources.set(g, new BoundedGpuSeries(g, maxPoints, perGpu, classes));
   const afterRunSamples: GpuSample[] = [];
   try {
     await streamSampleRows(
@@ -137,6 +142,13 @@ export async function withSource(telemetry: TelemetryAnalysis, run: Pick<RunSamp
     findings = correlate(telemetry.findings, sites, bf16, activity);
   }
   return { findings, summaries: findings.map(toFindingSummary), telemetry };
+}
+
+/** The thresholds that are set (an explicit undefined keeps the default, as in telemetry.ts). */
+function definedOnly(t: Partial<Thresholds> | undefined): Partial<Thresholds> {
+  const out: Partial<Thresholds> = {};
+  for (const [k, v] of Object.entries(t ?? {})) if (v !== undefined) Object.assign(out, { [k]: v });
+  return out;
 }
 
 /** Split samples per GPU, each in time order: the shape {@link analyzeRun} takes. */

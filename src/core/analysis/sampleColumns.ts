@@ -18,6 +18,7 @@ type F32Field = (typeof F32_FIELDS)[number];
 /** Where each kept field sits in a store row (SAMPLE_COLUMNS order). */
 const F64_AT = F64_FIELDS.map((f) => SAMPLE_COLUMNS.indexOf(f));
 const F32_AT = F32_FIELDS.map((f) => SAMPLE_COLUMNS.indexOf(f));
+const GPU_AT = SAMPLE_COLUMNS.indexOf('gpu');
 
 export class GpuColumns implements GpuSeriesSource {
   private f64: Record<F64Field, Float64Array>;
@@ -27,6 +28,8 @@ export class GpuColumns implements GpuSeriesSource {
   constructor(
     readonly gpu: number,
     initialCapacity = 4096,
+    /** Growth stops here (the capacity never doubles past it); pushing more is the caller's error. */
+    private readonly maxCapacity = Infinity,
   ) {
     this.f64 = Object.fromEntries(F64_FIELDS.map((f) => [f, new Float64Array(initialCapacity)])) as Record<F64Field, Float64Array>;
     this.f32 = Object.fromEntries(F32_FIELDS.map((f) => [f, new Float32Array(initialCapacity)])) as Record<F32Field, Float32Array>;
@@ -64,8 +67,17 @@ export class GpuColumns implements GpuSeriesSource {
     return this.f32.powerMilliwatts[i]!;
   }
 
+  /** Sample `i` as a store row (SAMPLE_COLUMNS order) into `out`; NaN for the fields not kept. */
+  rowAt(i: number, out: Float64Array): void {
+    out.fill(Number.NaN);
+    out[GPU_AT] = this.gpu;
+    for (let k = 0; k < F64_FIELDS.length; k++) out[F64_AT[k]!] = this.f64[F64_FIELDS[k]!][i]!;
+    for (let k = 0; k < F32_FIELDS.length; k++) out[F32_AT[k]!] = this.f32[F32_FIELDS[k]!][i]!;
+  }
+
   private grow(): void {
-    const cap = this.f64.tMs.length * 2;
+    const cap = Math.min(this.f64.tMs.length * 2, this.maxCapacity);
+    if (cap <= this.f64.tMs.length) throw new Error(`GpuColumns: over its ${this.maxCapacity} samples`);
     for (const f of F64_FIELDS) {
       const a = new Float64Array(cap);
       a.set(this.f64[f]);

@@ -138,9 +138,16 @@ interface Series {
   cumUtil: number[];
   /** End of the series' coverage (ms): the exit or the last sample. */
   endMs: number;
+  /** Median spacing of the series' points (ms), computed once: gaps and span ends are measured in it. */
+  dtMs: number;
 }
 
-function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[], endMs: number): Series {
+/**
+ * `sampleIntervalMs`: the sampler's median interval when the points are buckets of samples (see
+ * boundedSeries.ts); the exit is covered when it lies within two sampler ticks of the last sample,
+ * as for the samples themselves.
+ */
+function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[], endMs: number, buckets?: { sampleIntervalMs: number }): Series {
   const t = samples.map((s) => s.tMs);
   const n = samples.length;
   const withCounter = samples.filter((s) => s.energyMillijoules !== undefined).length;
@@ -183,8 +190,9 @@ function buildSeries(gpu: number, info: GpuInfo | undefined, samples: GpuSample[
   const lastT = t[n - 1] ?? 0;
   // The sampler may stop a little before the exit; extend the coverage only by a couple of ticks.
   const dtMs = medianDtMs(t);
-  const coveredEndMs = endMs > lastT && endMs - lastT <= 2 * dtMs ? endMs : lastT;
-  return { gpu, info, samples, t, cumJ, cumUtil, endMs: coveredEndMs };
+  const tickMs = buckets?.sampleIntervalMs ?? dtMs;
+  const coveredEndMs = endMs > lastT && endMs - lastT <= 2 * tickMs ? endMs : lastT;
+  return { gpu, info, samples, t, cumJ, cumUtil, endMs: coveredEndMs, dtMs };
 }
 
 function medianDtMs(t: number[]): number {
@@ -247,7 +255,9 @@ function median(values: number[]): number | undefined {
 
 function percentile(values: number[], pct: number): number | undefined {
   if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
+  // A typed copy sorts numerically without a comparator call per step; the series it comes from
+  // is bounded (see boundedSeries.ts), so the copy is too.
+  const sorted = Float64Array.from(values).sort();
   const pos = (pct / 100) * (sorted.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
@@ -275,7 +285,7 @@ interface RawSpan {
 function runsOf(s: Series, pred: (x: GpuSample) => boolean, from = 0): RawSpan[] {
   const out: RawSpan[] = [];
   const n = s.samples.length;
-  const dt = medianDtMs(s.t);
+  const dt = s.dtMs;
   const gapMs = Math.max(2000, 5 * dt);
   let i = from;
   while (i < n) {
@@ -951,6 +961,23 @@ export interface GpuSeriesSource {
   powerMilliwatts(i: number): number;
   /** The samples at or before `endMs`, as objects, in time order. */
   toSamples(endMs: number): GpuSample[];
+  /**
+   * Set once the source averages its samples into buckets (boundedSeries.ts): then its points are
+   * buckets, `toSamples` returns one per bucket, and the GPU's energy comes from here.
+   */
+  buckets?(): SeriesBuckets | undefined;
+}
+
+/** How a source's points average its samples; see boundedSeries.ts. */
+export interface SeriesBuckets {
+  /** Width of the buckets (ms). */
+  bucketMs: number;
+  /** The sampler's median interval (ms): the exit is covered within two of them of the last sample. */
+  sampleIntervalMs: number;
+  /** Samples averaged into the buckets. */
+  samples: number;
+  /** The GPU's energy to the exit (J), as {@link sourceEnergyJ} gives it over the samples. */
+  energyJ(endMs: number): number;
 }
 
 /** Like {@link RunTelemetry}, with each GPU's samples in a compact source instead of objects. */
@@ -1017,26 +1044,44 @@ export function analyzeTelemetryColumns(input: ColumnarTelemetry, thresholds?: P
   const order = [...new Set(input.runGpus)].sort((a, b) => a - b);
   let runEnergyJ = 0;
   const present: number[] = [];
+  const exactJ = new Map<number, number>();
   for (const gpu of order) {
     const src = input.sources.get(gpu);
     if (!src) continue;
-    const { energyJ: e, samples } = sourceEnergyJ(src, input.endMs);
+    const buckets = src.buckets?.();
+    const { energyJ: e, samples } = buckets ? { energyJ: buckets.energyJ(input.endMs), samples: buckets.samples } : sourceEnergyJ(src, input.endMs);
     if (samples === 0) continue;
     present.push(gpu);
+    exactJ.set(gpu, e);
     runEnergyJ += e;
   }
   const totals: RunTotals = { runEnergyJ, runDurationS: input.endMs / 1000 };
   const findings: DetectedFinding[] = [];
   const ctxs: GpuContext[] = [];
   for (const gpu of present) {
-    const samples = input.sources.get(gpu)!.toSamples(input.endMs);
+    const src = input.sources.get(gpu)!;
+    const buckets = src.buckets?.();
+    const samples = src.toSamples(input.endMs);
     const info = input.gpus.find((g) => g.index === gpu);
-    const ctx = makeContext(buildSeries(gpu, info, samples, input.endMs), th);
-    for (const f of detectOne(input, ctx, totals)) findings.push(f);
+    const ctx = makeContext(buildSeries(gpu, info, samples, input.endMs, buckets), th);
+    // The buckets' energy is the samples' up to float rounding: report the GPU's figure as the run's.
+    if (buckets) ctx.gpuEnergyJ = exactJ.get(gpu) ?? ctx.gpuEnergyJ;
+    for (const f of detectOne(input, ctx, totals)) findings.push(buckets ? withBucketNote(f, buckets) : f);
     // Keep what the activity needs, not the series (its samples go with this iteration).
     ctxs.push({ ...ctx, s: { ...ctx.s, samples: [], t: [], cumJ: [], cumUtil: [] } });
   }
   return { findings: identify(findings), activity: activityOf({ ctxs, totals }) };
+}
+
+/**
+ * A finding measured on buckets says so where it says how its figures were computed: its times
+ * are bucket edges, and a dip shorter than a bucket shows only in the bucket's mean.
+ */
+function withBucketNote(f: DetectedFinding, buckets: SeriesBuckets): DetectedFinding {
+  const note =
+    `Measured on ${fmtS(buckets.bucketMs / 1000)} averages of the samples (the run has ${buckets.samples.toLocaleString('en-US')} samples of this GPU; ` +
+    'longer runs are analysed on wider averages, so memory stays bounded); energies between bucket edges are exact.';
+  return { ...f, wastedMethod: `${f.wastedMethod} ${note}`, evidence: { ...f.evidence, bucketS: round(buckets.bucketMs / 1000, 3) } };
 }
 
 /**
