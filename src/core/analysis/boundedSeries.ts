@@ -14,8 +14,8 @@ import type { GpuSeriesSource, SeriesBuckets } from './telemetry';
  * doubles and neighbours merge. A cell holds one bucket, or two when the GPU's class (idle, low,
  * busy: telemetry.ts) changes in it: the second starts at the first sample of the new class, so
  * the edges of idle and starved stretches stay sample times. A bucket is one point for the
- * detectors, starting at its first sample and covering up to the next bucket's first sample: its
- * majority class with that class's time-weighted mean util and power, mean SM clock, peak memory
+ * detectors, starting at its first sample and covering up to the next bucket's first sample: the
+ * time-weighted mean util of all its samples, its majority class's mean power, mean SM clock, peak memory
  * and temperature, each clock-event bit the detectors read when set for at least half the
  * bucket's time, the last power limit. Its energy reading is the cumulative energy at its first
  * sample, from the hardware counter (missing readings interpolated between neighbours, as
@@ -69,11 +69,11 @@ export interface UtilClasses {
 }
 
 /**
- * The buckets' columns. A bucket reads as its majority class (by time): its util and power are
- * the means over that class's samples. A mean over the whole bucket would not do: a bucket a third
- * starved and two thirds busy averages above the starved threshold, so every low stretch would
- * lose its edge buckets (12 % of the starved time of a 10 s stall on 1.6 s buckets); by majority
- * an edge goes either way, by at most half a bucket.
+ * The buckets' columns. A bucket's util is the mean over all its samples: the detectors classify
+ * on a util window (telemetry.ts), and a starved loop's ticks alternate between 0 % and 40-60 %,
+ * so the majority class's mean (40-60 %) would turn a long starved loop busy on buckets. Edges stay
+ * sharp all the same: a bucket splits at the first change of class in its cell. Its power is its
+ * majority class's mean, so an idle bucket reads the idle power the idle floor is taken from.
  */
 class BucketColumns {
   readonly startMs: Float64Array;
@@ -195,7 +195,13 @@ class BucketColumns {
     const base = i * PER_BUCKET;
     const cls = this.majority(i);
     const at = base + cls * CLASS_FIELDS;
-    if (c[at + 2]! > 0) s.utilGpuPct = c[at + 1]! / c[at + 2]!;
+    let utilSum = 0;
+    let utilMs = 0;
+    for (let k = IDLE; k <= NONE; k++) {
+      utilSum += c[base + k * CLASS_FIELDS + 1]!;
+      utilMs += c[base + k * CLASS_FIELDS + 2]!;
+    }
+    if (utilMs > 0) s.utilGpuPct = utilSum / utilMs;
     let powerSum = c[at + 3]!;
     let powerMs = c[at + 4]!;
     if (!(powerMs > 0)) {

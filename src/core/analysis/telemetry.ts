@@ -5,7 +5,10 @@
  * - A sample covers the time from its `tMs` to the next sample's: NVML's utilization lags the
  *   kernels by up to one utilization period, so a stretch of low samples ends at the first busy one.
  * - idle sample: GpuIdle clock-event bit set, or util <= `idleUtilPct`.
- * - low sample: idle, or util <= `starvedUtilPct`. busy sample: util > `starvedUtilPct`.
+ * - low sample: idle, or util <= `starvedUtilPct`, or the time-weighted util over the
+ *   `utilWindowS` window centred on the sample <= `starvedWindowUtilPct`; busy sample: any other
+ *   sample with a util reading. A starved loop's samples alternate between 0 % and bursts of
+ *   40-60 %: the window sees its duty cycle, so the loop is one starved stretch, not fragments.
  * - first kernel: the first sample with util > `idleUtilPct`. Everything before it (imports, CUDA
  *   initialisation, data set-up) is the start-up; low time after it is idle or starved time.
  * - A low stretch is "starved" when the GPU did measurable work in it (avg util >= `starvedMinUtilPct`)
@@ -41,8 +44,17 @@ export interface RunTelemetry {
 export interface Thresholds {
   /** A sample at or below this util is idle. */
   idleUtilPct: number;
-  /** A sample at or below this util is low (idle or starved); above it, busy. */
+  /** A sample at or below this util is low (idle or starved), whatever its neighbours. */
   starvedUtilPct: number;
+  /** A sample is also low when the mean util over the window centred on it is at or below this. */
+  starvedWindowUtilPct: number;
+  /** Width of that window (s). */
+  utilWindowS: number;
+  /**
+   * The util a fed loop reaches, the reference of the starved waste: NVML's util is the share of
+   * time a kernel was running, so 100 % is a GPU that always has a kernel queued.
+   */
+  fedUtilPct: number;
   /** A low stretch with at least this average util did measurable work: starved, not idle. */
   starvedMinUtilPct: number;
   /** A low stretch whose median power exceeds the idle floor by max(W, fraction x floor) is starved. */
@@ -82,6 +94,12 @@ export interface Thresholds {
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = Object.freeze({
   idleUtilPct: 0,
   starvedUtilPct: 20,
+  // Starved loops measured at 10-22 % util per epoch (H200 13.8 %, H100 18.9-21.7 %, README),
+  // their fed versions at 36-66 % per epoch, start-up included: 30 % lies between. A 2 s window
+  // spans several steps of such loops, so its mean stays near the loop's duty cycle.
+  starvedWindowUtilPct: 30,
+  utilWindowS: 2,
+  fedUtilPct: 100,
   starvedMinUtilPct: 1,
   starvedPowerMarginW: 25,
   starvedPowerMarginFraction: 0.2,
@@ -282,7 +300,7 @@ interface RawSpan {
  * does not match (its time is the end), or at a sampling gap (the last matching tick plus one
  * median interval), or at the series' end.
  */
-function runsOf(s: Series, pred: (x: GpuSample) => boolean, from = 0): RawSpan[] {
+function runsOf(s: Series, pred: (x: GpuSample, i: number) => boolean, from = 0): RawSpan[] {
   const out: RawSpan[] = [];
   const n = s.samples.length;
   const dt = s.dtMs;
@@ -290,7 +308,7 @@ function runsOf(s: Series, pred: (x: GpuSample) => boolean, from = 0): RawSpan[]
   let i = from;
   while (i < n) {
     const x = s.samples[i];
-    if (x === undefined || !pred(x)) {
+    if (x === undefined || !pred(x, i)) {
       i++;
       continue;
     }
@@ -298,7 +316,7 @@ function runsOf(s: Series, pred: (x: GpuSample) => boolean, from = 0): RawSpan[]
     let end: number | undefined;
     while (i < n) {
       const y = s.samples[i];
-      if (y === undefined || !pred(y)) {
+      if (y === undefined || !pred(y, i)) {
         end = s.t[i];
         break;
       }
@@ -378,8 +396,9 @@ interface GpuContext {
   s: Series;
   th: Thresholds;
   isIdle: (x: GpuSample) => boolean;
-  isLow: (x: GpuSample) => boolean;
-  isBusy: (x: GpuSample) => boolean;
+  /** Classes of the series' points by index (see the file's definitions). */
+  isLow: (i: number) => boolean;
+  isBusy: (i: number) => boolean;
   firstKernelMs: number | undefined;
   /** Index of the first-kernel sample (series length when none). */
   firstKernelIdx: number;
@@ -396,10 +415,11 @@ function makeContext(s: Series, th: Thresholds): GpuContext {
   const bit = (x: GpuSample, mask: number): boolean => ((x.clockEventReasons ?? 0) & mask) !== 0;
   const isIdle = (x: GpuSample): boolean =>
     bit(x, ClockEventReason.GpuIdle) || (x.utilGpuPct !== undefined && x.utilGpuPct <= th.idleUtilPct);
-  const isLow = (x: GpuSample): boolean => isIdle(x) || (x.utilGpuPct !== undefined && x.utilGpuPct <= th.starvedUtilPct);
-  const isBusy = (x: GpuSample): boolean => !isLow(x) && x.utilGpuPct !== undefined;
-
   const n = s.samples.length;
+  const cls = classify(s, th, isIdle);
+  const isLow = (i: number): boolean => cls[i] === IDLE || cls[i] === LOW;
+  const isBusy = (i: number): boolean => cls[i] === BUSY;
+
   let firstKernelIdx = n;
   for (let i = 0; i < n; i++) {
     const u = s.samples[i]?.utilGpuPct;
@@ -423,7 +443,7 @@ function makeContext(s: Series, th: Thresholds): GpuContext {
   }
   for (let i = 0; i < n; i++) {
     const x = s.samples[i];
-    if (x === undefined || !isBusy(x)) continue;
+    if (x === undefined || !isBusy(i)) continue;
     const t0 = s.t[i] ?? 0;
     const t1 = s.t[i + 1] ?? s.endMs;
     if (t1 <= t0) continue;
@@ -468,27 +488,104 @@ function makeContext(s: Series, th: Thresholds): GpuContext {
   };
 }
 
+const IDLE = 0;
+const LOW = 1;
+const BUSY = 2;
+/** No util reading and no GpuIdle bit: neither low nor busy. */
+const UNKNOWN = 3;
+
 /**
- * Energy the work done in a span (util x time) would need at the GPU's busy efficiency, as J per
- * util-percent-second. Without busy time, the power limit at 100 % util is the reference (an upper
- * bound on the need, so waste is a lower bound); without either, no work is credited.
+ * Each point's class. Idle and per-sample low stay low, so a short dip keeps its sample edges; a
+ * point above `starvedUtilPct` is low too when the window centred on it averages at or below
+ * `starvedWindowUtilPct`. On buckets (boundedSeries.ts) a point's util is its bucket's mean over
+ * all its samples, so the window reads the same duty cycle as over the samples.
  */
-function workReference(ctx: GpuContext): { jPerUtilPctS: number; text: string } {
-  if (ctx.busyS >= 1 && ctx.busyAvgUtilPct > 0) {
+function classify(s: Series, th: Thresholds, isIdle: (x: GpuSample) => boolean): Uint8Array {
+  const n = s.samples.length;
+  const out = new Uint8Array(n);
+  const halfMs = (th.utilWindowS * 1000) / 2;
+  const first = s.t[0] ?? 0;
+  for (let i = 0; i < n; i++) {
+    const x = s.samples[i];
+    if (x === undefined) continue;
+    if (isIdle(x)) out[i] = IDLE;
+    else if (x.utilGpuPct === undefined) out[i] = UNKNOWN;
+    else if (x.utilGpuPct <= th.starvedUtilPct) out[i] = LOW;
+    else {
+      const mid = ((s.t[i] ?? 0) + (s.t[i + 1] ?? s.endMs)) / 2;
+      // Clamped to the coverage: at the run's edges the window is the part that was measured.
+      const a = Math.max(first, mid - halfMs);
+      const b = Math.min(Math.max(s.endMs, s.t[n - 1] ?? 0), mid + halfMs);
+      out[i] = b > a && avgUtilPct(s, a, b) <= th.starvedWindowUtilPct ? LOW : BUSY;
+    }
+  }
+  // Next to a busy stretch the window mixes in its util: a sustained 28 % stretch would lose up to
+  // half a window at each edge. Points at or below the window cut extend the low run they touch.
+  const joins = (i: number): boolean => out[i] === BUSY && (s.samples[i]?.utilGpuPct ?? Infinity) <= th.starvedWindowUtilPct;
+  for (let i = 1; i < n; i++) if (joins(i) && (out[i - 1] === LOW || out[i - 1] === IDLE)) out[i] = LOW;
+  for (let i = n - 2; i >= 0; i--) if (joins(i) && (out[i + 1] === LOW || out[i + 1] === IDLE)) out[i] = LOW;
+  return out;
+}
+
+/** Figures of the starved-waste model for a stretch; see {@link starvedWasteJ}. */
+export interface StarvedStretch {
+  durS: number;
+  energyJ: number;
+  avgUtilPct: number;
+}
+
+/**
+ * Energy a starved stretch wasted, in a model of GPU power as a static floor plus a dynamic part
+ * proportional to activity. A fed loop does the same work, so the same dynamic energy, in less
+ * time: at `fedUtilPct` instead of the stretch's util it needs u / u_fed of the time, and pays the
+ * floor only then. Waste = floor x T x (1 - u / u_fed), where floor x T is at most the stretch's
+ * energy (a floor above the stretch's own power cannot be saved beyond what was drawn). The
+ * starved run's own busy samples are no reference: they are as starved, and include the floor.
+ */
+export function starvedWasteJ(stretch: StarvedStretch, idleFloorW: number, fedUtilPct: number): number {
+  const staticJ = Math.min(stretch.energyJ, Math.max(0, idleFloorW) * stretch.durS);
+  const fedShare = fedUtilPct > 0 ? Math.min(1, Math.max(0, stretch.avgUtilPct / fedUtilPct)) : 1;
+  return Math.max(0, staticJ * (1 - fedShare));
+}
+
+/**
+ * Waste of the given low stretches and the sentence saying how it was computed, with its figures.
+ * With an idle floor: {@link starvedWasteJ}. Without one (no power readings), the energy above
+ * what the work (util x time) would need at the power limit at 100 % util: an upper bound on the
+ * need, so the waste is a lower bound; without a limit either, no work is credited.
+ */
+function lowTimeWaste(ctx: GpuContext, spans: EvidenceSpan[], what: string): { wastedJ: number; method: string } {
+  const sum = sumSpans(spans);
+  const fed = ctx.th.fedUtilPct;
+  const floor = ctx.idleFloorW;
+  if (floor !== undefined) {
+    let wastedJ = 0;
+    let capped = 0;
+    for (const x of spans) {
+      const durS = x.endS - x.startS;
+      wastedJ += starvedWasteJ({ durS, energyJ: x.energyJ, avgUtilPct: x.avgUtilPct }, floor, fed);
+      if (floor * durS > x.energyJ) capped++;
+    }
+    const cappedText = capped > 0 ? ` ${capped === spans.length ? 'The' : `In ${capped} of the ${spans.length} stretches the`} floor x time exceeded the energy drawn, so the energy stands in for it.` : '';
     return {
-      jPerUtilPctS: ctx.busyEnergyJ / (ctx.busyAvgUtilPct * ctx.busyS),
-      text: `the run's busy efficiency (${fmtW(ctx.busyEnergyJ / ctx.busyS)} at ${fmtPct(ctx.busyAvgUtilPct)} util)`,
+      wastedJ,
+      method:
+        `Idle floor x time x (1 - util / fed util): ${fmtW(floor)} x ${fmtS(sum.timeS)} x (1 - ${fmtPct(sum.util)} / ${fmtPct(fed)}) = ${fmtJ(wastedJ)}. ` +
+        `A fed loop does the same work (the same energy above the floor) with a kernel running ${fmtPct(fed)} of the time (NVML util), ` +
+        `so it pays the floor only for ${fmtPct(fed > 0 ? Math.min(100, (100 * sum.util) / fed) : 100)} of ${what}; the rest of the floor is waste.${cappedText}`,
     };
   }
   const limitMw = ctx.s.info?.powerLimitMilliwatts;
-  if (limitMw !== undefined) return { jPerUtilPctS: limitMw / 1000 / 100, text: `the power limit (${fmtW(limitMw / 1000)}) at 100 % util` };
-  return { jPerUtilPctS: 0, text: 'no busy reference (no work credited)' };
-}
-
-function wastedAboveWork(ctx: GpuContext, span: EvidenceSpan): number {
-  const ref = workReference(ctx);
-  const need = span.avgUtilPct * (span.endS - span.startS) * ref.jPerUtilPctS;
-  return Math.max(0, span.energyJ - need);
+  const jPerUtilPctS = limitMw === undefined ? 0 : limitMw / 1000 / 100;
+  const wastedJ = spans.reduce((a, x) => a + Math.max(0, x.energyJ - x.avgUtilPct * (x.endS - x.startS) * jPerUtilPctS), 0);
+  return {
+    wastedJ,
+    method:
+      limitMw === undefined
+        ? `Energy in ${what} (${fmtJ(sum.energy)}): no idle floor and no power limit to credit its work.`
+        : `Energy in ${what} minus what its work (util x time) would need at the power limit at 100 % util (no idle floor estimate): ` +
+          `${fmtJ(sum.energy)} - ${fmtPct(sum.util)} x ${fmtS(sum.timeS)} x ${fmtW(limitMw / 1000)} / 100 % = ${fmtJ(wastedJ)}.`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,7 +663,9 @@ interface LowSpan {
 /** Low stretches after the first kernel, merged and classified. */
 function lowSpans(ctx: GpuContext): LowSpan[] {
   if (ctx.firstKernelMs === undefined) return [];
-  const merged = mergeRuns(ctx.s, runsOf(ctx.s, ctx.isLow, ctx.firstKernelIdx), ctx.th.mergeGapS, ctx.th.starvedUtilPct);
+  // The window already joins a starved loop's fragments; merging bridges only what stays under
+  // the per-sample cut, so a busy second between two dips keeps them apart.
+  const merged = mergeRuns(ctx.s, runsOf(ctx.s, (_x, i) => ctx.isLow(i), ctx.firstKernelIdx), ctx.th.mergeGapS, ctx.th.starvedUtilPct);
   const lastKernelEndMs = Math.max(ctx.lastBusyEndMs ?? -Infinity, ctx.lastKernelEndMs ?? -Infinity);
   // A stretch that runs past the last kernel is split there: before it the GPU was waiting between
   // kernels (a starved loop), after it the process was only tearing down.
@@ -585,18 +684,22 @@ function lowSpans(ctx: GpuContext): LowSpan[] {
     // Median, not mean: a 1 s moving-average power reading still shows the busy stretch before
     // for about a second after util drops, and util lags the first kernels of the next one.
     const medW = medianPowerW(ctx.s, raw);
-    // The util of the low samples alone: a busy tick merged into the stretch is not "work done" in it.
+    // The util of the samples under the per-sample cut: a lone busy tick in the stretch is not
+    // "work done" in it. A starved loop's bursts are: at least one burst per window on average.
     let lowUtil = 0;
     let lowCount = 0;
+    let bursts = 0;
     for (let i = raw.i0; i < raw.i1; i++) {
       const x = ctx.s.samples[i];
-      if (x !== undefined && ctx.isLow(x) && x.utilGpuPct !== undefined) {
+      if (x?.utilGpuPct === undefined) continue;
+      if (x.utilGpuPct <= ctx.th.starvedUtilPct) {
         lowUtil += x.utilGpuPct;
         lowCount++;
-      }
+      } else if (i === raw.i0 || (ctx.s.samples[i - 1]?.utilGpuPct ?? 0) <= ctx.th.starvedUtilPct) bursts++;
     }
     const lowAvgUtilPct = lowCount ? lowUtil / lowCount : span.avgUtilPct;
-    const starved = lowAvgUtilPct >= ctx.th.starvedMinUtilPct || (floor !== undefined && medW !== undefined && medW >= floor + margin);
+    const loop = bursts > 0 && bursts * ctx.th.utilWindowS >= span.endS - span.startS;
+    const starved = loop || lowAvgUtilPct >= ctx.th.starvedMinUtilPct || (floor !== undefined && medW !== undefined && medW >= floor + margin);
     const phase: RunPhase = raw.startMs < lastKernelEndMs ? 'between-kernels' : 'after-last-kernel';
     return { raw, span, starved, phase, medianPowerW: medW };
   });
@@ -631,16 +734,13 @@ function findPeriodic(ctx: GpuContext, spans: LowSpan[]): PeriodicResult | undef
 }
 
 function isBoundedByBusy(ctx: GpuContext, r: RawSpan): boolean {
-  const before = ctx.s.samples[r.i0 - 1];
-  const after = ctx.s.samples[r.i1];
-  return before !== undefined && after !== undefined && ctx.isBusy(before) && ctx.isBusy(after);
+  return r.i0 >= 1 && r.i1 < ctx.s.samples.length && ctx.isBusy(r.i0 - 1) && ctx.isBusy(r.i1);
 }
 
 function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   const out: DetectedFinding[] = [];
   const spans = lowSpans(ctx);
   const periodic = findPeriodic(ctx, spans);
-  const ref = workReference(ctx);
   const gpu = ctx.s.gpu;
   const common = {
     idleFloorW: ctx.idleFloorW === undefined ? undefined : round(ctx.idleFloorW, 1),
@@ -653,7 +753,8 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   if (periodic !== undefined) {
     const all = periodic.dips.map((x) => x.span);
     const sum = sumSpans(all);
-    const wasted = all.reduce((a, x) => a + wastedAboveWork(ctx, x), 0);
+    const waste = lowTimeWaste(ctx, all, 'the dips');
+    const wasted = waste.wastedJ;
     // Hours of training have thousands of dips: keep the evidence small, the sums cover them all.
     const ev = all.slice(0, MAX_EVIDENCE_SPANS);
     const pct = totals.runEnergyJ > 0 ? (100 * sum.energy) / totals.runEnergyJ : 0;
@@ -669,7 +770,7 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
       endS: all[all.length - 1]?.endS ?? 0,
       energyJ: round(sum.energy, 1),
       wastedJ: round(wasted, 1),
-      wastedMethod: `Energy in the dips minus what their work (util x time) would need at ${ref.text}.`,
+      wastedMethod: waste.method,
       evidence: { spans: ev, periodS: round(periodic.periodS, 3), dipCount: periodic.dips.length, dipMedianS: round(periodic.dipMedianS, 3), phase: 'between-kernels', ...common, ...shareFields(totals, sum.energy, sum.timeS) },
       static: false,
     });
@@ -687,7 +788,8 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
     if (g.spans.length === 0) continue;
     const ev = g.spans.map((x) => x.span);
     const sum = sumSpans(ev);
-    const wasted = g.code === 'gpu-idle' ? sum.energy : ev.reduce((a, x) => a + wastedAboveWork(ctx, x), 0);
+    const waste = g.code === 'gpu-idle' ? undefined : lowTimeWaste(ctx, ev, 'the starved time');
+    const wasted = waste === undefined ? sum.energy : waste.wastedJ;
     const pct = totals.runEnergyJ > 0 ? (100 * sum.energy) / totals.runEnergyJ : 0;
     const verb = g.code === 'gpu-starved' ? 'starved' : 'idle';
     const where = g.phase === 'after-last-kernel' ? ' after its last kernel until the process exited' : '';
@@ -705,10 +807,7 @@ function detectLowTime(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
       endS: ev[ev.length - 1]?.endS ?? 0,
       energyJ: round(sum.energy, 1),
       wastedJ: round(wasted, 1),
-      wastedMethod:
-        g.code === 'gpu-idle'
-          ? 'All energy in the idle time (no kernel ran, so no work is credited).'
-          : `Energy in the starved time minus what its work (util x time) would need at ${ref.text}.`,
+      wastedMethod: waste === undefined ? 'All energy in the idle time (no kernel ran, so no work is credited).' : waste.method,
       evidence: { spans: ev.slice(0, MAX_EVIDENCE_SPANS), phase: g.phase, ...common, ...shareFields(totals, sum.energy, sum.timeS) },
       static: false,
     });
@@ -724,7 +823,7 @@ function detectMemory(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
   let firstBusy: number | undefined;
   let lastBusy: number | undefined;
   ctx.s.samples.forEach((x, i) => {
-    if (!ctx.isBusy(x)) return;
+    if (!ctx.isBusy(i)) return;
     firstBusy ??= i;
     lastBusy = i;
     if (x.memUsedBytes !== undefined) peak = Math.max(peak, x.memUsedBytes);
@@ -771,7 +870,7 @@ function detectMemory(ctx: GpuContext, totals: RunTotals): DetectedFinding[] {
 function detectThrottle(ctx: GpuContext, totals: RunTotals, code: 'throttle-power' | 'throttle-thermal', mask: number): DetectedFinding[] {
   const th = ctx.th;
   if (ctx.busyS <= 0) return [];
-  const pred = (x: GpuSample): boolean => ctx.isBusy(x) && ((x.clockEventReasons ?? 0) & mask) !== 0;
+  const pred = (x: GpuSample, i: number): boolean => ctx.isBusy(i) && ((x.clockEventReasons ?? 0) & mask) !== 0;
   const runs = runsOf(ctx.s, pred);
   // Bits flicker from tick to tick while capped; bridge short gaps (any util: this is busy time).
   const merged = mergeRuns(ctx.s, runs, th.mergeGapS, 100);

@@ -204,6 +204,34 @@ describe('bounded analysis: memory that does not grow with the run', () => {
     }
   });
 
+  it('finds a starved loop (ticks alternating 0 % and 40-60 %) on buckets as sample by sample', () => {
+    // 20 min at 10 Hz: 40 s busy, then 20 s of a loop fed one batch at a time, every minute.
+    const loopUtil = [0, 40, 0, 60, 0];
+    const loopW = [110, 170, 110, 190, 110];
+    let mJ = 0;
+    const samples: GpuSample[] = [];
+    for (let k = 0; k < 12_000; k++) {
+      const starved = k % 600 >= 400;
+      const util = starved ? loopUtil[k % 5]! : 95;
+      const w = starved ? loopW[k % 5]! : 400;
+      samples.push({ tMs: k * 100, gpu: 0, utilGpuPct: util, powerMilliwatts: w * 1000, energyMillijoules: mJ });
+      mJ += w * 100;
+    }
+    const endMs = 1_200_000;
+    const ref = analyzeTelemetryWithActivity({ gpus: GPUS, samples, runGpus: [0], endMs });
+    const sources = bounded(samples, 1500);
+    const bucketMs = sources.get(0)!.buckets()!.bucketMs;
+    assert.ok(bucketMs >= 800, `${bucketMs} ms buckets`);
+    const got = analyzeTelemetryColumns({ gpus: GPUS, runGpus: [0], endMs, sources });
+    const starvedS = (fs: Finding[]): number => fs.filter((f) => f.code === 'gpu-starved' || f.code === 'periodic-stall').reduce((a, f) => a + f.evidence.spans.reduce((b, x) => b + x.endS - x.startS, 0), 0);
+    const wastedJ = (fs: Finding[]): number => fs.filter((f) => f.code === 'gpu-starved' || f.code === 'periodic-stall').reduce((a, f) => a + f.wastedJ, 0);
+    // 20 stretches of 20 s: the loop is starved sample by sample, and on buckets of up to 1.6 s.
+    within(starvedS(ref.findings), 400, 0.02, 0, 'starved time, samples');
+    within(starvedS(got.findings), starvedS(ref.findings), 0.05, 0, 'starved time, buckets');
+    within(wastedJ(got.findings), wastedJ(ref.findings), 0.05, 0, 'waste, buckets');
+    within(got.activity.gpus[0]!.busyS, ref.activity.gpus[0]!.busyS, 0.05, 0, 'busy time');
+  });
+
   it('analyses a stored run past the cap on buckets, with the findings of the exact analysis', async () => {
     const store = new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'joules-bounded-')));
     try {

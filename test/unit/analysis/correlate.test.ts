@@ -39,7 +39,8 @@ describe('correlate', () => {
     assert.equal(f.energyJ, 0);
     assert.equal(f.wastedJ, 0);
     assert.deepEqual(f.stretches, measured[0]?.stretches);
-    assert.match(f.message, /^DataLoader without num_workers .* while GPU 0 was starved 33 % of the run \(10\.0 s, 1,200 J, 947 J wasted\): load batches in worker processes/);
+    // The starved finding's waste: its 120 W floor x 10 s x (1 - 8 % / 100 %).
+    assert.match(f.message, /^DataLoader without num_workers .* while GPU 0 was starved 33 % of the run \(10\.0 s, 1,200 J, 1,104 J wasted\): load batches in worker processes/);
     assert.match(f.wastedMethod, /gpu-starved/);
   });
 
