@@ -7,7 +7,7 @@ import type { FindingSummary } from '../core/analysis/findings';
 import { runWastedJ } from '../core/analysis/findings';
 import type { RunRecord, RunSummary } from '../core/runs/types';
 import { clipName } from '../core/protocol/panel';
-import type { GpuInfo, GpuSample, SampleGap } from '../core/sampler/types';
+import type { SampleGap } from '../core/sampler/types';
 
 export function toSummaryView(s: RunSummary): RunSummaryView {
   const methods = new Set(s.gpus.map((g) => g.energyMethod));
@@ -67,9 +67,4 @@ export function toRunView(record: Pick<RunRecord, 'summary' | 'gpus' | 'samples'
   if (record.summary.stepPoints?.length) view.steps = record.summary.stepPoints;
   if (record.gaps?.length) view.gaps = record.gaps;
   return view;
-}
-
-/** The live run so far, as a RunView with a summary of the figures up to now. */
-export function liveRunView(summary: RunSummary, gpus: GpuInfo[], samples: GpuSample[]): RunView {
-  return { summary: toSummaryView(summary), gpus, samples: samples.slice() };
 }

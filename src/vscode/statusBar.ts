@@ -44,7 +44,6 @@ export class StatusBar implements vscode.Disposable {
     );
   }
 
-  /** The item's current text, e.g. `$(zap) 412 W · 38.1 kJ` (VS Code cannot read it back). */
   /** The command a click runs (the panel, or the demo when there is no GPU). */
   get command(): string | undefined {
     const c = this.item.command;
@@ -62,6 +61,7 @@ export class StatusBar implements vscode.Disposable {
     return this.item.accessibilityInformation?.label;
   }
 
+  /** The item's current text, e.g. `$(zap) 412 W · 38.1 kJ` (VS Code cannot read it back). */
   get text(): string {
     return this.shownMode === 'hidden' ? '' : this.shownText;
   }

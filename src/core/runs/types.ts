@@ -1,6 +1,6 @@
 import type { FindingSummary } from '../analysis/findings';
 import type { StepPoint } from './stepPoints';
-import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod, SampleBatch, UnavailableGpu } from '../sampler/types';
+import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod,UnavailableGpu } from '../sampler/types';
 
 /** Lifecycle of a run. `interrupted`: the monitoring process died (VS Code killed) before the run ended. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
@@ -169,9 +169,3 @@ export interface RunRecord {
   outputTail: string;
 }
 
-/** Events a running run emits. */
-export interface RunEvents {
-  output: (text: string, stream: 'stdout' | 'stderr') => void;
-  batch: (batch: SampleBatch) => void;
-  end: (summary: RunSummary) => void;
-}
