@@ -6,7 +6,7 @@ const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'worker_threads', 'cr
 const nodePatterns = ['node:*', ...nodeBuiltins];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '**/*.js', '**/*.cjs', '**/*.mjs', 'test/**/.work/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '**/*.js', '**/*.cjs', 'test/**/.work/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const watch = process.argv.includes('--watch');
 const minify = process.argv.includes('--minify');
 
 const common = {
@@ -26,41 +25,33 @@ const entries = [
   { in: 'src/core/sampler/worker.ts', out: 'dist/samplerWorker.js' },
   // The end-of-run analysis (detectors + tree-sitter) runs in this worker, off the host's thread.
   { in: 'src/core/analysis/analysisWorker.ts', out: 'dist/analysisWorker.js' },
+  { in: 'src/vscode/extension.ts', out: 'dist/extension.js' },
+  // Benchmarks, bundled too, so they run where there is Node but no npm (e.g. a GPU machine).
+  { in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' },
+  { in: 'bench/longrun.ts', out: 'dist/bench/longrun.js' },
+  // The bundled soak takes a prebuilt fake library (JOULES_FAKE_NVML_LIB): leave the C build script out.
+  { in: 'bench/soak.ts', out: 'dist/bench/soak.js', external: ['*/fake-nvml/build.mjs'] },
+  { in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' },
 ];
-if (fs.existsSync(path.join(root, 'src/vscode/extension.ts'))) entries.push({ in: 'src/vscode/extension.ts', out: 'dist/extension.js' });
-if (fs.existsSync(path.join(root, 'bench/sampler.ts'))) entries.push({ in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' });
-// Bundled too, so it runs where there is Node but no npm (e.g. a quiet measurement machine).
-if (fs.existsSync(path.join(root, 'bench/longrun.ts'))) entries.push({ in: 'bench/longrun.ts', out: 'dist/bench/longrun.js' });
-// The bundled soak takes a prebuilt fake library (JOULES_FAKE_NVML_LIB): leave the C build script out.
-if (fs.existsSync(path.join(root, 'bench/soak.ts'))) entries.push({ in: 'bench/soak.ts', out: 'dist/bench/soak.js', external: ['*/fake-nvml/build.mjs'] });
-if (fs.existsSync(path.join(root, 'bench/trainCompare.ts'))) entries.push({ in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' });
 
 export async function build() {
   await Promise.all(
     entries.map((e) => esbuild.build({ ...common, external: [...common.external, ...(e.external ?? [])], entryPoints: [path.join(root, e.in)], outfile: path.join(root, e.out) })),
   );
   // The benchmark looks for the worker beside itself.
-  if (entries.some((e) => e.out.startsWith('dist/bench/'))) fs.copyFileSync(path.join(root, 'dist/samplerWorker.js'), path.join(root, 'dist/bench/samplerWorker.js'));
+  fs.copyFileSync(path.join(root, 'dist/samplerWorker.js'), path.join(root, 'dist/bench/samplerWorker.js'));
   // tree-sitter runtime and the Python grammar, loaded at run time by the analysis.
+  // A missing file fails the build (copyFileSync throws with its path): never a package without them.
   const wasmSrc = path.join(root, 'node_modules/@vscode/tree-sitter-wasm/wasm');
-  if (fs.existsSync(wasmSrc)) {
-    fs.mkdirSync(path.join(root, 'dist/wasm'), { recursive: true });
-    for (const f of ['tree-sitter.wasm', 'tree-sitter-python.wasm']) {
-      if (fs.existsSync(path.join(wasmSrc, f))) fs.copyFileSync(path.join(wasmSrc, f), path.join(root, 'dist/wasm', f));
-    }
-  }
-  const webviewBuilder = path.join(root, 'scripts/buildWebview.mjs');
-  if (fs.existsSync(webviewBuilder)) {
-    const { buildWebview } = await import(pathToFileURL(webviewBuilder).href);
-    await buildWebview({ minify });
-  }
+  fs.mkdirSync(path.join(root, 'dist/wasm'), { recursive: true });
+  for (const f of ['tree-sitter.wasm', 'tree-sitter-python.wasm']) fs.copyFileSync(path.join(wasmSrc, f), path.join(root, 'dist/wasm', f));
+  const { buildWebview } = await import(pathToFileURL(path.join(root, 'scripts/buildWebview.mjs')).href);
+  await buildWebview({ minify });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   build().then(
-    () => {
-      if (!watch) process.stdout.write('built dist/\n');
-    },
+    () => process.stdout.write('built dist/\n'),
     (e) => {
       process.stderr.write(`build failed: ${e.message}\n`);
       process.exit(1);
