@@ -115,11 +115,12 @@ const MEASURED_ONLY = new Set<SourceFindingCode>(['periodic-work']);
  * `activity` (from `summarizeRun`) tells a busy run from a missing one for no-autocast and
  * no-inference-mode; no-autocast is measured only where `gpuSupportsBf16`.
  */
-export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpuSupportsBf16: boolean, activity?: RunActivity): Finding[] {
+export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpuSupportsBf16: boolean, activity?: RunActivity, work?: RunWork): Finding[] {
   const haveTelemetry = telemetryFindings.length > 0 || activity !== undefined;
   const found: DetectedFinding[] = [];
   const refs: Array<string[] | undefined> = [];
   const periodicBlocks = sites.some((s) => s.code === 'periodic-work');
+  const stallsOf = matchStallsToBlocks(telemetryFindings.filter((f) => f.code === 'periodic-stall'), sites.filter((s) => s.code === 'periodic-work'), work);
   const sorted = [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.range.startLine - b.range.startLine || a.range.startCharacter - b.range.startCharacter);
   for (const site of sorted) {
     const rule = RULES[site.code];
@@ -128,6 +129,8 @@ export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpu
     let support = site.details.unresolved === true ? [] : telemetryFindings.filter((f) => isSupport(rule, f));
     // Stalls at the period of a checkpoint/eval block are that block's doing, not the DataLoader's.
     if (periodicBlocks && site.code !== 'periodic-work') support = support.filter((f) => f.code !== 'periodic-stall');
+    // Each periodic block gets the stalls whose count or period fits its `% N`, not every stall.
+    if (site.code === 'periodic-work') support = support.filter((f) => f.code !== 'periodic-stall' || (stallsOf.get(site) ?? []).includes(f));
     if (busy === undefined && support.length === 0 && MEASURED_ONLY.has(site.code)) continue;
     const finding: DetectedFinding = busy ?? (support.length > 0 ? measuredFinding(site, rule, support) : staticFinding(site, rule, haveTelemetry, gpuSupportsBf16));
     // A sync in an evaluation loop costs less than one in the training loop: one level lower.
@@ -138,6 +141,56 @@ export function correlate(telemetryFindings: Finding[], sites: SourceSite[], gpu
   // A measured source finding refers to its telemetry findings by id instead of repeating their joules.
   const located = identify(found).map((f, i) => (refs[i] ? { ...f, correlatedWith: refs[i] } : f));
   return [...telemetryFindings, ...located];
+}
+
+/** What the run said of its work (`::joules steps`), when it did. */
+export interface RunWork {
+  steps?: number;
+}
+
+/** N of a literal `... % N == 0` (or `not step % N`) condition; undefined for `% args.every` and the like. */
+export function everyNOf(site: SourceSite): number | undefined {
+  const m = /%\s*\(?\s*(\d+)\s*\)?/.exec(String(site.details.condition ?? ''));
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isInteger(n) && n > 1 ? n : undefined;
+}
+
+/**
+ * Which periodic stalls each periodic block (`if step % N == 0:` holding a save or an evaluation)
+ * explains. One block takes them all. With several, a stall goes to the block whose period fits:
+ * by count when the run reported its steps (a block every N of S steps runs S / N times: the
+ * stall's dip count must be within a factor of 2 of that), else by rank when each GPU has as many
+ * stall findings as there are blocks with a literal N (the shortest period with the smallest N).
+ * A stall no block fits is left to the telemetry finding alone; when nothing tells them apart,
+ * every block keeps every stall (as with one block) rather than guessing.
+ */
+export function matchStallsToBlocks(stalls: Finding[], blocks: SourceSite[], work?: RunWork): Map<SourceSite, Finding[]> {
+  const out = new Map<SourceSite, Finding[]>(blocks.map((b) => [b, []]));
+  if (blocks.length <= 1) {
+    for (const b of blocks) out.set(b, stalls.slice());
+    return out;
+  }
+  const numbered = blocks.map((b) => ({ b, n: everyNOf(b) })).filter((x): x is { b: SourceSite; n: number } => x.n !== undefined);
+  const steps = work?.steps;
+  const everyStall = (): Map<SourceSite, Finding[]> => new Map(blocks.map((b) => [b, stalls.slice()]));
+  if (steps !== undefined && steps > 0 && numbered.length > 0) {
+    for (const f of stalls) {
+      const dips = f.evidence.dipCount ?? f.evidence.spans.length;
+      let best: { b: SourceSite; misfit: number } | undefined;
+      for (const { b, n } of numbered) {
+        const misfit = Math.abs(Math.log(Math.max(1, dips) / Math.max(1e-9, steps / n)));
+        if (misfit < Math.LN2 && (best === undefined || misfit < best.misfit)) best = { b, misfit };
+      }
+      if (best) out.get(best.b)?.push(f);
+    }
+    return out;
+  }
+  const gpus = [...new Set(stalls.map((f) => f.gpu ?? -1))];
+  const byGpu = gpus.map((g) => stalls.filter((f) => (f.gpu ?? -1) === g).sort((a, b) => (a.evidence.periodS ?? 0) - (b.evidence.periodS ?? 0)));
+  if (numbered.length !== blocks.length || byGpu.some((fs) => fs.length !== numbered.length)) return everyStall();
+  const ranked = numbered.slice().sort((a, b) => a.n - b.n);
+  for (const fs of byGpu) fs.forEach((f, i) => out.get(ranked[i]!.b)?.push(f));
+  return out;
 }
 
 function isSupport(rule: Rule, f: Finding): boolean {

@@ -139,7 +139,7 @@ export async function withSource(telemetry: TelemetryAnalysis, run: Pick<RunSamp
     const ranOnGpu = activity?.gpus.some((g) => g.busyS > 0) === true;
     const sites = analyzePythonSource(files, script, parser, { launchArgs: run.summary.command, ranOnGpu });
     const bf16 = run.gpus.filter((g) => run.runGpus.includes(g.index)).some((g) => g.architecture !== undefined && BF16_ARCHITECTURES.has(g.architecture));
-    findings = correlate(telemetry.findings, sites, bf16, activity);
+    findings = correlate(telemetry.findings, sites, bf16, activity, run.summary.steps !== undefined ? { steps: run.summary.steps } : undefined);
   }
   return { findings, summaries: findings.map(toFindingSummary), telemetry };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { correlate } from '../../../src/core/analysis/correlate';
+import { correlate, everyNOf, matchStallsToBlocks } from '../../../src/core/analysis/correlate';
 import { analyzeTelemetry, summarizeRun } from '../../../src/core/analysis/telemetry';
 import type { RunTelemetry } from '../../../src/core/analysis/telemetry';
 import type { Finding, SourceSite } from '../../../src/core/analysis/findings';
@@ -59,6 +59,45 @@ describe('correlate', () => {
     assert.equal(f?.severity, 'warning');
     assert.match(f?.message ?? '', /GPU 0 stalled 10 times, every 2\.0 s/);
     assert.equal(f?.evidence.spans.length, 10);
+  });
+
+  it('puts periodic stalls on the `% N` block whose count fits the steps the run reported', () => {
+    const cycle: Phase[] = [{ durS: 1.6, util: 97, powerW: 400 }, { durS: 0.4, util: 0, powerW: 90 }];
+    const measured = analyzeTelemetry(telemetry([...Array.from({ length: 10 }, () => cycle).flat(), { durS: 2, util: 97, powerW: 400 }]));
+    const block = (condition: string, line: number, kind: string): SourceSite => ({
+      code: 'periodic-work', file: '/proj/train.py', range: { ...range, startLine: line, endLine: line }, message: `${kind} under \`${condition}\``, details: { kind, condition, advice: 'less often', loopLine: 5 },
+    });
+    const log = block('step % 100 == 0', 20, 'save');
+    const evalBlock = block('(step + 1) % 1000 == 0', 30, 'eval');
+    // 10,000 steps: the every-1000 block ran 10 times, as many as the dips; the every-100 one 100 times.
+    const out = sourceFindings(correlate(measured, [log, evalBlock], true, undefined, { steps: 10_000 }));
+    assert.deepEqual(out.map((f) => f.range?.startLine), [30]);
+    assert.match(out[0]?.message ?? '', /GPU 0 stalled 10 times, every 2\.0 s/);
+    // 1,000 steps: it is the every-100 block that ran 10 times.
+    assert.deepEqual(sourceFindings(correlate(measured, [log, evalBlock], true, undefined, { steps: 1_000 })).map((f) => f.range?.startLine), [20]);
+    // 100,000 steps: neither fits (1,000 and 100 runs for 10 dips): no block takes the blame.
+    assert.deepEqual(sourceFindings(correlate(measured, [log, evalBlock], true, undefined, { steps: 100_000 })), []);
+    // No steps reported and one stall for two blocks: nothing tells them apart, both keep it.
+    assert.deepEqual(sourceFindings(correlate(measured, [log, evalBlock], true)).map((f) => f.range?.startLine), [20, 30]);
+  });
+
+  it('without steps, pairs stalls with `% N` blocks by rank: the shortest period with the smallest N', () => {
+    const stall = (periodS: number, id: string): Finding => ({ id, code: 'periodic-stall', gpu: 0, evidence: { spans: [], periodS, dipCount: 5 } } as unknown as Finding);
+    const b = (condition: string): SourceSite => ({ code: 'periodic-work', file: '/p.py', range, message: '', details: { condition } });
+    const often = b('i % 50 == 0');
+    const rare = b('not i % 500');
+    const named = b('i % args.every == 0');
+    assert.equal(everyNOf(often), 50);
+    assert.equal(everyNOf(rare), 500);
+    assert.equal(everyNOf(named), undefined);
+    const long = stall(60, 'long');
+    const short = stall(6, 'short');
+    const m = matchStallsToBlocks([long, short], [rare, often]);
+    assert.deepEqual(m.get(often)?.map((f) => f.id), ['short']);
+    assert.deepEqual(m.get(rare)?.map((f) => f.id), ['long']);
+    // A block without a literal N: no ranking, every block keeps every stall.
+    const all = matchStallsToBlocks([long, short], [often, named]);
+    assert.deepEqual(all.get(named)?.map((f) => f.id).sort(), ['long', 'short']);
   });
 
   it('does not blame the data loader for idle time after the last kernel', () => {
