@@ -32,7 +32,8 @@ describe('opening a stored run in the panel', () => {
     w.close();
     const drawn = await storedRunDrawing(store, 'long');
     assert.ok(drawn);
-    assert.equal(drawn.stats.malformedLines, 0);
+    assert.equal(drawn.malformedLines, 0);
+    assert.equal(drawn.source, 'rebuilt', 'a run stored without an overview has it built from the samples');
     assert.ok(drawn.samples.length <= 2 * 2 * 2048, `${drawn.samples.length} samples sent, not 72,000`);
     assert.ok(drawn.samples.some((s) => s.gpu === 1 && s.powerMilliwatts === 990_000), 'the spike is drawn');
     const last = drawn.samples.filter((s) => s.gpu === 0).at(-1);
