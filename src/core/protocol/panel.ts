@@ -8,6 +8,8 @@
  * other as untrusted input.
  */
 import type { FindingSummary } from '../analysis/findings';
+import type { ViewColumns, ViewMetric } from '../runs/minMaxView';
+import { VIEW_METRICS } from '../runs/minMaxView';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
@@ -128,6 +130,31 @@ export interface RunView {
   gaps?: SampleGap[];
 }
 
+/**
+ * One GPU's min/max columns over a zoomed range (the host's MinMaxView columns): bucket k starts at
+ * `startMs + k x bucketMs` of the range message; `null` = no reading in that bucket. Typed columns,
+ * not sample objects: 8 GPUs x 2,048 buckets is ~1 MB of JSON, about half the samples' size.
+ */
+export interface RangeColumnsView {
+  gpu: number;
+  /** Time of the GPU's latest sample in the range: maxima are drawn no later than it. */
+  lastMs: number;
+  min: Record<ViewMetric, Array<number | null>>;
+  max: Record<ViewMetric, Array<number | null>>;
+  energyMj: Array<number | null>;
+}
+
+/** A time range of a stored run at full bucket resolution, the answer to `zoom`. */
+export interface RangeView {
+  runId: string;
+  /** Echoes the request's, so the panel ignores an answer it no longer waits for. */
+  requestId: number;
+  startMs: number;
+  endMs: number;
+  bucketMs: number;
+  columns: RangeColumnsView[];
+}
+
 /** Host -> webview. */
 export type ToPanel =
   /** Full state; the webview discards what it had. Sent on `ready` and whenever the panel becomes visible. */
@@ -143,6 +170,8 @@ export type ToPanel =
   /** Answer to `selectRun` (`view: 'run'`) or `compare` (`view: 'compare'`). */
   | { type: 'showRuns'; view: 'run' | 'compare'; runs: RunView[] }
   | { type: 'history'; history: RunSummaryView[] }
+  /** Answer to `zoom`. */
+  | { type: 'range'; range: RangeView }
   /** Something the user should read, e.g. "run not found" or an export's file path. */
   | { type: 'notice'; level: 'info' | 'error'; message: string };
 
@@ -157,6 +186,11 @@ export type FromPanel =
   | { type: 'showLive' }
   | { type: 'compare'; runIds: string[] }
   | { type: 'export'; runIds: string[]; format: ExportFormat }
+  /**
+   * The user selected [startMs, endMs] of a stored run's charts: the host answers `range` with
+   * that stretch read from the samples at full bucket resolution.
+   */
+  | { type: 'zoom'; runId: string; requestId: number; startMs: number; endMs: number }
   /** A problem the webview wants in the host's log (e.g. a dropped message). */
   | { type: 'log'; level: 'warn' | 'error'; message: string };
 
@@ -181,6 +215,8 @@ export const ProtocolLimits = {
   markers: 1_000_000,
   steps: 10_000_000,
   relatable: 64,
+  /** Buckets per GPU in a range answer (VIEW_BUCKETS is 2,048). */
+  rangeBuckets: 4096,
 } as const;
 
 /**
@@ -372,9 +408,52 @@ export function isToPanel(x: unknown): x is ToPanel {
       return every(x.history, ProtocolLimits.history, isRunSummaryView);
     case 'notice':
       return (x.level === 'info' || x.level === 'error') && text(x.message);
+    case 'range':
+      return isRangeView(x.range);
     default:
       return false;
   }
+}
+
+function isRangeColumn(v: unknown, length: number): boolean {
+  if (!isArr(v, ProtocolLimits.rangeBuckets) || v.length !== length) return false;
+  for (const x of v) if (x !== null && !isNum(x)) return false;
+  return true;
+}
+
+function isRangeColumnsView(v: unknown, length: number): boolean {
+  if (!isObj(v) || !isIndex(v.gpu) || !isNum(v.lastMs) || !isObj(v.min) || !isObj(v.max)) return false;
+  const min = v.min;
+  const max = v.max;
+  return VIEW_METRICS.every((m) => isRangeColumn(min[m], length) && isRangeColumn(max[m], length)) && isRangeColumn(v.energyMj, length);
+}
+
+/** The host's columns as the protocol carries them (NaN, which JSON cannot hold, becomes null). */
+export function toRangeColumnsView(c: ViewColumns): RangeColumnsView {
+  const arr = (a: Float64Array): Array<number | null> => Array.from(a, (x) => (Number.isNaN(x) ? null : x));
+  const rec = (r: Record<ViewMetric, Float64Array>): Record<ViewMetric, Array<number | null>> =>
+    Object.fromEntries(VIEW_METRICS.map((m) => [m, arr(r[m])])) as Record<ViewMetric, Array<number | null>>;
+  return { gpu: c.gpu, lastMs: c.lastMs, min: rec(c.min), max: rec(c.max), energyMj: arr(c.energyMj) };
+}
+
+/** A (validated) range back to the columns the drawing functions take (samplesOfColumns). */
+export function rangeViewColumns(r: RangeView): ViewColumns[] {
+  return r.columns.map((c) => {
+    const n = c.energyMj.length;
+    const arr = (a: Array<number | null>): Float64Array => Float64Array.from(a, (x) => (x === null ? Number.NaN : x));
+    const rec = (x: Record<ViewMetric, Array<number | null>>): Record<ViewMetric, Float64Array> =>
+      Object.fromEntries(VIEW_METRICS.map((m) => [m, arr(x[m])])) as Record<ViewMetric, Float64Array>;
+    const tMs = new Float64Array(n);
+    for (let k = 0; k < n; k++) tMs[k] = r.startMs + k * r.bucketMs;
+    return { gpu: c.gpu, bucketMs: r.bucketMs, tMs, lastMs: c.lastMs, min: rec(c.min), max: rec(c.max), energyMj: arr(c.energyMj) };
+  });
+}
+
+export function isRangeView(v: unknown): v is RangeView {
+  if (!isObj(v) || !id(v.runId) || !isIndex(v.requestId) || !isNonNeg(v.startMs) || !isNum(v.endMs) || !(v.endMs > v.startMs)) return false;
+  if (!isNum(v.bucketMs) || !(v.bucketMs > 0) || !isArr(v.columns, ProtocolLimits.gpus)) return false;
+  // Every column of one GPU has one value per bucket.
+  return v.columns.every((c) => isObj(c) && isObj(c.min) && isRangeColumnsView(c, Array.isArray(c.energyMj) ? c.energyMj.length : -1));
 }
 
 function hasOnlyKeys(x: Obj, keys: readonly string[]): boolean {
@@ -409,6 +488,12 @@ export function parseFromPanel(x: unknown): FromPanel | undefined {
       const runIds = hasOnlyKeys(x, ['type', 'runIds', 'format']) ? runIdList(x.runIds, 1) : undefined;
       const format = x.format;
       return runIds && (format === 'csv' || format === 'json') ? { type: 'export', runIds, format } : undefined;
+    }
+    case 'zoom': {
+      const { runId, requestId, startMs, endMs } = x;
+      return hasOnlyKeys(x, ['type', 'runId', 'requestId', 'startMs', 'endMs']) && id(runId) && isIndex(requestId) && isNonNeg(startMs) && isNum(endMs) && endMs > startMs
+        ? { type: 'zoom', runId: runId as string, requestId: requestId as number, startMs, endMs }
+        : undefined;
     }
     case 'log': {
       const level = x.level;
