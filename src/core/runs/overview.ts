@@ -128,24 +128,43 @@ export function encodeOverview(o: RunOverview): Buffer {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const bodyStart = align8(16 + json.length);
   const values = 2 * o.index.offsets.length + o.columns.reduce((a, c) => a + COLUMNS_PER_GPU * c.tMs.length, 0);
+  // The body is filled as one Float64Array with block copies: value by value (writeDoubleLE) took
+  // 50-290 ms for 8 GPUs x 2,048 buckets on a loaded 2-core machine, on the extension host's thread.
+  const body = new Float64Array(values);
+  let at = 0;
+  for (let i = 0; i < o.index.offsets.length; i++) {
+    body[at++] = o.index.beforeMs[i]!;
+    body[at++] = o.index.offsets[i]!;
+  }
+  for (const c of o.columns) {
+    for (const a of columnsOf(c)) {
+      body.set(a.subarray(0, c.tMs.length), at);
+      at += c.tMs.length;
+    }
+  }
   const buf = Buffer.alloc(bodyStart + 8 * values);
   buf.write(MAGIC, 0, 'latin1');
   buf.writeUInt32LE(OVERVIEW_VERSION, 8);
   buf.writeUInt32LE(json.length, 12);
   json.copy(buf, 16);
-  let at = bodyStart;
-  const put = (v: number): void => {
-    buf.writeDoubleLE(v, at);
-    at += 8;
-  };
-  for (let i = 0; i < o.index.offsets.length; i++) {
-    put(o.index.beforeMs[i]!);
-    put(o.index.offsets[i]!);
-  }
-  for (const c of o.columns) {
-    for (const a of columnsOf(c)) for (let k = 0; k < c.tMs.length; k++) put(a[k]!);
-  }
+  const bytes = new Uint8Array(body.buffer);
+  if (!LITTLE_ENDIAN) swap8(bytes);
+  buf.set(bytes, bodyStart);
   return buf;
+}
+
+/** Typed arrays use the host's byte order; the file is little-endian (as every platform Joules ships for). */
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+/** Reverse the bytes of each 8-byte value in place (big-endian hosts only). */
+function swap8(b: Uint8Array): void {
+  for (let i = 0; i + 8 <= b.length; i += 8) {
+    for (let j = 0; j < 4; j++) {
+      const x = b[i + j]!;
+      b[i + j] = b[i + 7 - j]!;
+      b[i + 7 - j] = x;
+    }
+  }
 }
 
 function columnsOf(c: ViewColumns): Float64Array[] {
@@ -179,44 +198,49 @@ export function decodeOverview(buf: Buffer, expect: { runId: string; samplesByte
   const entries = header.index.entries;
   const values = 2 * entries + header.gpus.reduce((a, g) => a + COLUMNS_PER_GPU * g.used, 0);
   if (buf.length !== bodyStart + 8 * values) return `body is ${buf.length - bodyStart} bytes, expected ${8 * values}`;
-  let at = bodyStart;
-  const take = (): number => {
-    const v = buf.readDoubleLE(at);
-    at += 8;
-    return v;
-  };
+  // One copy of the body into an aligned buffer, then views: reading value by value (readDoubleLE)
+  // took 60-320 ms for 8 GPUs x 2,048 buckets on a loaded 2-core machine.
+  const bytes = new Uint8Array(8 * values);
+  bytes.set(buf.subarray(bodyStart));
+  if (!LITTLE_ENDIAN) swap8(bytes);
+  const body = new Float64Array(bytes.buffer);
   const beforeMs: number[] = [];
   const offsets: number[] = [];
   for (let i = 0; i < entries; i++) {
-    const t = take();
-    const off = take();
+    const t = body[2 * i]!;
+    const off = body[2 * i + 1]!;
     const prev = offsets[i - 1] ?? 0;
     if (!Number.isFinite(t) || !Number.isInteger(off) || off < prev || off > header.samplesBytes || (i === 0 && off !== 0)) return `index entry ${i} is out of order or past the file`;
     beforeMs.push(t);
     offsets.push(off);
   }
+  let at = 2 * entries;
   const columns: ViewColumns[] = [];
   let buckets = 0;
   for (const g of header.gpus) {
     const read = (): Float64Array => {
-      const a = new Float64Array(g.used);
-      for (let k = 0; k < g.used; k++) a[k] = take();
+      const a = body.subarray(at, at + g.used);
+      at += g.used;
       return a;
     };
     const mins = VIEW_METRICS.map(read);
     const maxs = VIEW_METRICS.map(read);
     const energyMj = read();
+    const filled = new Uint8Array(g.used);
     for (let m = 0; m < VIEW_METRICS.length; m++) {
       const lo = mins[m]!;
       const hi = maxs[m]!;
       for (let k = 0; k < g.used; k++) {
-        // Both NaN (no reading) or lo <= hi; anything else is not what a view writes.
-        if (Number.isNaN(lo[k]!) !== Number.isNaN(hi[k]!) || lo[k]! > hi[k]! || lo[k] === Infinity || hi[k] === -Infinity) {
-          return `GPU ${g.gpu} ${VIEW_METRICS[m]} bucket ${k}: min ${lo[k]} and max ${hi[k]} disagree`;
+        const a = lo[k]!;
+        const b = hi[k]!;
+        // Both NaN (no reading) or a <= b; anything else is not what a view writes.
+        if (Number.isNaN(a) !== Number.isNaN(b) || a > b || a === Infinity || b === -Infinity) {
+          return `GPU ${g.gpu} ${VIEW_METRICS[m]} bucket ${k}: min ${a} and max ${b} disagree`;
         }
+        if (!Number.isNaN(a)) filled[k] = 1;
       }
     }
-    for (let k = 0; k < g.used; k++) if (mins.some((a) => !Number.isNaN(a[k]!))) buckets++;
+    for (let k = 0; k < g.used; k++) buckets += filled[k]!;
     const tMs = new Float64Array(g.used);
     for (let k = 0; k < g.used; k++) tMs[k] = k * header.bucketMs;
     const byMetric = (arrays: Float64Array[]): Record<ViewMetric, Float64Array> =>
