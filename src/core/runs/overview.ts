@@ -22,7 +22,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { SampleGap } from '../sampler/types';
+import type { GpuSample, SampleGap } from '../sampler/types';
 import type { ViewColumns, ViewMetric } from './minMaxView';
 import { MinMaxView, VIEW_BUCKETS, VIEW_METRICS } from './minMaxView';
 import type { LineSpan, ReadStats } from './sampleReader';
@@ -319,14 +319,14 @@ export function readOverview(runDir: string, runId: string): { overview: RunOver
 
 /**
  * Builds the overview of a samples file by streaming it once (the event loop runs every few ms):
- * for runs stored without one, and by recovery. `onRow` sees every sample row too (recovery's
- * figures come from the same pass). A missing file is an empty run.
+ * for runs stored without one, and by recovery. `onSample` sees every sample too (recovery's
+ * figures come from the same pass; the object is not kept). A missing file is an empty run.
  */
 export async function buildOverview(
   file: string,
   runId: string,
   intervalMs: number,
-  options: { capacity?: number; onRow?: (values: Float64Array, offset: number) => void; onPoint?: (gpu: number, tMs: number, powerMilliwatts: number) => void } = {},
+  options: { capacity?: number; onSample?: (s: GpuSample) => void; onPoint?: (gpu: number, tMs: number, powerMilliwatts: number) => void } = {},
 ): Promise<{ overview: RunOverview; stats: ReadStats }> {
   const capacity = options.capacity ?? VIEW_BUCKETS;
   const view = new MinMaxView(Math.max(1, intervalMs), capacity);
@@ -345,8 +345,9 @@ export async function buildOverview(
       file,
       {
         row: (v, o) => {
-          view.add(rowToSample(v, o));
-          options.onRow?.(v, o);
+          const x = rowToSample(v, o);
+          view.add(x);
+          options.onSample?.(x);
         },
         ...(options.onPoint ? { point: options.onPoint } : {}),
         gap: (g) => {

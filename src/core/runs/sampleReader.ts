@@ -25,6 +25,14 @@ const SLICE_MS = 8;
 /** Samples per delivered batch: bounds what a consumer holds at once. */
 const BATCH_SAMPLES = 8192;
 
+/**
+ * Let the event loop run (timers, messages) before going on: between the steps of work that is
+ * each short but would block the extension host for too long back to back.
+ */
+export function yieldToLoop(): Promise<void> {
+  return new Promise<void>((r) => setImmediate(r));
+}
+
 export function newReadStats(): ReadStats {
   return { lines: 0, malformedLines: 0, bytes: 0 };
 }
@@ -313,7 +321,7 @@ export async function streamSampleRowsFrom(
         if (!line(data, start, nl, base + start, true)) return stats;
         start = nl + 1;
         if (performance.now() - sliceStart > SLICE_MS) {
-          await new Promise<void>((r) => setImmediate(r));
+          await yieldToLoop();
           sliceStart = performance.now();
         }
       }

@@ -8,7 +8,7 @@ import { buildOverview, OffsetIndexBuilder, writeOverview } from './overview';
 import { isAlive as isProcessAlive } from './processes';
 import { encodeSample } from './sampleCodec';
 import type { ReadStats } from './sampleReader';
-import { forEachBatchSync, newReadStats, rowToSample, streamSampleBatches } from './sampleReader';
+import { forEachBatchSync, newReadStats, streamSampleBatches, yieldToLoop } from './sampleReader';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
 import type { RunRecord, RunSummary } from './types';
@@ -450,6 +450,7 @@ export class RunStore {
         fixed.errors = { ...(fixed.errors ?? {}), 'store: malformed sample lines skipped': figures.stats.malformedLines };
       }
       writeJsonAtomic(path.join(this.runDir(meta.id), 'run.json'), fixed);
+      await yieldToLoop();
       try {
         // A cache: when it cannot be written, the panel builds it on first open.
         writeOverview(this.runDir(meta.id), figures.overview);
@@ -527,8 +528,7 @@ async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary:
   }
   // Each row's sample object dies young: nothing per sample outlives its row.
   const { overview, stats } = await buildOverview(file, meta.id, meta.sampleIntervalMs || 100, {
-    onRow: (v, o) => {
-      const x = rowToSample(v, o);
+    onSample: (x) => {
       acc.add(x);
       samples++;
       if (x.tMs > lastMs) lastMs = x.tMs;

@@ -10,6 +10,7 @@ import type { GpuSample, SampleGap } from '../sampler/types';
 import { samplesOfColumns } from './minMaxView';
 import type { RangeDrawing, RunOverview } from './overview';
 import { buildOverview, readOverview, readRange, writeOverview } from './overview';
+import { yieldToLoop } from './sampleReader';
 import type { RunStore, StoredRun } from './store';
 
 /** A stored run as the panel draws it. */
@@ -42,8 +43,10 @@ export async function runOverview(store: RunStore, summary: StoredRun, log?: Ove
   const file = store.samplesFile(summary.id);
   let pending = building.get(file);
   if (!pending) {
-    pending = buildOverview(file, summary.id, summary.sampleIntervalMs || 100).then(({ overview }) => {
+    pending = buildOverview(file, summary.id, summary.sampleIntervalMs || 100).then(async ({ overview }) => {
       if (summary.status !== 'running') {
+        // Encoding and writing it is a step of its own: the host's other work runs in between.
+        await yieldToLoop();
         try {
           writeOverview(dir, overview);
         } catch (e) {
@@ -63,6 +66,8 @@ export async function storedRunDrawing(store: RunStore, id: string, log?: Overvi
   const summary = store.readMeta(id);
   if (!summary) return undefined;
   const { overview, source } = await runOverview(store, summary, log);
+  // Reading the overview and turning it into samples are separate steps for the event loop.
+  await yieldToLoop();
   return { summary, samples: samplesOfColumns(overview.columns), gaps: overview.gaps, source, malformedLines: overview.malformedLines };
 }
 
