@@ -23,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { analyzeInWorker } from '../src/core/analysis/analysisClient';
-import { toRangeColumnsView } from '../src/core/protocol/panel';
+import { toColumnsView, toRangeColumnsView } from '../src/core/protocol/panel';
 import { MinMaxView } from '../src/core/runs/minMaxView';
 import { OffsetIndexBuilder, writeOverview } from '../src/core/runs/overview';
 import { rowToSample, streamSampleRowsFrom } from '../src/core/runs/sampleReader';
@@ -199,7 +199,7 @@ function panelRoot(root: string, id: string): string {
 async function openMessage(store: RunStore, id: string, expect: 'overview' | 'rebuilt'): Promise<number> {
   const drawn = (await storedRunDrawing(store, id))!;
   if (drawn.source !== expect) throw new Error(`opened from ${drawn.source}, expected ${expect}`);
-  const view = toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: drawn.samples, gaps: drawn.gaps });
+  const view = { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
   // VS Code serializes webview messages as JSON.
   return JSON.stringify({ type: 'showRuns', view: 'run', runs: [view] }).length;
 }

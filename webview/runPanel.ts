@@ -2,8 +2,7 @@
  * The run tab: summary cards, one chart per metric (a line per GPU, all on one time axis), the
  * findings and a per-GPU table that says in text what the charts show.
  */
-import { assertNever, rangeViewColumns } from '../src/core/protocol/panel';
-import { samplesOfColumns } from '../src/core/runs/minMaxView';
+import { assertNever } from '../src/core/protocol/panel';
 import { explainedWasteJ } from '../src/core/analysis/findings';
 import type { ExportFormat, FindingView, RangeView, RunView } from '../src/core/protocol/panel';
 import { jPerStepOf, jPerTokenOf } from '../src/core/protocol/compare';
@@ -367,8 +366,7 @@ export class RunPanel {
     const z = this.zoom;
     const s = this.store;
     if (!z || !s || z.runId !== range.runId || z.requestId !== range.requestId) return false;
-    const samples = samplesOfColumns(rangeViewColumns(range));
-    z.store = this.actions.newStore({ summary: s.summary, gpus: s.gpuInfo, samples, markers: s.markers, findings: s.findings, gaps: s.gaps });
+    z.store = this.actions.newStore({ summary: s.summary, gpus: s.gpuInfo, samples: [], drawing: range, markers: s.markers, findings: s.findings, gaps: s.gaps });
     z.bucketMs = range.bucketMs;
     this.drawnState.clear();
     this.renderedVersion = -1;

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { toFindingSummary } from '../core/analysis/findings';
 import type { ExportFormat, FindingView, LiveFiguresView, RangeView, RunSummaryView, RunView } from '../core/protocol/panel';
-import { clipName, toRangeColumnsView } from '../core/protocol/panel';
+import { clipName, toColumnsView, toRangeColumnsView } from '../core/protocol/panel';
 import type { LiveStatus } from '../core/runs/types';
 import { storedRunDrawing, storedRunRange } from '../core/runs/storedRunView';
 import type { PanelLog } from './panel/panelSession';
@@ -94,7 +94,9 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
     await this.runs.ready;
     // The run's overview file: what the panel draws, whatever the run's length (built once if missing).
     const drawn = await storedRunDrawing(this.runs.store, runId, (m) => this.log?.warn(m));
-    return drawn ? toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: drawn.samples, gaps: drawn.gaps }) : undefined;
+    if (!drawn) return undefined;
+    // As columns: the panel turns them into points, the host builds no sample objects.
+    return { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
   }
 
   async range(runId: string, requestId: number, startMs: number, endMs: number): Promise<RangeView | undefined> {

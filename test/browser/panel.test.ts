@@ -4,7 +4,7 @@ import { formatJoules, formatPct } from '../../src/core/units/format';
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { FromPanel, RunView, ToPanel } from '../../src/core/protocol/panel';
-import { toRangeColumnsView } from '../../src/core/protocol/panel';
+import { toColumnsView, toRangeColumnsView } from '../../src/core/protocol/panel';
 import { MinMaxView } from '../../src/core/runs/minMaxView';
 import type { GpuSample } from '../../src/core/sampler/types';
 import { PanelSession } from '../../src/vscode/panel/panelSession';
@@ -449,6 +449,20 @@ describe('energy panel in Chromium', function () {
       { type: 'export', runIds: ['past-1'], format: 'csv' },
       { type: 'export', runIds: ['past-1'], format: 'json' },
     ]);
+  });
+
+  it('a stored run sent as its overview columns (no sample objects) draws every bucket\'s min and max', async () => {
+    const p = await open();
+    const view = new MinMaxView(100);
+    for (const x of s0) view.add(x);
+    view.add({ tMs: s0.at(-1)!.tMs + 100, gpu: 0, powerMilliwatts: 987_000 });
+    const stored = { ...runView(summaryOf('past-1', 'baseline', s0, [h200Info(0)]), [h200Info(0)], []), drawing: toColumnsView(view.allColumns(), 0, view.bucketMs) };
+    await p.post({ type: 'init', history: [stored.summary], selected: [stored] } satisfies ToPanel);
+    const st = await p.settle();
+    assert.equal(st.shownRunId, 'past-1');
+    const d = st.charts.power?.[0];
+    assert.equal(d?.maxY, 987);
+    assert.equal(d.minY, Math.min(...s0.map((x) => x.powerMilliwatts ?? Infinity)) / 1000);
   });
 
   it('zoom: a drag over the power chart asks the host for that range, draws its answer, ignores a stale one, and resets', async () => {

@@ -494,6 +494,10 @@ export class RunSession {
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
     try {
       this.writer.flush();
+      // Every sample is on disk now: what the panel draws of the stored run, from the view kept
+      // all along, so opening the run reads this instead of streaming every sample (a cache,
+      // rebuilt from the samples when missing). Before the analysis, which can take a minute.
+      this.writer.writeOverview(this.id, this.view);
       // The record is final before the analysis starts (a day-long run's takes a minute): if the
       // editor dies meanwhile, the run keeps its summary; the findings are added after.
       if (this.options.analyze) this.writer.writeMeta({ ...this.meta, ...summary, runGpus });
@@ -524,9 +528,6 @@ export class RunSession {
     }
     try {
       this.writer.close();
-      // What the panel draws of the stored run, from the view kept all along: opening the run
-      // then reads this instead of streaming every sample (a cache: rebuilt when missing).
-      this.writer.writeOverview(this.id, this.view);
     } catch {
       // Already reported by the failed write above, or nothing left to lose.
     }

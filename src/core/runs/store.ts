@@ -174,7 +174,8 @@ export class RunWriter {
 
   /**
    * Store the run's overview from `view` (the session's, fed every sample this writer was given)
-   * and the offsets of the lines written: no pass over the samples. Call after {@link close}.
+   * and the offsets of the lines written: no pass over the samples. Call once the last samples
+   * are flushed.
    * False when the file on disk may differ from what the view saw (then the overview is left to be
    * rebuilt from the file on first open) or the write failed (reported through `onWriteError`).
    */

@@ -6,8 +6,8 @@
  * overview's offset index. Plain functions the host calls (and `bench:longrun` measures); no `vscode`.
  */
 import * as path from 'node:path';
-import type { GpuSample, SampleGap } from '../sampler/types';
-import { samplesOfColumns } from './minMaxView';
+import type { SampleGap } from '../sampler/types';
+import type { ViewColumns } from './minMaxView';
 import type { RangeDrawing, RunOverview } from './overview';
 import { buildOverview, readOverview, readRange, writeOverview } from './overview';
 import { yieldToLoop } from './sampleReader';
@@ -16,8 +16,9 @@ import type { RunStore, StoredRun } from './store';
 /** A stored run as the panel draws it. */
 export interface StoredRunDrawing {
   summary: StoredRun;
-  /** Min/max per bucket of each GPU (see samplesOfColumns), in time order. */
-  samples: GpuSample[];
+  /** Min/max per bucket of each GPU (drawn as samples by samplesOfColumns), in GPU order. */
+  columns: ViewColumns[];
+  bucketMs: number;
   gaps: SampleGap[];
   /** Where the drawing came from: the stored overview, or the samples (then cached when possible). */
   source: 'overview' | 'rebuilt';
@@ -66,9 +67,7 @@ export async function storedRunDrawing(store: RunStore, id: string, log?: Overvi
   const summary = store.readMeta(id);
   if (!summary) return undefined;
   const { overview, source } = await runOverview(store, summary, log);
-  // Reading the overview and turning it into samples are separate steps for the event loop.
-  await yieldToLoop();
-  return { summary, samples: samplesOfColumns(overview.columns), gaps: overview.gaps, source, malformedLines: overview.malformedLines };
+  return { summary, columns: overview.columns, bucketMs: overview.bucketMs, gaps: overview.gaps, source, malformedLines: overview.malformedLines };
 }
 
 /**
