@@ -444,7 +444,16 @@ function isRangeColumnsView(v: unknown, length: number): boolean {
 
 /** The host's columns as the protocol carries them (NaN, which JSON cannot hold, becomes null). */
 export function toRangeColumnsView(c: ViewColumns): RangeColumnsView {
-  const arr = (a: Float64Array): Array<number | null> => Array.from(a, (x) => (Number.isNaN(x) ? null : x));
+  // A plain loop: Array.from with a mapping callback took ~20 ms for 8 GPUs x 2,048 buckets on the
+  // host's thread (a 2-core machine), a third of a zoom's longest block.
+  const arr = (a: Float64Array): Array<number | null> => {
+    const out = new Array<number | null>(a.length);
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]!;
+      out[i] = Number.isNaN(x) ? null : x;
+    }
+    return out;
+  };
   const rec = (r: Record<ViewMetric, Float64Array>): Record<ViewMetric, Array<number | null>> =>
     Object.fromEntries(VIEW_METRICS.map((m) => [m, arr(r[m])])) as Record<ViewMetric, Array<number | null>>;
   return { gpu: c.gpu, lastMs: c.lastMs, min: rec(c.min), max: rec(c.max), energyMj: arr(c.energyMj) };

@@ -184,6 +184,16 @@ describe('run overview (what the panel draws of a stored run)', () => {
     assert.ok(range.columns[1]!.max.powerMilliwatts.includes(950_000), 'the spike inside the range is there');
   });
 
+  it('zooming again after the samples changed reads them again, not a remembered overview', async () => {
+    const store = new RunStore(root);
+    writeRun(store, 'c');
+    const before = await storedRunRange(store, 'c', 0, 60_000);
+    assert.ok(before && !before.columns[0]!.max.powerMilliwatts.includes(999_000));
+    fs.appendFileSync(store.samplesFile('c'), JSON.stringify({ s: [[30_050, 0, 999_000]] }) + '\n');
+    const after = await storedRunRange(store, 'c', 0, 60_000);
+    assert.ok(after?.columns[0]!.max.powerMilliwatts.includes(999_000), 'the appended sample is in the range');
+  });
+
   it('reads a range correctly when lines are out of time order (then to the end of the file)', async () => {
     const store = new RunStore(root);
     const w = store.create('u');
