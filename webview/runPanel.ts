@@ -348,6 +348,9 @@ export class RunPanel {
     if (!(b > a)) return;
     const requestId = this.nextRequestId++;
     this.zoom = { runId: s.id, requestId, startS: a, endS: b };
+    // The fields show the range drawn, whichever way it was chosen (a drag, or typed and clamped).
+    this.zoomFromInput.value = String(Math.round(a * 10) / 10);
+    this.zoomToInput.value = String(Math.round(b * 10) / 10);
     this.actions.requestRange(s.id, requestId, a * 1000, b * 1000);
     this.renderedVersion = -1;
     this.actions.requestRender();

@@ -502,6 +502,7 @@ describe('energy panel in Chromium', function () {
     assert.ok(d?.first && d.last && d.first.x >= z.startMs / 1000 && d.last.x <= z.endMs / 1000, `${JSON.stringify(d?.first)} .. ${JSON.stringify(d?.last)}`);
     assert.equal(d.maxY, Math.max(...inRange.map((x) => x.powerMilliwatts ?? 0)) / 1000, 'the range\'s peak is drawn');
     assert.match(await p.page.locator('.zoom-text').innerText(), /at full resolution/);
+    await p.screenshot('panel-zoom.png');
 
     // An answer to an earlier request (the user zoomed again meanwhile) changes nothing.
     await p.post(answer(z.requestId + 100, 3));
