@@ -9,7 +9,10 @@
  *   streamed from the store), with the event loop's longest block while it runs;
  * - recovery: the same run found `running` with its monitor dead (RunStore.recoverInterrupted);
  * - panel open: building the message the panel receives for a stored run (the host side:
- *   storedRunDrawing streams the samples through a bounded min/max view, then the JSON message);
+ *   storedRunDrawing reads the run's overview file, then the JSON message); "first open" is the
+ *   same for a run stored without an overview (built once by streaming the samples, then cached);
+ *   "zoom" reads 10 minutes from the middle of the run (the whole run when shorter) at full
+ *   resolution by seeking through the overview's offset index, then the JSON `range` message;
  * - `joules fix`: the real CLI (dist/cli.js) against the run's script, wall time.
  *
  * The last line is `longrun-worst-main-thread-block-ms N` (target: under 50 at every length).
@@ -20,11 +23,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { analyzeInWorker } from '../src/core/analysis/analysisClient';
+import { toColumnsView, toRangeColumnsView } from '../src/core/protocol/panel';
 import { MinMaxView } from '../src/core/runs/minMaxView';
-import { rowToSample, streamSampleRows } from '../src/core/runs/sampleReader';
+import { OffsetIndexBuilder, writeOverview } from '../src/core/runs/overview';
+import { rowToSample, streamSampleRowsFrom } from '../src/core/runs/sampleReader';
 import type { StoredRun } from '../src/core/runs/store';
 import { RunStore, writeJsonAtomic } from '../src/core/runs/store';
-import { storedRunDrawing } from '../src/core/runs/storedRunView';
+import { storedRunDrawing, storedRunRange } from '../src/core/runs/storedRunView';
 import { SummaryAccumulator } from '../src/core/runs/summary';
 import { toRunView } from '../src/vscode/runViews';
 import { writeSyntheticRun } from '../test/support/syntheticRun';
@@ -57,6 +62,10 @@ interface ChildResult {
   rssBeforeMb?: number;
   bytes?: number;
   findings?: number;
+  /** Panel child: the zoomed range read (ms), its longest block, and its message size. */
+  zoomMs?: number;
+  zoomBlockMs?: number;
+  zoomBytes?: number;
 }
 
 function caseId(c: { durationS: number; gpus: number }): string {
@@ -107,18 +116,30 @@ async function watchingBlocks<T>(fn: () => Promise<T>): Promise<{ value: T; bloc
 async function childEnd(root: string, id: string): Promise<ChildResult> {
   const store = new RunStore(root);
   const meta = store.readMeta(id)!;
-  // During the run (not timed): every batch went through the session's bounded view and figures.
+  // During the run (not timed): every batch went through the session's bounded view and figures,
+  // and the writer noted where each line went (the overview's offset index).
   const figures = new SummaryAccumulator(meta.gpuInfo);
   const view = new MinMaxView(1000 / HZ);
+  const index = new OffsetIndexBuilder();
   const energies = new Map<number, number>();
-  await streamSampleRows(store.samplesFile(id), {
-    row: (v, o) => {
-      const s = rowToSample(v, o);
-      figures.add(s);
-      view.add(s);
-      if (s.energyMillijoules !== undefined) energies.set(s.gpu, s.energyMillijoules);
+  let samplesBytes = 0;
+  await streamSampleRowsFrom(
+    store.samplesFile(id),
+    {
+      row: (v, o) => {
+        const s = rowToSample(v, o);
+        figures.add(s);
+        view.add(s);
+        if (s.energyMillijoules !== undefined) energies.set(s.gpu, s.energyMillijoules);
+      },
     },
-  });
+    {
+      onLine: (span) => {
+        index.line(span.offset, span.samples, span.minMs, span.maxMs);
+        samplesBytes = span.offset + span.bytes;
+      },
+    },
+  );
   const rssBeforeMb = process.memoryUsage().rss / 2 ** 20;
   const input = { gpus: meta.gpuInfo, runGpus: meta.runGpus, endMs: meta.durationS * 1000 };
   let analysisMs = 0;
@@ -132,9 +153,11 @@ async function childEnd(root: string, id: string): Promise<ChildResult> {
     );
     analysisMs = performance.now() - t0;
     findings = result.findings.length;
-    const out = path.join(os.tmpdir(), `joules-longrun-${process.pid}.json`);
-    writeJsonAtomic(out, { ...summary, findings: result.summaries });
-    fs.rmSync(out);
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joules-longrun-end-'));
+    writeJsonAtomic(path.join(outDir, 'run.json'), { ...summary, findings: result.summaries });
+    // The stored run's overview, from the live view (RunWriter.writeOverview): no pass over the samples.
+    writeOverview(outDir, { runId: id, samples: view.sampleCount, samplesBytes, malformedLines: 0, capacity: view.capacity, bucketMs: view.bucketMs, columns: view.allColumns(), gaps: [], index: index.result() });
+    fs.rmSync(outDir, { recursive: true, force: true });
   });
   return { ok: true, ms, analysisMs, blockMs, rssMb: peakRssMb(), rssBeforeMb, findings };
 }
@@ -160,25 +183,61 @@ async function childRecover(root: string, id: string): Promise<ChildResult> {
   }
 }
 
-/** Child: what the panel's host builds and posts when a stored run is opened (panelSource.load). */
-async function childPanel(root: string, id: string): Promise<ChildResult> {
+/**
+ * A private copy of a run's folder for the panel children (run.json copied, samples.jsonl linked),
+ * so the overview they build and read never lands in the shared cache.
+ */
+function panelRoot(root: string, id: string): string {
+  const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'joules-longrun-panel-'));
+  fs.mkdirSync(path.join(tmpRoot, id));
+  fs.copyFileSync(path.join(root, id, 'run.json'), path.join(tmpRoot, id, 'run.json'));
+  fs.symlinkSync(path.join(root, id, 'samples.jsonl'), path.join(tmpRoot, id, 'samples.jsonl'));
+  return tmpRoot;
+}
+
+/** What the panel's host builds and posts when a stored run is opened (panelSource.load). */
+async function openMessage(store: RunStore, id: string, expect: 'overview' | 'rebuilt'): Promise<number> {
+  const drawn = (await storedRunDrawing(store, id))!;
+  if (drawn.source !== expect) throw new Error(`opened from ${drawn.source}, expected ${expect}`);
+  const view = { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
+  // VS Code serializes webview messages as JSON.
+  return JSON.stringify({ type: 'showRuns', view: 'run', runs: [view] }).length;
+}
+
+/** Child: the first open of a run stored without an overview (built from the samples, then stored). */
+async function childPanelFirst(root: string, id: string): Promise<ChildResult> {
   const store = new RunStore(root);
   try {
-    const { value: bytes, blockMs, ms } = await watchingBlocks(async () => {
-      const drawn = (await storedRunDrawing(store, id))!;
-      const view = toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: drawn.samples, gaps: drawn.gaps });
-      // VS Code serializes webview messages as JSON.
-      return JSON.stringify({ type: 'runs', runs: [view] }).length;
-    });
+    const { value: bytes, blockMs, ms } = await watchingBlocks(() => openMessage(store, id, 'rebuilt'));
     return { ok: true, ms, blockMs, bytes, rssMb: peakRssMb() };
   } catch (e) {
     return { ok: false, error: `${(e as Error).name}: ${(e as Error).message}`, rssMb: peakRssMb() };
   }
 }
 
+/** Child: opening a run with its overview (after childPanelFirst stored it), then a zoom into it. */
+async function childPanel(root: string, id: string): Promise<ChildResult> {
+  const store = new RunStore(root);
+  try {
+    const { value: bytes, blockMs, ms } = await watchingBlocks(() => openMessage(store, id, 'overview'));
+    const durationMs = store.readMeta(id)!.durationS * 1000;
+    const spanMs = Math.min(durationMs, 10 * 60_000);
+    const startMs = (durationMs - spanMs) / 2;
+    const zoom = await watchingBlocks(async () => {
+      const r = (await storedRunRange(store, id, startMs, startMs + spanMs))!;
+      const range = { runId: id, requestId: 1, startMs: r.startMs, endMs: r.endMs, bucketMs: r.bucketMs, columns: r.columns.map(toRangeColumnsView) };
+      return JSON.stringify({ type: 'range', range }).length;
+    });
+    return { ok: true, ms, blockMs, bytes, rssMb: peakRssMb(), zoomMs: zoom.ms, zoomBlockMs: zoom.blockMs, zoomBytes: zoom.value };
+  } catch (e) {
+    return { ok: false, error: `${(e as Error).name}: ${(e as Error).message}`, rssMb: peakRssMb() };
+  }
+}
+
 function runChild(mode: string, root: string, id: string): ChildResult {
-  // The panel's path streams through a bounded view: 1 GB is plenty, and a regression fails fast.
-  const heapMb = mode === 'panel' ? 1024 : 6144;
+  // The panel's paths read a bounded overview or stream through a bounded view: 1 GB is plenty,
+  // and a regression fails fast.
+  const heapMb = mode === 'panel' || mode === 'panelFirst' ? 1024 : 6144;
   const r = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, ...SELF, '--child', mode, root, id], {
     encoding: 'utf8',
     timeout: 300_000,
@@ -218,8 +277,8 @@ function pad(s: string, n: number): string {
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(DIST, 'analysisWorker.js'))) throw new Error('dist/analysisWorker.js missing: run `node scripts/build.mjs` first');
   process.stdout.write(`bench:longrun  ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${HZ} Hz, loadavg ${os.loadavg()[0]!.toFixed(2)}\n`);
-  const header = ['run', 'samples', 'store', 'end of run', '(analysis)', 'main block', 'RSS before', 'peak RSS', 'recover', 'rec. block', 'rec. RSS', 'panel open', 'pnl block', 'panel msg', 'panel RSS', 'joules fix'];
-  const widths = [13, 10, 9, 11, 11, 11, 10, 9, 9, 10, 9, 11, 10, 10, 10, 11];
+  const header = ['run', 'samples', 'store', 'end of run', '(analysis)', 'main block', 'RSS before', 'peak RSS', 'recover', 'rec. block', 'rec. RSS', 'panel open', 'pnl block', 'panel msg', 'panel RSS', 'first open', '1st block', '1st RSS', 'zoom', 'zoom block', 'zoom msg', 'joules fix'];
+  const widths = [13, 10, 9, 11, 11, 11, 10, 9, 9, 10, 9, 11, 10, 10, 10, 11, 10, 9, 9, 11, 9, 11];
   process.stdout.write(header.map((h, i) => pad(h, widths[i]!)).join(' ') + '\n');
   let worst = 0;
   let worstWhere = '';
@@ -234,16 +293,27 @@ async function main(): Promise<void> {
     const samples = Math.floor(c.durationS * HZ) * c.gpus;
     const end = endOnly ? { ok: false, error: 'not measured' } : runChild('end', store.root, id);
     const rec = runChild('recover', store.root, id);
-    const panel = endOnly ? { ok: false, error: 'not measured' } : runChild('panel', store.root, id);
+    let panelFirst: ChildResult = { ok: false, error: 'not measured' };
+    let panel: ChildResult = { ok: false, error: 'not measured' };
+    if (!endOnly) {
+      const tmpRoot = panelRoot(store.root, id);
+      try {
+        panelFirst = runChild('panelFirst', tmpRoot, id);
+        panel = panelFirst.ok ? runChild('panel', tmpRoot, id) : { ok: false, error: 'no overview (first open failed)' };
+      } finally {
+        fs.rmSync(tmpRoot, { recursive: true, force: true });
+      }
+    }
+    const zoom: ChildResult = panel.ok ? { ok: true, ms: panel.zoomMs, blockMs: panel.zoomBlockMs, bytes: panel.zoomBytes } : panel;
     const fix = endOnly ? { ok: false, error: 'not measured' } : runFix(store.root, id);
     // Every path here runs on the extension host's main thread: the end of a run, recovery, panel open.
-    for (const [what, r] of [['end of run', end], ['recovery', rec], ['panel open', panel]] as const) {
+    for (const [what, r] of [['end of run', end], ['recovery', rec], ['panel open', panel], ['first panel open', panelFirst], ['zoom', zoom]] as const) {
       if (r.ok && (r.blockMs ?? 0) > worst) {
         worst = r.blockMs ?? 0;
         worstWhere = `${what}, ${c.label} x ${c.gpus} GPU`;
       }
     }
-    for (const [what, r] of [['end of run', end], ['recovery', rec], ['panel open', panel], ['joules fix', fix]] as const) {
+    for (const [what, r] of [['end of run', end], ['recovery', rec], ['panel open', panel], ['first panel open', panelFirst], ['joules fix', fix]] as const) {
       if (!r.ok && r.error !== 'not measured') failures.push(`${c.label} x ${c.gpus} GPU ${what}: ${r.error}`);
     }
     const skip = (r: ChildResult, f: (r: ChildResult) => string): string => (r.error === 'not measured' ? '' : cell(r, f));
@@ -263,6 +333,12 @@ async function main(): Promise<void> {
       skip(panel, (r) => fmtMs(r.blockMs)),
       skip(panel, (r) => `${(r.bytes! / 1e6).toFixed(1)} MB`),
       skip(panel, (r) => `${r.rssMb!.toFixed(0)} MB`),
+      skip(panelFirst, (r) => fmtMs(r.ms)),
+      skip(panelFirst, (r) => fmtMs(r.blockMs)),
+      skip(panelFirst, (r) => `${r.rssMb!.toFixed(0)} MB`),
+      skip(zoom, (r) => fmtMs(r.ms)),
+      skip(zoom, (r) => fmtMs(r.blockMs)),
+      skip(zoom, (r) => `${(r.bytes! / 1e6).toFixed(1)} MB`),
       skip(fix, (r) => fmtMs(r.ms)),
     ];
     process.stdout.write(cols.map((s, i) => pad(s, widths[i]!)).join(' ') + '\n');
@@ -270,7 +346,9 @@ async function main(): Promise<void> {
   for (const f of failures) process.stdout.write(`FAILED ${f}\n`);
   process.stdout.write(
     'end of run = summary figures + analysis in the worker (streamed from the store); main block = longest event-loop block meanwhile;\n' +
-      'RSS before = the process with the live view and figures of the whole run, before the end; peak RSS = with the analysis worker (same process).\n',
+      'RSS before = the process with the live view and figures of the whole run, before the end; peak RSS = with the analysis worker (same process).\n' +
+      'panel open = reading the stored overview + the JSON message; first open = a run stored without one (built from the samples once, then stored);\n' +
+      'zoom = 10 min from the middle of the run (the whole run when shorter) at full resolution, read by seeking, + the JSON message.\n',
   );
   process.stdout.write(`worst main-thread block: ${worstWhere}\n`);
   process.stdout.write(`longrun-worst-main-thread-block-ms ${worst.toFixed(1)}\n`);
@@ -278,7 +356,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--child') {
   const [mode, root, id] = process.argv.slice(3) as [string, string, string];
-  const run = mode === 'end' ? childEnd : mode === 'recover' ? childRecover : childPanel;
+  const run = mode === 'end' ? childEnd : mode === 'recover' ? childRecover : mode === 'panelFirst' ? childPanelFirst : childPanel;
   run(root, id).then(
     (r) => process.stdout.write(JSON.stringify(r) + '\n'),
     (e: unknown) => process.stdout.write(JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) }) + '\n'),

@@ -67,6 +67,8 @@ export interface PanelDebugState {
   charts: Record<string, ChartSnapshot>;
   /** Bands over the run's charts: phases, gaps, and one per stretch of each finding. */
   bands: BandSpec[];
+  /** The zoomed range of the run tab (undefined: the whole run); `pending` until the host answered. */
+  zoom: ReturnType<RunPanel['describeZoom']>;
   history: { runIds: string[]; selected: string[] };
   compare: CompareSnapshot & { charts: Record<string, ChartSnapshot> };
   notice: { level: string; text: string } | undefined;
@@ -112,6 +114,8 @@ export class PanelApp {
         this.requestRender();
       },
       requestRender: () => this.requestRender(),
+      requestRange: (runId, requestId, startMs, endMs) => post({ type: 'zoom', runId, requestId, startMs, endMs }),
+      newStore: (run) => this.newStore(run),
     });
     this.historyPanel = new HistoryPanel({
       open: (runId) => post({ type: 'selectRun', runId }),
@@ -226,6 +230,7 @@ export class PanelApp {
       columnBytes: shown?.columnBytes() ?? 0,
       charts: this.runPanel.describeCharts(),
       bands: this.runPanel.describeBands(),
+      zoom: this.runPanel.describeZoom(),
       history: { runIds: this.historyPanel.runIds, selected: [...this.historyPanel.selection] },
       compare: { ...this.comparePanel.snapshot(), charts: this.comparePanel.describeCharts() },
       notice: this.notice,
@@ -304,6 +309,10 @@ export class PanelApp {
         break;
       case 'notice':
         this.showNotice(msg.level, msg.message);
+        break;
+      case 'range':
+        // An answer the panel no longer waits for (another run shown, zoom reset) is dropped.
+        if (!this.runPanel.showRange(msg.range)) return;
         break;
       default:
         assertNever(msg);

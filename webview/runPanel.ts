@@ -4,7 +4,7 @@
  */
 import { assertNever } from '../src/core/protocol/panel';
 import { explainedWasteJ } from '../src/core/analysis/findings';
-import type { ExportFormat, FindingView } from '../src/core/protocol/panel';
+import type { ExportFormat, FindingView, RangeView, RunView } from '../src/core/protocol/panel';
 import { jPerStepOf, jPerTokenOf } from '../src/core/protocol/compare';
 import type { XY } from '../src/core/protocol/decimate';
 import { LineChart } from './charts';
@@ -37,7 +37,25 @@ export interface RunPanelActions {
   backToLive(): void;
   /** Asks the app for a render (e.g. a chart scrolled back into view). */
   requestRender(): void;
+  /** Asks the host for [startMs, endMs] of a stored run at full resolution (answered by `range`). */
+  requestRange(runId: string, requestId: number, startMs: number, endMs: number): void;
+  /** A store for a zoomed range's drawing (the app's, sized to the charts). */
+  newStore(run: RunView): RunStore;
 }
+
+/** A zoomed time range of the shown run: asked for, then drawn from the host's answer. */
+interface Zoom {
+  runId: string;
+  requestId: number;
+  startS: number;
+  endS: number;
+  /** The range's drawing, once the host answered. */
+  store?: RunStore;
+  bucketMs?: number;
+}
+
+/** Narrower drags are taken for clicks. */
+const minDragPx = 4;
 
 /** What a chart showed when last drawn, to tell whether new data changes its picture. */
 interface DrawnState {
@@ -113,6 +131,14 @@ export class RunPanel {
   private renderedVersion = -1;
   private renderedShape = '';
   private palette: Palette;
+  private zoom: Zoom | undefined;
+  private nextRequestId = 1;
+  private readonly zoomBar: HTMLElement;
+  private readonly zoomText: HTMLElement;
+  private readonly zoomFromInput: HTMLInputElement;
+  private readonly zoomToInput: HTMLInputElement;
+  private readonly zoomReset: HTMLElement;
+  private readonly selection: HTMLElement;
 
   constructor(palette: Palette, private readonly actions: RunPanelActions) {
     this.palette = palette;
@@ -134,6 +160,20 @@ export class RunPanel {
     this.gpuFilter = h('div', { class: 'gpu-filter', attrs: { role: 'group', 'aria-label': 'GPUs shown in the charts' } });
     this.powerSource = h('p', { class: 'power-source' });
     this.chartGrid = h('div', { class: 'charts' });
+    // Zoom: drag across the power chart, or type the range; the host sends that stretch at full
+    // resolution (the overview is one min/max pair per pixel column of the whole run).
+    this.zoomFromInput = h('input', { attrs: { type: 'number', min: '0', step: 'any', id: 'zoom-from', 'aria-label': 'Zoom from (seconds)' } });
+    this.zoomToInput = h('input', { attrs: { type: 'number', min: '0', step: 'any', id: 'zoom-to', 'aria-label': 'Zoom to (seconds)' } });
+    const zoomApply = h('vscode-button', { text: 'Zoom', attrs: { secondary: '', id: 'zoom-apply' } });
+    zoomApply.addEventListener('click', () => this.zoomInto(Number(this.zoomFromInput.value), Number(this.zoomToInput.value)));
+    this.zoomReset = h('vscode-button', { text: 'Reset zoom', attrs: { secondary: '', id: 'zoom-reset' } });
+    this.zoomReset.addEventListener('click', () => this.resetZoom());
+    this.zoomText = h('span', { class: 'zoom-text', attrs: { 'aria-live': 'polite' } });
+    this.zoomBar = h('div', { class: 'zoom-bar', attrs: { role: 'group', 'aria-label': 'Zoom into a time range' } },
+      h('label', { text: 'From (s) ', attrs: { for: 'zoom-from' } }), this.zoomFromInput,
+      h('label', { text: ' to (s) ', attrs: { for: 'zoom-to' } }), this.zoomToInput, zoomApply, this.zoomReset, this.zoomText);
+    this.selection = h('div', { class: 'zoom-selection', attrs: { 'aria-hidden': 'true' } });
+    this.selection.hidden = true;
     // Charts out of view (scrolled away, or on a hidden tab) are not redrawn until they come back.
     const observer = new IntersectionObserver((entries) => {
       let cameIntoView = false;
@@ -164,6 +204,7 @@ export class RunPanel {
         yFormat: (v) => formatSig(v),
         bandLabels: def.key === 'power',
       }));
+      if (def.key === 'power') this.attachDrag(canvas);
     }
     this.findingsBody = h('tbody');
     this.findingsSection = h('section', { class: 'findings', attrs: { 'aria-labelledby': 'findings-h' } },
@@ -181,7 +222,7 @@ export class RunPanel {
 
     this.body = h('div', { class: 'run-body' },
       h('section', { attrs: { 'aria-label': 'Run summary' } }, this.cardList),
-      this.gpuFilter, this.powerSource, this.chartGrid, this.findingsSection, gpuTable);
+      this.gpuFilter, this.powerSource, this.zoomBar, this.chartGrid, this.findingsSection, gpuTable);
     this.empty = h('p', { class: 'placeholder', text: 'No run to show yet. Start a run from the Joules commands, or open a past run from History.' });
     this.root = h('div', { class: 'run-panel' }, header, this.meta, this.empty, this.body);
     this.show(undefined, false, false);
@@ -196,7 +237,10 @@ export class RunPanel {
   }
 
   show(store: RunStore | undefined, isLive: boolean, hasLive: boolean): void {
-    if (store !== this.store) this.hiddenGpus.clear();
+    if (store !== this.store) {
+      this.hiddenGpus.clear();
+      this.zoom = undefined;
+    }
     this.store = store;
     this.isLive = isLive;
     this.hasLive = hasLive;
@@ -259,7 +303,8 @@ export class RunPanel {
     }
     this.renderHeader(s);
     this.renderCards(s);
-    this.pendingCharts = this.renderCharts(s, force);
+    this.renderZoomBar(s);
+    this.pendingCharts = this.renderCharts(this.zoom?.store ?? s, force);
     this.renderFindings(s.findings);
     this.renderGpuTable(s);
     return this.pendingCharts;
@@ -282,6 +327,99 @@ export class RunPanel {
 
   chartTitle(key: ChartKey): string {
     return this.chartTitles.get(key)?.textContent ?? '';
+  }
+
+  /** What the zoom shows, for the test hook. */
+  describeZoom(): { startS: number; endS: number; bucketMs?: number; pending: boolean } | undefined {
+    const z = this.zoom;
+    return z ? { startS: z.startS, endS: z.endS, ...(z.bucketMs !== undefined ? { bucketMs: z.bucketMs } : {}), pending: !z.store } : undefined;
+  }
+
+  /**
+   * Zoom into [startS, endS] of the shown run: asks the host for that stretch. Only a stored run
+   * zooms (a live run's samples are still being written); a range outside the run is clamped.
+   */
+  private zoomInto(startS: number, endS: number): void {
+    const s = this.store;
+    if (!s || s.running || !Number.isFinite(startS) || !Number.isFinite(endS)) return;
+    const end = Math.max(startS, endS);
+    const a = Math.max(0, Math.min(startS, endS));
+    const b = Math.min(end, s.xMaxS());
+    if (!(b > a)) return;
+    const requestId = this.nextRequestId++;
+    this.zoom = { runId: s.id, requestId, startS: a, endS: b };
+    // The fields show the range drawn, whichever way it was chosen (a drag, or typed and clamped).
+    this.zoomFromInput.value = String(Math.round(a * 10) / 10);
+    this.zoomToInput.value = String(Math.round(b * 10) / 10);
+    this.actions.requestRange(s.id, requestId, a * 1000, b * 1000);
+    this.renderedVersion = -1;
+    this.actions.requestRender();
+  }
+
+  private resetZoom(): void {
+    if (!this.zoom) return;
+    this.zoom = undefined;
+    this.drawnState.clear();
+    this.renderedVersion = -1;
+    this.actions.requestRender();
+  }
+
+  /** The host's answer to a zoom: drawn when it is the one the panel waits for, else ignored. */
+  showRange(range: RangeView): boolean {
+    const z = this.zoom;
+    const s = this.store;
+    if (!z || !s || z.runId !== range.runId || z.requestId !== range.requestId) return false;
+    z.store = this.actions.newStore({ summary: s.summary, gpus: s.gpuInfo, samples: [], drawing: range, markers: s.markers, findings: s.findings, gaps: s.gaps });
+    z.bucketMs = range.bucketMs;
+    this.drawnState.clear();
+    this.renderedVersion = -1;
+    return true;
+  }
+
+  private renderZoomBar(s: RunStore): void {
+    // A live run's samples are still being written: zoom once it has ended.
+    this.zoomBar.hidden = s.running;
+    this.zoomReset.hidden = !this.zoom;
+    const z = this.zoom;
+    const text = !z ? 'Drag across the power chart to zoom.'
+      : !z.store ? `Reading ${formatClock(z.startS)}–${formatClock(z.endS)}…`
+        : `Showing ${formatClock(z.startS)}–${formatClock(z.endS)} at full resolution (${formatSig(z.bucketMs ?? 0)} ms per point).`;
+    setText(this.zoomText, text);
+  }
+
+  /** Drag across the power chart to select a range; the selection is drawn as a shaded box. */
+  private attachDrag(canvas: HTMLCanvasElement): void {
+    let startPx: number | undefined;
+    const wrap = canvas.parentElement;
+    wrap?.append(this.selection);
+    const xOf = (px: number): number | undefined => {
+      const x = this.charts.get('power')?.chart.scales.x;
+      return x ? x.getValueForPixel(px) : undefined;
+    };
+    canvas.addEventListener('mousedown', (e) => {
+      if (!this.store || this.store.running || e.button !== 0) return;
+      startPx = e.offsetX;
+      this.selection.style.left = `${startPx}px`;
+      this.selection.style.width = '0px';
+      this.selection.hidden = false;
+    });
+    canvas.addEventListener('mousemove', (e) => {
+      if (startPx === undefined) return;
+      this.selection.style.left = `${Math.min(startPx, e.offsetX)}px`;
+      this.selection.style.width = `${Math.abs(e.offsetX - startPx)}px`;
+    });
+    const end = (e: MouseEvent): void => {
+      if (startPx === undefined) return;
+      const from = startPx;
+      startPx = undefined;
+      this.selection.hidden = true;
+      if (Math.abs(e.offsetX - from) < minDragPx) return;
+      const a = xOf(Math.min(from, e.offsetX));
+      const b = xOf(Math.max(from, e.offsetX));
+      if (a !== undefined && b !== undefined) this.zoomInto(a, b);
+    };
+    canvas.addEventListener('mouseup', end);
+    canvas.addEventListener('mouseleave', end);
   }
 
   private export(format: ExportFormat): void {
@@ -390,9 +528,11 @@ export class RunPanel {
    */
   private renderCharts(s: RunStore, force: boolean): boolean {
     const gpus = s.gpuList();
-    const xMax = s.xMaxS();
+    const zoomed = this.zoom?.store === s ? this.zoom : undefined;
+    const xMin = zoomed ? zoomed.startS : 0;
+    const xMax = zoomed ? zoomed.endS : s.xMaxS();
     const hiddenKey = [...this.hiddenGpus].sort().join(',');
-    const context = `${xMax}|${hiddenKey}|${this.paletteVersion}|${s.overlayVersion}|${s.id}`;
+    const context = `${xMin}|${xMax}|${hiddenKey}|${this.paletteVersion}|${s.overlayVersion}|${s.id}|${zoomed?.requestId ?? 0}`;
     const dirty: ChartKey[] = [];
     const tailOnly: ChartKey[] = [];
     const pending = new Map<ChartKey, DrawnState>();
@@ -427,13 +567,13 @@ export class RunPanel {
     const now = performance.now();
     const due = tailOnly.filter((k) => now - (this.drawnAt.get(k) ?? 0) >= tailRefreshMs);
     const toDraw = [...dirty, ...due.slice(0, 1)].filter((k) => this.chartVisible.get(k) !== false);
-    if (toDraw.length > 0) this.drawCharts(s, toDraw, xMax);
+    if (toDraw.length > 0) this.drawCharts(s, toDraw, xMin, xMax);
     for (const k of toDraw) {
       const st = pending.get(k);
       if (st) this.drawnState.set(k, st);
       this.drawnAt.set(k, now);
     }
-    this.updateChartText(s, xMax);
+    this.updateChartText(s, xMin, xMax);
     return tailOnly.some((k) => !toDraw.includes(k) && this.chartVisible.get(k) !== false);
   }
 
@@ -467,9 +607,9 @@ export class RunPanel {
     return limits;
   }
 
-  private drawCharts(s: RunStore, keys: ChartKey[], xMax: number): void {
+  private drawCharts(s: RunStore, keys: ChartKey[], xMin: number, xMax: number): void {
     const gpus = s.gpuList();
-    const axis = { xMin: 0, xMax };
+    const axis = { xMin, xMax };
     const bands = this.bands(s, xMax);
     this.drawnBands = bands;
     const events: EventSpec[] = s.markers.filter((m) => m.kind === 'event').map((m) => ({ x: m.tS, label: m.label }));
@@ -493,7 +633,7 @@ export class RunPanel {
           for (const [w, gs] of limits) {
             maxLimit = Math.max(maxLimit, w);
             const who = limits.size === 1 ? '' : ` (GPU ${gs.map((g) => g.index).join(', ')})`;
-            power.push({ id: `limit${w}`, label: `Power limit ${formatWatts(w)}${who}`, color: this.palette.powerLimit, points: [{ x: 0, y: w }, { x: Math.max(xMax, 1e-3), y: w }], dash: [6, 4] });
+            power.push({ id: `limit${w}`, label: `Power limit ${formatWatts(w)}${who}`, color: this.palette.powerLimit, points: [{ x: xMin, y: w }, { x: Math.max(xMax, xMin + 1e-3), y: w }], dash: [6, 4] });
           }
           chart.update(power, { ...axis, yMin: 0, suggestedYMax: maxLimit > 0 ? maxLimit * 1.05 : undefined }, bands, events);
           break;
@@ -524,7 +664,7 @@ export class RunPanel {
   }
 
   /** Power-source line, titles and the charts' accessible names: cheap, so every render. */
-  private updateChartText(s: RunStore, xMax: number): void {
+  private updateChartText(s: RunStore, xMin: number, xMax: number): void {
     const gpus = s.gpuList();
     const limits = this.powerLimits(gpus);
     const sources = [...new Set(s.gpuInfo.map((g) => g.powerSource))];
@@ -534,7 +674,7 @@ export class RunPanel {
     const limitText = limits.size === 0 ? '' : ` Dashed line: power limit (${[...limits.keys()].map(formatWatts).join(', ')}).`;
     setText(this.powerSource, `${sourceText}${limitText}`.trim());
     setAttr(this.powerSource, 'data-source', sources.join(','));
-    const span = `${formatClock(0)} to ${formatClock(xMax)}`;
+    const span = `${formatClock(xMin)} to ${formatClock(xMax)}`;
     const shown = gpus.filter((g) => !this.hiddenGpus.has(g.index)).length;
     for (const def of chartDefs) {
       this.setTitle(def.key, this.titleFor(s, def.key));

@@ -8,6 +8,8 @@ import { runWastedJ } from '../src/core/analysis/findings';
 import type { FindingView, LiveFiguresView, MarkerView, RunSummaryView, RunView, StepPoint } from '../src/core/protocol/panel';
 import { MinMaxBuckets } from '../src/core/protocol/decimate';
 import { LiveStats } from '../src/core/protocol/liveStats';
+import { rangeViewColumns } from '../src/core/protocol/panel';
+import { samplesOfColumns } from '../src/core/runs/minMaxView';
 import type { LiveFigures } from '../src/core/protocol/liveStats';
 
 export const gpuMetrics = ['power', 'util', 'mem', 'sm', 'temp', 'energy'] as const;
@@ -189,6 +191,8 @@ export class RunStore {
     this.gaps = run.gaps ?? [];
     for (const g of this.gpuInfo) this.series.set(g.index, new GpuSeries(g.index, g, maxBuckets));
     this.ingest(run.samples);
+    // A stored run's overview or a zoomed range comes as min/max columns: drawn as their samples.
+    if (run.drawing) this.ingest(samplesOfColumns(rangeViewColumns(run.drawing)));
     if (run.summary.status !== 'running') this.stats.endTick();
   }
 

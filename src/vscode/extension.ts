@@ -100,7 +100,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   let panelSource: RunManagerPanelSource | undefined;
   const panel = (): PanelCommands => {
     if (!panelHost) {
-      panelSource = new RunManagerPanelSource(runs);
+      panelSource = new RunManagerPanelSource(runs, notifier.log);
       panelHost = new PanelHost(context.extensionUri, panelSource, notifier.log);
     }
     return panelHost;

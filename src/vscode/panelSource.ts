@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
 import { toFindingSummary } from '../core/analysis/findings';
-import type { ExportFormat, FindingView, LiveFiguresView, RunSummaryView, RunView } from '../core/protocol/panel';
-import { clipName } from '../core/protocol/panel';
+import type { ExportFormat, FindingView, LiveFiguresView, RangeView, RunSummaryView, RunView } from '../core/protocol/panel';
+import { clipName, toColumnsView, toRangeColumnsView } from '../core/protocol/panel';
 import type { LiveStatus } from '../core/runs/types';
-import { storedRunDrawing } from '../core/runs/storedRunView';
+import { storedRunDrawing, storedRunRange } from '../core/runs/storedRunView';
+import type { PanelLog } from './panel/panelSession';
 import { exportRuns } from './historyActions';
 import type { PanelDataSource } from './panel/panelHost';
 import type { LiveBatch } from './panel/panelSession';
@@ -32,7 +33,11 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
   /** Batches of the live run numbered so far (the snapshot's `seq`). */
   private live: { runId: string; seq: number } | undefined;
 
-  constructor(private readonly runs: RunManager) {
+  /** @param log where rebuilt or unstorable run overviews are reported (one line each). */
+  constructor(
+    private readonly runs: RunManager,
+    private readonly log?: PanelLog,
+  ) {
     this.subscriptions.push(
       runs.onDidStart((run) => this.follow(run)),
       // The run's end event carries its findings: the panel shows them as soon as the run ends.
@@ -87,9 +92,17 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
 
   async load(runId: string): Promise<RunView | undefined> {
     await this.runs.ready;
-    // Streamed through a bounded view: what the panel draws, whatever the run's length.
-    const drawn = await storedRunDrawing(this.runs.store, runId);
-    return drawn ? toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: drawn.samples, gaps: drawn.gaps }) : undefined;
+    // The run's overview file: what the panel draws, whatever the run's length (built once if missing).
+    const drawn = await storedRunDrawing(this.runs.store, runId, (m) => this.log?.warn(m));
+    if (!drawn) return undefined;
+    // As columns: the panel turns them into points, the host builds no sample objects.
+    return { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
+  }
+
+  async range(runId: string, requestId: number, startMs: number, endMs: number): Promise<RangeView | undefined> {
+    await this.runs.ready;
+    const r = await storedRunRange(this.runs.store, runId, startMs, endMs, (m) => this.log?.warn(m));
+    return r ? { runId, requestId, startMs: r.startMs, endMs: r.endMs, bucketMs: r.bucketMs, columns: r.columns.map(toRangeColumnsView) } : undefined;
   }
 
   async exportRuns(runIds: string[], format: ExportFormat): Promise<void> {

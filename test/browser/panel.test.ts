@@ -4,6 +4,8 @@ import { formatJoules, formatPct, formatSig } from '../../src/core/units/format'
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { FromPanel, RunView, ToPanel } from '../../src/core/protocol/panel';
+import { toColumnsView, toRangeColumnsView } from '../../src/core/protocol/panel';
+import { MinMaxView } from '../../src/core/runs/minMaxView';
 import type { GpuSample } from '../../src/core/sampler/types';
 import { PanelSession } from '../../src/vscode/panel/panelSession';
 import type { PanelRunSource } from '../../src/vscode/panel/panelSession';
@@ -307,6 +309,7 @@ describe('energy panel in Chromium', function () {
       current: () => (ended ? undefined : live),
       history: () => Promise.resolve([]),
       load: () => Promise.resolve(undefined),
+      range: () => Promise.resolve(undefined),
       exportRuns: () => Promise.resolve(),
     };
     const session = new PanelSession(source, { info: () => undefined, warn: () => undefined, error: () => undefined });
@@ -373,6 +376,7 @@ describe('energy panel in Chromium', function () {
       current: () => live,
       history: () => Promise.resolve([]),
       load: () => Promise.resolve(undefined),
+      range: () => Promise.resolve(undefined),
       exportRuns: () => Promise.resolve(),
     };
     const session = new PanelSession(source, { info: () => undefined, warn: () => undefined, error: () => undefined });
@@ -445,6 +449,77 @@ describe('energy panel in Chromium', function () {
       { type: 'export', runIds: ['past-1'], format: 'csv' },
       { type: 'export', runIds: ['past-1'], format: 'json' },
     ]);
+  });
+
+  it('a stored run sent as its overview columns (no sample objects) draws every bucket\'s min and max', async () => {
+    const p = await open();
+    const view = new MinMaxView(100);
+    for (const x of s0) view.add(x);
+    view.add({ tMs: s0.at(-1)!.tMs + 100, gpu: 0, powerMilliwatts: 987_000 });
+    const stored = { ...runView(summaryOf('past-1', 'baseline', s0, [h200Info(0)]), [h200Info(0)], []), drawing: toColumnsView(view.allColumns(), 0, view.bucketMs) };
+    await p.post({ type: 'init', history: [stored.summary], selected: [stored] } satisfies ToPanel);
+    const st = await p.settle();
+    assert.equal(st.shownRunId, 'past-1');
+    const d = st.charts.power?.[0];
+    assert.equal(d?.maxY, 987);
+    assert.equal(d.minY, Math.min(...s0.map((x) => x.powerMilliwatts ?? Infinity)) / 1000);
+  });
+
+  it('zoom: a drag over the power chart asks the host for that range, draws its answer, ignores a stale one, and resets', async () => {
+    const p = await open();
+    const past = runView(summaryOf('past-1', 'baseline', s0, [h200Info(0)]), [h200Info(0)], s0);
+    await p.post({ type: 'init', history: [past.summary], selected: [past] } satisfies ToPanel);
+    let st = await p.settle();
+    assert.equal(st.zoom, undefined);
+    const wholeFirstX = st.charts.power?.[0]?.first?.x ?? NaN;
+    const box = await p.page.locator('figure[data-chart="power"] canvas').boundingBox();
+    assert.ok(box);
+    const y = box.y + box.height / 2;
+    await p.page.mouse.move(box.x + box.width * 0.4, y);
+    await p.page.mouse.down();
+    await p.page.mouse.move(box.x + box.width * 0.6, y, { steps: 4 });
+    await p.page.mouse.up();
+    const zooms = (await p.posted()).filter((m): m is Extract<FromPanel, { type: 'zoom' }> => m.type === 'zoom');
+    assert.equal(zooms.length, 1);
+    const z = zooms[0]!;
+    const endS = s0.at(-1)!.tMs / 1000;
+    assert.equal(z.runId, 'past-1');
+    assert.ok(z.startMs > 0.2 * endS * 1000 && z.endMs < 0.8 * endS * 1000 && z.endMs > z.startMs, `${z.startMs}-${z.endMs} of ${endS} s`);
+    st = await p.settle();
+    assert.equal(st.zoom?.pending, true);
+
+    // The host's answer: the range through its own min/max view, as typed columns.
+    const answer = (requestId: number, scale: number): ToPanel => {
+      const view = new MinMaxView(Math.max(1, (z.endMs - z.startMs) / 2047), 2048, z.startMs);
+      for (const x of s0) if (x.tMs >= z.startMs && x.tMs <= z.endMs) view.add({ ...x, powerMilliwatts: (x.powerMilliwatts ?? 0) * scale });
+      return { type: 'range', range: { runId: 'past-1', requestId, startMs: z.startMs, endMs: z.endMs, bucketMs: view.bucketMs, columns: view.allColumns().map(toRangeColumnsView) } };
+    };
+    await p.post(answer(z.requestId, 1));
+    st = await p.settle();
+    assert.equal(st.zoom?.pending, false);
+    const d = st.charts.power?.[0];
+    const inRange = s0.filter((x) => x.tMs >= z.startMs && x.tMs <= z.endMs);
+    assert.ok(d?.first && d.last && d.first.x >= z.startMs / 1000 && d.last.x <= z.endMs / 1000, `${JSON.stringify(d?.first)} .. ${JSON.stringify(d?.last)}`);
+    assert.equal(d.maxY, Math.max(...inRange.map((x) => x.powerMilliwatts ?? 0)) / 1000, 'the range\'s peak is drawn');
+    assert.match(await p.page.locator('.zoom-text').innerText(), /at full resolution/);
+    await p.screenshot('panel-zoom.png');
+
+    // An answer to an earlier request (the user zoomed again meanwhile) changes nothing.
+    await p.post(answer(z.requestId + 100, 3));
+    st = await p.settle();
+    assert.equal(st.charts.power?.[0]?.maxY, d.maxY);
+
+    await p.page.click('#zoom-reset');
+    st = await p.settle();
+    assert.equal(st.zoom, undefined);
+    assert.equal(st.charts.power?.[0]?.first?.x, wholeFirstX, 'back to the whole run');
+
+    // The range control does the same from the keyboard.
+    await p.page.fill('#zoom-from', '10');
+    await p.page.fill('#zoom-to', '20');
+    await p.page.click('#zoom-apply');
+    const typed = (await p.posted()).filter((m): m is Extract<FromPanel, { type: 'zoom' }> => m.type === 'zoom').at(-1);
+    assert.deepEqual(typed && [typed.startMs, typed.endMs], [10_000, 20_000]);
   });
 
   it('keyboard: Tab reaches the tabs, run actions and GPU toggles; arrows and Enter switch tabs; Enter opens a run', async () => {

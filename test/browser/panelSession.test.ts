@@ -1,7 +1,9 @@
 // The host side of the panel protocol, without VS Code: what reaches a visible, hidden or
 // re-shown panel, and what happens to what the webview sends.
 import * as assert from 'node:assert/strict';
-import type { ExportFormat, RunView, ToPanel } from '../../src/core/protocol/panel';
+import type { ExportFormat, RangeView, RunView, ToPanel } from '../../src/core/protocol/panel';
+import { isToPanel, rangeViewColumns, toRangeColumnsView } from '../../src/core/protocol/panel';
+import { MinMaxView } from '../../src/core/runs/minMaxView';
 import { PanelSession } from '../../src/vscode/panel/panelSession';
 import type { PanelLog, PanelPort, PanelRunSource } from '../../src/vscode/panel/panelSession';
 import { batches, h200Info, readTrace, runningSummary, runView, summaryOf, traceSamples } from './support/trace';
@@ -32,6 +34,13 @@ class FakeSource implements PanelRunSource {
   }
   load(runId: string): Promise<RunView | undefined> {
     return Promise.resolve(runId === past.summary.id ? past : undefined);
+  }
+  /** The range from the past run's samples, through the host's own view (as storedRunRange does). */
+  range(runId: string, requestId: number, startMs: number, endMs: number): Promise<RangeView | undefined> {
+    if (runId !== past.summary.id) return Promise.resolve(undefined);
+    const view = new MinMaxView(Math.max(100, (endMs - startMs) / 2047), 2048, startMs);
+    for (const x of past.samples) if (x.tMs >= startMs && x.tMs <= endMs) view.add(x);
+    return Promise.resolve({ runId, requestId, startMs, endMs, bucketMs: view.bucketMs, columns: view.allColumns().map(toRangeColumnsView) });
   }
   exportRuns(runIds: string[], format: ExportFormat): Promise<void> {
     if (this.failExport) return Promise.reject(new Error('disk full'));
@@ -118,5 +127,44 @@ describe('panel session (host side)', () => {
     assert.deepEqual(port.sent[port.sent.length - 1], { type: 'notice', level: 'error', message: 'Export failed: disk full' });
     await s.receive({ type: 'log', level: 'warn', message: 'dropped a malformed message' });
     assert.ok(log.lines.includes('warn Energy panel (webview): dropped a malformed message'));
+  });
+
+  it('answers zoom with the range as typed columns the webview accepts; refuses a malformed zoom', async () => {
+    const source = new FakeSource();
+    const port = new FakePort();
+    const log = logRecorder();
+    const s = new PanelSession(source, log);
+    s.attach(port);
+    const startMs = past.samples[10]!.tMs;
+    const endMs = past.samples[60]!.tMs;
+    await s.receive({ type: 'zoom', runId: past.summary.id, requestId: 7, startMs, endMs });
+    const answer = port.sent.at(-1);
+    assert.equal(answer?.type, 'range');
+    assert.ok(isToPanel(JSON.parse(JSON.stringify(answer))), 'the answer survives JSON (as VS Code posts it) and validates');
+    if (answer?.type !== 'range') return;
+    assert.equal(answer.range.requestId, 7);
+    const cols = rangeViewColumns(answer.range);
+    const want = Math.max(...past.samples.filter((x) => x.tMs >= startMs && x.tMs <= endMs).map((x) => x.powerMilliwatts ?? 0));
+    assert.equal(Math.max(...cols[0]!.max.powerMilliwatts.filter((v) => !Number.isNaN(v))), want);
+    assert.equal(cols[0]!.tMs[0], startMs);
+    const sent = port.sent.length;
+    await s.receive({ type: 'zoom', runId: past.summary.id, requestId: 8, startMs: 5000, endMs: 5000 });
+    await s.receive({ type: 'zoom', runId: past.summary.id, requestId: 9, startMs: 0, endMs: 10, extra: 1 });
+    assert.equal(port.sent.length, sent, 'nothing answered to an empty or padded zoom');
+    assert.equal(log.lines.filter((l) => l.includes('dropped an invalid message')).length, 2);
+    await s.receive({ type: 'zoom', runId: 'nope', requestId: 10, startMs: 0, endMs: 10 });
+    assert.equal(port.sent.at(-1)?.type, 'notice');
+  });
+
+  it('refuses a range whose columns do not match their length', () => {
+    const view = new MinMaxView(100);
+    view.add({ tMs: 0, gpu: 0, powerMilliwatts: 1 });
+    view.add({ tMs: 100, gpu: 0, powerMilliwatts: 2 });
+    const range = { runId: 'r', requestId: 1, startMs: 0, endMs: 1000, bucketMs: 100, columns: view.allColumns().map(toRangeColumnsView) };
+    assert.equal(isToPanel({ type: 'range', range }), true);
+    const broken = { ...range, columns: [{ ...range.columns[0]!, energyMj: [null] }] };
+    assert.equal(isToPanel({ type: 'range', range: broken }), false);
+    const nan = { ...range, columns: [{ ...range.columns[0]!, min: { ...range.columns[0]!.min, powerMilliwatts: ['x', 1] } }] };
+    assert.equal(isToPanel({ type: 'range', range: nan }), false);
   });
 });

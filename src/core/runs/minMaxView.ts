@@ -24,6 +24,8 @@ export interface ViewColumns {
   gpu: number;
   bucketMs: number;
   tMs: Float64Array;
+  /** Time of the GPU's latest sample: a bucket's maxima are never drawn after it. */
+  lastMs: number;
   min: Record<ViewMetric, Float64Array>;
   max: Record<ViewMetric, Float64Array>;
   energyMj: Float64Array;
@@ -39,16 +41,44 @@ export interface ViewColumns {
 export class MinMaxView {
   private readonly gpus = new Map<number, GpuBuckets>();
   private widthMs: number;
+  /** Samples added (at or after the origin): an overview says how many it summarizes. */
+  sampleCount = 0;
 
-  /** @param initialBucketMs the first bucket width; the sampling interval keeps short runs exact. */
+  /**
+   * @param initialBucketMs the first bucket width; the sampling interval keeps short runs exact.
+   * @param originMs where bucket 0 starts: 0 for a whole run, the range's start for a zoomed range
+   *   (samples before it are ignored).
+   */
   constructor(
     initialBucketMs: number,
     readonly capacity: number = VIEW_BUCKETS,
+    readonly originMs = 0,
   ) {
-    if (!(initialBucketMs > 0) || !Number.isInteger(capacity) || capacity < 2 || capacity % 2 !== 0) {
-      throw new Error(`invalid view: bucket ${initialBucketMs} ms, capacity ${capacity}`);
+    if (!(initialBucketMs > 0) || !Number.isInteger(capacity) || capacity < 2 || capacity % 2 !== 0 || !Number.isFinite(originMs)) {
+      throw new Error(`invalid view: bucket ${initialBucketMs} ms, capacity ${capacity}, origin ${originMs} ms`);
     }
     this.widthMs = initialBucketMs;
+  }
+
+  /**
+   * A view holding exactly `columns` (what {@link columns} returned, e.g. read back from a run's
+   * overview file): adding to it goes on as if it had seen the samples themselves.
+   */
+  static fromColumns(columns: readonly ViewColumns[], capacity: number = VIEW_BUCKETS, originMs = 0): MinMaxView {
+    const bucketMs = columns[0]?.bucketMs ?? 1;
+    const view = new MinMaxView(bucketMs, capacity, originMs);
+    for (const c of columns) {
+      if (c.bucketMs !== bucketMs || c.tMs.length > capacity) throw new Error(`columns of GPU ${c.gpu} do not fit the view`);
+      const g = view.gpu(c.gpu);
+      VIEW_METRICS.forEach((m, i) => {
+        g.min[i]!.set(c.min[m]);
+        g.max[i]!.set(c.max[m]);
+      });
+      g.energyMj.set(c.energyMj);
+      g.used = c.tMs.length;
+      g.lastMs = c.lastMs;
+    }
+    return view;
   }
 
   get bucketMs(): number {
@@ -65,11 +95,13 @@ export class MinMaxView {
   }
 
   add(s: GpuSample): void {
-    if (!(s.tMs >= 0)) return;
-    let k = Math.floor(s.tMs / this.widthMs);
+    const t = s.tMs - this.originMs;
+    if (!(t >= 0)) return;
+    this.sampleCount++;
+    let k = Math.floor(t / this.widthMs);
     while (k >= this.capacity) {
       this.halve();
-      k = Math.floor(s.tMs / this.widthMs);
+      k = Math.floor(t / this.widthMs);
     }
     const g = this.gpu(s.gpu);
     for (let m = 0; m < VIEW_METRICS.length; m++) {
@@ -129,51 +161,66 @@ export class MinMaxView {
     if (!g) return undefined;
     const n = g.used;
     const tMs = new Float64Array(n);
-    for (let i = 0; i < n; i++) tMs[i] = i * this.widthMs;
+    for (let i = 0; i < n; i++) tMs[i] = this.originMs + i * this.widthMs;
     const pick = (arrays: Float64Array[]): Record<ViewMetric, Float64Array> =>
       Object.fromEntries(VIEW_METRICS.map((m, i) => [m, arrays[i]!.slice(0, n)])) as Record<ViewMetric, Float64Array>;
-    return { gpu, bucketMs: this.widthMs, tMs, min: pick(g.min), max: pick(g.max), energyMj: g.energyMj.slice(0, n) };
+    return { gpu, bucketMs: this.widthMs, tMs, lastMs: g.lastMs, min: pick(g.min), max: pick(g.max), energyMj: g.energyMj.slice(0, n) };
+  }
+
+  /** Every GPU's columns, in index order. */
+  allColumns(): ViewColumns[] {
+    return this.gpuIndices().map((i) => this.columns(i)!);
   }
 
   /**
-   * The view as samples, for consumers that draw `GpuSample[]`: per bucket with data, one sample
-   * holding the minima at the bucket's start and one holding the maxima at its middle (one when
-   * they coincide). At most 2 x capacity samples per GPU.
+   * The view as samples, for consumers that draw `GpuSample[]`: see {@link samplesOfColumns}.
+   * At most 2 x capacity samples per GPU.
    */
   toSamples(): GpuSample[] {
-    const out: GpuSample[] = [];
-    const gpus = this.gpuIndices();
-    const maxUsed = gpus.reduce((a, i) => Math.max(a, this.gpus.get(i)!.used), 0);
-    for (let k = 0; k < maxUsed; k++) {
-      // Every GPU's minima first, then their maxima: the points stay in time order.
-      const highs: GpuSample[] = [];
-      for (const gpu of gpus) {
-        const g = this.gpus.get(gpu)!;
-        const lo: GpuSample = { tMs: k * this.widthMs, gpu };
-        const hi: GpuSample = { tMs: Math.min(k * this.widthMs + this.widthMs / 2, g.lastMs), gpu };
-        let any = false;
-        let differ = false;
-        for (let m = 0; m < VIEW_METRICS.length; m++) {
-          const a = g.min[m]![k]!;
-          const b = g.max[m]![k]!;
-          if (Number.isNaN(a)) continue;
-          any = true;
-          lo[VIEW_METRICS[m]!] = a;
-          hi[VIEW_METRICS[m]!] = b;
-          if (a !== b) differ = true;
-        }
-        if (!any) continue;
-        const e = g.energyMj[k]!;
-        if (!Number.isNaN(e)) {
-          lo.energyMillijoules = e;
-          hi.energyMillijoules = e;
-        }
-        out.push(lo);
-        if (differ) highs.push(hi);
-      }
-      highs.sort((x, y) => x.tMs - y.tMs);
-      for (const h of highs) out.push(h);
-    }
-    return out;
+    return samplesOfColumns(this.allColumns());
   }
+}
+
+/**
+ * Min/max columns as samples, for consumers that draw `GpuSample[]` (the panel draws a stored run's
+ * overview and a zoomed range this way): per bucket with data, one sample holding the minima at
+ * the bucket's start and one holding the maxima at its middle (one when they coincide), never after
+ * the GPU's last sample. In time order, all GPUs interleaved.
+ */
+export function samplesOfColumns(columns: readonly ViewColumns[]): GpuSample[] {
+  const out: GpuSample[] = [];
+  const sorted = [...columns].sort((a, b) => a.gpu - b.gpu);
+  const maxUsed = sorted.reduce((a, c) => Math.max(a, c.tMs.length), 0);
+  for (let k = 0; k < maxUsed; k++) {
+    // Every GPU's minima first, then their maxima: the points stay in time order.
+    const highs: GpuSample[] = [];
+    for (const c of sorted) {
+      if (k >= c.tMs.length) continue;
+      const t = c.tMs[k]!;
+      const lo: GpuSample = { tMs: t, gpu: c.gpu };
+      const hi: GpuSample = { tMs: Math.min(t + c.bucketMs / 2, c.lastMs), gpu: c.gpu };
+      let any = false;
+      let differ = false;
+      for (const m of VIEW_METRICS) {
+        const a = c.min[m][k]!;
+        const b = c.max[m][k]!;
+        if (Number.isNaN(a)) continue;
+        any = true;
+        lo[m] = a;
+        hi[m] = b;
+        if (a !== b) differ = true;
+      }
+      if (!any) continue;
+      const e = c.energyMj[k]!;
+      if (!Number.isNaN(e)) {
+        lo.energyMillijoules = e;
+        hi.energyMillijoules = e;
+      }
+      out.push(lo);
+      if (differ) highs.push(hi);
+    }
+    highs.sort((x, y) => x.tMs - y.tMs);
+    for (const h of highs) out.push(h);
+  }
+  return out;
 }

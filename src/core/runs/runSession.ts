@@ -296,21 +296,28 @@ export class RunSession {
 
   private ingest(batch: EngineBatch): void {
     this.figures.noteCounted([...this.countedGpus()]);
+    let afterExit = 0;
     for (const s of batch.samples) {
       if (this.exitMs !== undefined && s.tMs > this.exitMs) {
         // The after-exit watch: stored for the leak check, not part of the run's figures.
-        this.afterExitSamples++;
+        afterExit++;
         continue;
       }
       this.figures.add(s);
       this.view.add(s);
       this.latest.set(s.gpu, s);
     }
+    this.afterExitSamples += afterExit;
     for (const p of batch.powerPoints) if (this.exitMs === undefined || p.tMs <= this.exitMs) this.figures.addPowerPoint(p);
     for (const [k, v] of Object.entries(batch.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const n of batch.notices) this.unsupported.add(n);
     if (batch.processes && this.child?.pid) this.attribute(batch.processes);
-    if (this.afterExitSamples <= MAX_AFTER_EXIT_SAMPLES) this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
+    if (this.afterExitSamples <= MAX_AFTER_EXIT_SAMPLES) {
+      this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
+      // The stored run's overview is written from this view and must agree with the samples file,
+      // which keeps the after-exit watch: the view draws what the store holds.
+      if (afterExit > 0) for (const s of batch.samples) if (s.tMs > this.exitMs!) this.view.add(s);
+    }
     this.updateIdleTimers();
   }
 
@@ -491,6 +498,10 @@ export class RunSession {
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
     try {
       this.writer.flush();
+      // Every sample is on disk now: what the panel draws of the stored run, from the view kept
+      // all along, so opening the run reads this instead of streaming every sample (a cache,
+      // rebuilt from the samples when missing). Before the analysis, which can take a minute.
+      this.writer.writeOverview(this.id, this.view);
       // The record is final before the analysis starts (a day-long run's takes a minute): if the
       // editor dies meanwhile, the run keeps its summary; the findings are added after.
       if (this.options.analyze) this.writer.writeMeta({ ...this.meta, ...summary, runGpus });

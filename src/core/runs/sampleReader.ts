@@ -25,6 +25,14 @@ const SLICE_MS = 8;
 /** Samples per delivered batch: bounds what a consumer holds at once. */
 const BATCH_SAMPLES = 8192;
 
+/**
+ * Let the event loop run (timers, messages) before going on: between the steps of work that is
+ * each short but would block the extension host for too long back to back.
+ */
+export function yieldToLoop(): Promise<void> {
+  return new Promise<void>((r) => setImmediate(r));
+}
+
 export function newReadStats(): ReadStats {
   return { lines: 0, malformedLines: 0, bytes: 0 };
 }
@@ -241,4 +249,89 @@ export async function* streamSampleBatches(file: string, stats: ReadStats = newR
   carry += decoder.decode();
   if (carry) lines(carry);
   if (pending.samples.length || pending.powerPoints.length || pending.gaps.length) yield take();
+}
+
+/** Where one line of a samples file lies, and the times of the samples it held. */
+export interface LineSpan {
+  /** Byte offset of the line's first byte in the file. */
+  offset: number;
+  /** Bytes of the line, its newline included. */
+  bytes: number;
+  /** Sample rows delivered from the line (0: power points or gaps only, or malformed). */
+  samples: number;
+  /** Earliest and latest sample time in the line (NaN without samples). */
+  minMs: number;
+  maxMs: number;
+}
+
+/**
+ * {@link streamSampleRows}, from byte `startOffset` on, telling `onLine` where each line lies (for
+ * the sparse offset index of a run's overview) after its rows went to `sink`; `onLine` returning
+ * false stops the read there (a range read past its end). Lines are cut on bytes, so offsets are
+ * exact whatever the text holds; the event loop runs every few ms.
+ */
+export async function streamSampleRowsFrom(
+  file: string,
+  sink: RowSink,
+  options: { startOffset?: number; onLine?: (span: LineSpan) => boolean | void } = {},
+  stats: ReadStats = newReadStats(),
+): Promise<ReadStats> {
+  const span: LineSpan = { offset: 0, bytes: 0, samples: 0, minMs: Number.NaN, maxMs: Number.NaN };
+  const spanning: RowSink = {
+    row: (v, o) => {
+      const t = v[o]!;
+      if (span.samples === 0 || t < span.minMs) span.minMs = t;
+      if (span.samples === 0 || t > span.maxMs) span.maxMs = t;
+      span.samples++;
+      sink.row(v, o);
+    },
+    ...(sink.point ? { point: sink.point } : {}),
+    ...(sink.gap ? { gap: sink.gap } : {}),
+  };
+  const handle = lineHandler(stats, spanning);
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    let position = options.startOffset ?? 0;
+    let carry: Buffer | undefined;
+    let carryOffset = position;
+    let sliceStart = performance.now();
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    // One line: its rows to the sink, then its span; false when the reader asked to stop.
+    const line = (data: Buffer, start: number, end: number, offset: number, withNewline: boolean): boolean => {
+      span.offset = offset;
+      span.bytes = end - start + (withNewline ? 1 : 0);
+      span.samples = 0;
+      span.minMs = Number.NaN;
+      span.maxMs = Number.NaN;
+      if (end > start) handle(data.toString('utf8', start, end));
+      return options.onLine?.(span) !== false;
+    };
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, CHUNK_BYTES, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      stats.bytes += bytesRead;
+      let data = chunk.subarray(0, bytesRead);
+      // `data` starts at carryOffset in the file (the carried tail first).
+      if (carry) data = Buffer.concat([carry, data]);
+      const base = carryOffset;
+      carry = undefined;
+      let start = 0;
+      for (let nl = data.indexOf(10, start); nl >= 0; nl = data.indexOf(10, start)) {
+        if (!line(data, start, nl, base + start, true)) return stats;
+        start = nl + 1;
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
+      }
+      // The tail without a newline waits for the next chunk (copied: `chunk` is reused).
+      if (start < data.length) carry = Buffer.from(data.subarray(start));
+      carryOffset = base + start;
+    }
+    if (carry && carry.length) line(carry, 0, carry.length, carryOffset, false);
+  } finally {
+    await fh.close();
+  }
+  return stats;
 }

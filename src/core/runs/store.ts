@@ -2,10 +2,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
+import type { MinMaxView } from './minMaxView';
+import type { RunOverview } from './overview';
+import { buildOverview, OffsetIndexBuilder, writeOverview } from './overview';
 import { isAlive as isProcessAlive } from './processes';
 import { encodeSample } from './sampleCodec';
 import type { ReadStats } from './sampleReader';
-import { forEachBatchSync, newReadStats, rowToSample, streamSampleBatches, streamSampleRows } from './sampleReader';
+import { forEachBatchSync, newReadStats, streamSampleBatches, yieldToLoop } from './sampleReader';
 import type { RunFigures } from './summary';
 import { SummaryAccumulator } from './summary';
 import type { RunRecord, RunSummary } from './types';
@@ -18,6 +21,8 @@ import type { RunRecord, RunSummary } from './types';
  *                                  {"s":[[tMs,gpu,powerMw,utilPct,memUtilPct,memUsedB,smMhz,memMhz,tempC,reasons,limitMw,pstate,energyMj,avgPowerMw],...],
  *                                   "p":[[gpu,tMs,powerMw],...], "g":[gap,...]}   (null = not measured)
  *   <root>/<run id>/output.log     the run's output (capped; the tail is kept)
+ *   <root>/<run id>/overview.bin   what the panel draws of the run + an offset index (overview.ts); a
+ *                                  cache of samples.jsonl, rebuilt from it when missing or damaged
  *
  * Appends are flushed to the OS at least once a second, so a killed editor loses at most the last
  * second; a record still marked `running` whose monitor process is gone is recovered as `interrupted`.
@@ -64,7 +69,19 @@ const MAX_PENDING_CHARS = 64 * 1024 * 1024;
 /** Writer for one run in progress. Never throws: failed writes are reported and retried. */
 export class RunWriter {
   private pending: string[] = [];
+  /** Per pending line: its samples and their time span (for the offset index). */
+  private pendingSpans: Array<{ samples: number; minMs: number; maxMs: number }> = [];
   private pendingChars = 0;
+  /** Bytes of samples.jsonl written so far: where the next line starts. */
+  private samplesBytes = 0;
+  private readonly index = new OffsetIndexBuilder();
+  /** Gaps written (the overview carries them, so opening a run needs no scan for them). */
+  private readonly gaps: SampleGap[] = [];
+  /**
+   * samples.jsonl no longer matches what went through the writer (a failed or torn append, lines
+   * dropped on a full disk): no overview from memory then; the panel rebuilds it from the file.
+   */
+  private samplesDiverged = false;
   private droppedLines = 0;
   private outputPending = '';
   private outputBytes = 0;
@@ -137,12 +154,45 @@ export class RunWriter {
     if (powerPoints.length) line.p = powerPoints.map((p) => [p.gpu, round3(p.tMs), p.powerMilliwatts]);
     if (gaps.length) line.g = gaps;
     const text = JSON.stringify(line);
+    let minMs = Number.NaN;
+    let maxMs = Number.NaN;
+    for (const s of samples) {
+      if (!(s.tMs >= minMs)) minMs = s.tMs;
+      if (!(s.tMs <= maxMs)) maxMs = s.tMs;
+    }
     this.pending.push(text);
+    this.pendingSpans.push({ samples: samples.length, minMs, maxMs });
     this.pendingChars += text.length;
+    for (const g of gaps) if (this.gaps.length < 100_000) this.gaps.push(g);
     while (this.pendingChars > MAX_PENDING_CHARS && this.pending.length > 1) {
       this.pendingChars -= this.pending.shift()!.length;
+      this.pendingSpans.shift();
       this.droppedLines++;
+      this.samplesDiverged = true;
     }
+  }
+
+  /**
+   * Store the run's overview from `view` (the session's, fed every sample this writer was given)
+   * and the offsets of the lines written: no pass over the samples. Call once the last samples
+   * are flushed.
+   * False when the file on disk may differ from what the view saw (then the overview is left to be
+   * rebuilt from the file on first open) or the write failed (reported through `onWriteError`).
+   */
+  writeOverview(runId: string, view: MinMaxView): boolean {
+    if (this.samplesDiverged || this.pending.length) return false;
+    const overview: RunOverview = {
+      runId,
+      samples: view.sampleCount,
+      samplesBytes: this.samplesBytes,
+      malformedLines: 0,
+      capacity: view.capacity,
+      bucketMs: view.bucketMs,
+      columns: view.allColumns(),
+      gaps: this.gaps,
+      index: this.index.result(),
+    };
+    return this.attempt(path.join(this.dir, 'overview.bin'), () => writeOverview(this.dir, overview));
   }
 
   appendOutput(text: string): void {
@@ -166,8 +216,16 @@ export class RunWriter {
     if (this.pending.length) {
       const file = path.join(this.dir, 'samples.jsonl');
       if (this.append(file, this.pending.join('\n') + '\n')) {
+        this.pending.forEach((text, i) => {
+          const span = this.pendingSpans[i]!;
+          this.index.line(this.samplesBytes, span.samples, span.minMs, span.maxMs);
+          this.samplesBytes += Buffer.byteLength(text) + 1;
+        });
         this.pending = [];
+        this.pendingSpans = [];
         this.pendingChars = 0;
+      } else {
+        this.samplesDiverged = true;
       }
     }
     if (this.outputPending) {
@@ -393,6 +451,13 @@ export class RunStore {
         fixed.errors = { ...(fixed.errors ?? {}), 'store: malformed sample lines skipped': figures.stats.malformedLines };
       }
       writeJsonAtomic(path.join(this.runDir(meta.id), 'run.json'), fixed);
+      await yieldToLoop();
+      try {
+        // A cache: when it cannot be written, the panel builds it on first open.
+        writeOverview(this.runDir(meta.id), figures.overview);
+      } catch {
+        // Nothing lost: the record is written, the overview is rebuilt when needed.
+      }
       recovered.push(fixed);
     }
     return { recovered, failed };
@@ -445,40 +510,36 @@ export function readSamples(file: string, stats: ReadStats = newReadStats()): { 
   return { samples, powerPoints, gaps };
 }
 
-/** The figures of an interrupted run from its samples file, streamed. Throws when nothing usable was read. */
-async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary: RunFigures; stats: ReadStats }> {
+/**
+ * The figures of an interrupted run from its samples file, streamed, and its overview from the same
+ * pass (what the panel draws, so opening the run needs no second scan). Throws when nothing usable
+ * was read.
+ */
+async function recoverFigures(file: string, meta: StoredRun): Promise<{ summary: RunFigures; stats: ReadStats; overview: RunOverview }> {
   const acc = new SummaryAccumulator(meta.gpuInfo);
   const energies = new Map<number, number>();
   for (const g of meta.gpuInfo) energies.set(g.index, 0);
   let lastMs = 0;
   let samples = 0;
-  const stats = newReadStats();
   let size = 0;
   try {
     size = fs.statSync(file).size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (size > 0) {
-    // Each row's sample object dies young: nothing per sample outlives its row.
-    await streamSampleRows(
-      file,
-      {
-        row: (v, o) => {
-          const x = rowToSample(v, o);
-          acc.add(x);
-          samples++;
-          if (x.tMs > lastMs) lastMs = x.tMs;
-          // The counter is cumulative: the last reading of each GPU is its energy.
-          if (x.energyMillijoules !== undefined) energies.set(x.gpu, x.energyMillijoules);
-        },
-        point: (gpu, tMs, powerMilliwatts) => acc.addPowerPoint({ gpu, tMs, powerMilliwatts }),
-      },
-      stats,
-    );
-    if (samples === 0) throw new Error(`no readable sample in ${size} bytes (${stats.malformedLines} malformed lines)`);
-  }
-  return { summary: acc.result({ gpus: meta.gpuInfo, energiesMj: energies, runGpus: meta.runGpus, durationMs: lastMs }), stats };
+  // Each row's sample object dies young: nothing per sample outlives its row.
+  const { overview, stats } = await buildOverview(file, meta.id, meta.sampleIntervalMs || 100, {
+    onSample: (x) => {
+      acc.add(x);
+      samples++;
+      if (x.tMs > lastMs) lastMs = x.tMs;
+      // The counter is cumulative: the last reading of each GPU is its energy.
+      if (x.energyMillijoules !== undefined) energies.set(x.gpu, x.energyMillijoules);
+    },
+    onPoint: (gpu, tMs, powerMilliwatts) => acc.addPowerPoint({ gpu, tMs, powerMilliwatts }),
+  });
+  if (size > 0 && samples === 0) throw new Error(`no readable sample in ${size} bytes (${stats.malformedLines} malformed lines)`);
+  return { summary: acc.result({ gpus: meta.gpuInfo, energiesMj: energies, runGpus: meta.runGpus, durationMs: lastMs }), stats, overview };
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {

@@ -7,7 +7,7 @@
  * validate every incoming message and drop what fails.
  */
 import { assertNever, parseFromPanel, ProtocolLimits } from '../../core/protocol/panel';
-import type { ExportFormat, FindingView, FromPanel, LiveFiguresView, RunSummaryView, RunView, ToPanel } from '../../core/protocol/panel';
+import type { ExportFormat, FindingView, FromPanel, LiveFiguresView, RangeView, RunSummaryView, RunView, ToPanel } from '../../core/protocol/panel';
 import type { SampleBatch } from '../../core/sampler/types';
 
 /** One batch of the live run, numbered from 1 in the order the run produced them. */
@@ -29,6 +29,8 @@ export interface PanelRunSource {
   current(): RunView | undefined;
   history(): Promise<RunSummaryView[]>;
   load(runId: string): Promise<RunView | undefined>;
+  /** [startMs, endMs] of a stored run at full bucket resolution (zoom); undefined: no such run. */
+  range(runId: string, requestId: number, startMs: number, endMs: number): Promise<RangeView | undefined>;
   /** Writes the runs to a file the user picks; rejects with a message to show on failure. */
   exportRuns(runIds: string[], format: ExportFormat): Promise<void>;
 }
@@ -188,6 +190,20 @@ export class PanelSession {
           this.notice('error', `Export failed: ${text}`);
         }
         return;
+      case 'zoom': {
+        let range: RangeView | undefined;
+        try {
+          range = await this.source.range(msg.runId, msg.requestId, msg.startMs, msg.endMs);
+        } catch (err) {
+          const text = err instanceof Error ? err.message : String(err);
+          this.log.error(`Energy panel: reading ${msg.startMs}-${msg.endMs} ms of run ${msg.runId} failed: ${text}`);
+          this.notice('error', `Could not read that part of the run: ${text}`);
+          return;
+        }
+        if (!range) this.notice('error', `Run ${msg.runId} was not found in the history.`);
+        else this.post({ type: 'range', range });
+        return;
+      }
       case 'log':
         this.log[msg.level](`Energy panel (webview): ${msg.message}`);
         return;

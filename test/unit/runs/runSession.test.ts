@@ -7,7 +7,9 @@ import { isAlive } from '../../../src/core/runs/processes';
 import { CommandNotFoundError } from '../../../src/core/runs/processes';
 import type { RunOptions } from '../../../src/core/runs/runSession';
 import { RunSession } from '../../../src/core/runs/runSession';
+import { samplesOfColumns } from '../../../src/core/runs/minMaxView';
 import { RunStore } from '../../../src/core/runs/store';
+import { storedRunDrawing } from '../../../src/core/runs/storedRunView';
 import { fakeNvml, writeScenario } from '../../support/fakeNvml';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'runs');
@@ -50,6 +52,15 @@ describe('monitored runs (fake NVML)', function () {
     assert.ok(stored.samples.length >= 8, `${stored.samples.length} samples stored`);
     assert.ok(stored.powerPoints.length >= 50 * (s.durationS - 0.5), `${stored.powerPoints.length} power points stored`);
     assert.match(stored.outputTail, /hello from the run/);
+    // The run's overview was written from the session's view: opening the run reads it, and it
+    // draws what a pass over the stored samples draws.
+    const opened = await storedRunDrawing(opts.store, s.id);
+    assert.equal(opened?.source, 'overview');
+    fs.rmSync(path.join(opts.store.root, s.id, 'overview.bin'));
+    const rebuilt = await storedRunDrawing(opts.store, s.id);
+    assert.equal(rebuilt?.source, 'rebuilt');
+    assert.deepEqual(samplesOfColumns(opened.columns), samplesOfColumns(rebuilt.columns));
+    assert.ok(samplesOfColumns(opened.columns).length >= 8);
   });
 
   it('reports the command\'s exit code and marks the run failed', async () => {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StoredRun } from '../../../src/core/runs/store';
 import { RunStore } from '../../../src/core/runs/store';
+import { samplesOfColumns } from '../../../src/core/runs/minMaxView';
 import { storedRunDrawing } from '../../../src/core/runs/storedRunView';
 import type { GpuInfo, GpuSample } from '../../../src/core/sampler/types';
 
@@ -32,10 +33,11 @@ describe('opening a stored run in the panel', () => {
     w.close();
     const drawn = await storedRunDrawing(store, 'long');
     assert.ok(drawn);
-    assert.equal(drawn.stats.malformedLines, 0);
-    assert.ok(drawn.samples.length <= 2 * 2 * 2048, `${drawn.samples.length} samples sent, not 72,000`);
-    assert.ok(drawn.samples.some((s) => s.gpu === 1 && s.powerMilliwatts === 990_000), 'the spike is drawn');
-    const last = drawn.samples.filter((s) => s.gpu === 0).at(-1);
+    assert.equal(drawn.malformedLines, 0);
+    assert.equal(drawn.source, 'rebuilt', 'a run stored without an overview has it built from the samples');
+    assert.ok(samplesOfColumns(drawn.columns).length <= 2 * 2 * 2048, `${samplesOfColumns(drawn.columns).length} samples sent, not 72,000`);
+    assert.ok(samplesOfColumns(drawn.columns).some((s) => s.gpu === 1 && s.powerMilliwatts === 990_000), 'the spike is drawn');
+    const last = samplesOfColumns(drawn.columns).filter((s) => s.gpu === 0).at(-1);
     assert.ok(last && last.energyMillijoules !== undefined && last.energyMillijoules >= 3_599_000 * 300 - 1, `last energy ${last?.energyMillijoules}`);
     assert.equal(await storedRunDrawing(store, 'nope'), undefined);
   });
