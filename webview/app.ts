@@ -16,7 +16,7 @@ import type { ExportFormat, FromPanel, RunView, ToPanel } from '../src/core/prot
 import { ComparePanel } from './comparePanel';
 import type { CompareSnapshot } from './comparePanel';
 import { h } from './dom';
-import type { BandSpec } from './charts';
+import type { BandSpec, EventSpec } from './charts';
 import { HistoryPanel } from './historyPanel';
 import { RunPanel } from './runPanel';
 import type { CardSnapshot } from './runPanel';
@@ -67,6 +67,8 @@ export interface PanelDebugState {
   charts: Record<string, ChartSnapshot>;
   /** Bands over the run's charts: phases, gaps, and one per stretch of each finding. */
   bands: BandSpec[];
+  /** Marker lines (`::joules mark`) drawn over the run's charts. */
+  events: EventSpec[];
   /** The zoomed range of the run tab (undefined: the whole run); `pending` until the host answered. */
   zoom: ReturnType<RunPanel['describeZoom']>;
   history: { runIds: string[]; selected: string[] };
@@ -230,6 +232,7 @@ export class PanelApp {
       columnBytes: shown?.columnBytes() ?? 0,
       charts: this.runPanel.describeCharts(),
       bands: this.runPanel.describeBands(),
+      events: this.runPanel.describeEvents(),
       zoom: this.runPanel.describeZoom(),
       history: { runIds: this.historyPanel.runIds, selected: [...this.historyPanel.selection] },
       compare: { ...this.comparePanel.snapshot(), charts: this.comparePanel.describeCharts() },

@@ -118,6 +118,8 @@ export class RunPanel {
   private readonly gpuRows = new Map<number, HTMLTableCellElement[]>();
   private renderedFindings: FindingView[] | undefined;
   private drawnBands: BandSpec[] = [];
+  /** The `::joules mark` lines drawn on every chart of the shown run. */
+  private drawnEvents: EventSpec[] = [];
   /** Per chart: what it last drew (shape and any-change signatures) and when. */
   private readonly drawnState = new Map<ChartKey, DrawnState>();
   private readonly drawnAt = new Map<ChartKey, number>();
@@ -319,6 +321,10 @@ export class RunPanel {
   /** The bands drawn over the charts at the last redraw (for the tests). */
   describeBands(): BandSpec[] {
     return this.drawnBands;
+  }
+
+  describeEvents(): EventSpec[] {
+    return this.drawnEvents;
   }
 
   describeCards(): CardSnapshot[] {
@@ -613,6 +619,7 @@ export class RunPanel {
     const bands = this.bands(s, xMax);
     this.drawnBands = bands;
     const events: EventSpec[] = s.markers.filter((m) => m.kind === 'event').map((m) => ({ x: m.tS, label: m.label }));
+    this.drawnEvents = events;
     const color = (i: number): string => this.palette.series[i % this.palette.series.length] ?? this.palette.foreground;
     const gpuSeries = (m: GpuMetric, scale = 1): SeriesSpec[] => gpus.map((g, i) => ({
       id: `gpu${g.index}`,

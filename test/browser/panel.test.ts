@@ -3,7 +3,7 @@
 import { formatJoules, formatPct, formatSig } from '../../src/core/units/format';
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import type { FromPanel, RunView, ToPanel } from '../../src/core/protocol/panel';
+import type { FromPanel, MarkerView, RunView, ToPanel } from '../../src/core/protocol/panel';
 import { toColumnsView, toRangeColumnsView } from '../../src/core/protocol/panel';
 import { MinMaxView } from '../../src/core/runs/minMaxView';
 import type { GpuSample } from '../../src/core/sampler/types';
@@ -189,6 +189,16 @@ describe('energy panel in Chromium', function () {
     assert.equal(card('cost'), '0.001 EUR');
     assert.equal(card('relatable'), '0.360 smartphone charges');
     assert.equal(await p.page.textContent('.run-status'), 'succeeded');
+  });
+
+  it('`::joules mark` lines are drawn on the charts of a stored run, at their times', async () => {
+    const p = await open();
+    const marks: MarkerView[] = [{ tS: 3, label: 'epoch 1', kind: 'event' }, { tS: 12.5, label: 'epoch 2', kind: 'event' }, { tS: 9.2, label: 'full', kind: 'phase' }];
+    const stored = runView(summaryOf('marks-1', 'train.py', all, gpus), gpus, all, { markers: marks });
+    await p.post({ type: 'init', history: [stored.summary] } satisfies ToPanel);
+    await p.post({ type: 'showRuns', view: 'run', runs: [stored] } satisfies ToPanel);
+    const st = await p.settle();
+    assert.deepEqual(st.events.map((e) => [e.x, e.label]), [[3, 'epoch 1'], [12.5, 'epoch 2']]);
   });
 
   it('findings arrive as bands, a table and the idle/starved card', async () => {
