@@ -37,7 +37,7 @@ export interface CostView {
   amount: number;
   /** ISO 4217 code, e.g. `EUR`. */
   currency: string;
-  /** e.g. "0.25 EUR/kWh from joules.pricePerKWh". */
+  /** Where the price came from, e.g. "0.25 EUR/kWh". */
   source?: string;
 }
 
