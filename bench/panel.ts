@@ -2,15 +2,29 @@
 // samples per GPU, 288,000 points per metric, 6 charts), then live updates of 0.25 s batches
 // (2-3 samples per GPU). Prints the initial render, per-update p50/p95/max, full-redraw cost,
 // JS heap after GC as updates pile up, and the same work with decimation off.
+// Then the load path of a stored run (1 h x 8 GPUs written through the real store): the host's read
+// (the run's overview file, and the first open that builds it), the message as VS Code sends it
+// (JSON), the page's parse + ingest + first paint; side by side with sending every sample as objects
+// (what opening a run cost before the overview file).
 // The last line is `update-p95-ms <number>`: p95 of (validate + ingest + redraw) plus the style,
 // layout and paint of the frame that shows it.
 //
 // Run: npx tsx bench/panel.ts   (builds the minified bundle; needs /usr/bin/chromium)
 // BENCH_UPDATES=n changes the number of live updates (default 400).
-import { cpus, loadavg } from 'node:os';
+import * as fs from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import * as path from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
 import type { GpuInfo } from '../src/core/sampler/types';
 import type { RunSummaryView } from '../src/core/protocol/panel';
+import { toColumnsView } from '../src/core/protocol/panel';
+import type { ToPanel } from '../src/core/protocol/panel';
+import { rowToSample, streamSampleRows } from '../src/core/runs/sampleReader';
+import { RunStore } from '../src/core/runs/store';
+import { storedRunDrawing } from '../src/core/runs/storedRunView';
+import type { GpuSample } from '../src/core/sampler/types';
+import { toRunView } from '../src/vscode/runViews';
+import { writeSyntheticRun } from '../test/support/syntheticRun';
 import { buildBundle, launch, openPanel, PanelServer } from '../test/browser/support/harness';
 import { h200Info, readTrace, runningSummary } from '../test/browser/support/trace';
 
@@ -92,6 +106,25 @@ async function pageUpdate(a: { runId: string; ticks: number; force: boolean }): 
   return { jsMs, frameMs };
 }
 
+/** The page's side of opening a stored run: parse the JSON VS Code delivers, ingest, first paint. */
+async function pageLoad(a: { text: string; init: string }): Promise<{ parseMs: number; ingestMs: number; paintMs: number }> {
+  const w = window as unknown as BenchWindow;
+  w.__joulesPanelDebug.receive(JSON.parse(a.init));
+  await new Promise((r) => requestAnimationFrame(() => r(undefined)));
+  let t = performance.now();
+  const msg = JSON.parse(a.text) as unknown;
+  const parseMs = performance.now() - t;
+  t = performance.now();
+  w.__joulesPanelDebug.receive(msg);
+  w.__joulesPanelDebug.renderNow(true);
+  const ingestMs = performance.now() - t;
+  const paintMs = await new Promise<number>((r) => requestAnimationFrame(() => {
+    const f = performance.now();
+    setTimeout(() => r(performance.now() - f), 0);
+  }));
+  return { parseMs, ingestMs, paintMs };
+}
+
 // Node side.
 
 async function threadTimeMs(cdp: CDPSession): Promise<number> {
@@ -156,6 +189,58 @@ async function runCase(page: Page, shape: Shape, decimate: boolean, updates: num
   return { ...setup, ...st, updates: timings, cpuMs, full, heap, liveRedraws };
 }
 
+interface LoadResult {
+  label: string;
+  hostMs: number;
+  bytes: number;
+  stringifyMs: number;
+  page: { parseMs: number; ingestMs: number; paintMs: number };
+}
+
+/** A stored 1 h x 8 GPU run opened both ways, each in a fresh page. */
+async function loadPath(browser: Awaited<ReturnType<typeof launch>>, base: string): Promise<{ rebuildMs: number; results: LoadResult[] }> {
+  const root = fs.mkdtempSync(path.join(tmpdir(), 'joules-bench-panel-'));
+  try {
+    const store = new RunStore(root);
+    const id = 'bench-stored-1h-8gpu';
+    writeSyntheticRun(store, { id, gpus: gpuCount, durationS: 3600, hz });
+    const summary = store.readMeta(id);
+    if (!summary) throw new Error('the synthetic run was not stored');
+    const init = JSON.stringify({ type: 'init', history: [toRunView({ summary, gpus: summary.gpuInfo, samples: [] }).summary] } satisfies ToPanel);
+    // First open of a run stored without an overview (an older run): built once, then cached.
+    const t = performance.now();
+    await storedRunDrawing(store, id);
+    const rebuildMs = performance.now() - t;
+    const results: LoadResult[] = [];
+    const measure = async (label: string, build: () => Promise<ToPanel>): Promise<void> => {
+      const t0 = performance.now();
+      const msg = await build();
+      const hostMs = performance.now() - t0;
+      const t1 = performance.now();
+      const text = JSON.stringify(msg);
+      const stringifyMs = performance.now() - t1;
+      const p = await openPanel(browser, base, { testMode: true, width: 1200, height: 900 });
+      const page = await p.page.evaluate(pageLoad, { text, init });
+      await p.page.close();
+      results.push({ label, hostMs, bytes: Buffer.byteLength(text), stringifyMs, page });
+    };
+    await measure('overview file (what Joules sends)', async () => {
+      const drawn = await storedRunDrawing(store, id);
+      if (!drawn) throw new Error('no drawing');
+      const view = { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
+      return { type: 'showRuns', view: 'run', runs: [view] };
+    });
+    await measure('every sample as objects (before)', async () => {
+      const samples: GpuSample[] = [];
+      await streamSampleRows(store.samplesFile(id), { row: (v, o) => samples.push(rowToSample(v, o)) });
+      return { type: 'showRuns', view: 'run', runs: [toRunView({ summary, gpus: summary.gpuInfo, samples })] };
+    });
+    return { rebuildMs, results };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   buildBundle(true);
   const rows = readTrace();
@@ -191,6 +276,17 @@ async function main(): Promise<void> {
     console.log(`live update without decimation, ${raw.updates.length} updates: p50 ${ms(pct(raw.updates.map(total), 50), 0)} (${(pct(raw.updates.map(total), 50) / pct(d.updates.map(total), 50)).toFixed(0)}x the decimated p50)`);
     const [h0 = 0, hLoaded = 0, h1 = 0, h2 = 0] = d.heap;
     console.log(`JS heap after GC: empty panel ${mb(h0)}, 1 h loaded ${mb(hLoaded)}, + ${Math.floor(liveUpdates / 2)} updates ${mb(h1)}, + ${liveUpdates - Math.floor(liveUpdates / 2)} more ${mb(h2)} (${((h2 - h1) / added).toFixed(0)} B per added sample); sample columns (typed arrays, not in the JS heap figure) ${mb(d.columnBytes)}`);
+    const load = await loadPath(browser, base);
+    console.log(`stored run, 1 h x ${gpuCount} GPUs at ${hz} Hz: first open without an overview builds it in ${ms(load.rebuildMs, 0)} (once, then cached)`);
+    for (const r of load.results) {
+      const all = r.hostMs + r.stringifyMs + r.page.parseMs + r.page.ingestMs + r.page.paintMs;
+      console.log(`  ${r.label.padEnd(36)} host read ${ms(r.hostMs, 0)}, JSON ${mb(r.bytes)} in ${ms(r.stringifyMs, 0)}, page parse ${ms(r.page.parseMs, 0)}, ingest + render ${ms(r.page.ingestMs, 0)}, paint ${ms(r.page.paintMs, 0)}: ${ms(all, 0)} to the first painted frame`);
+    }
+    const [ov, objs] = load.results;
+    if (ov && objs) {
+      const sum = (r: LoadResult): number => r.hostMs + r.stringifyMs + r.page.parseMs + r.page.ingestMs + r.page.paintMs;
+      console.log(`load-vs-every-sample ${(sum(ov) / sum(objs)).toFixed(3)} (time), ${(ov.bytes / objs.bytes).toFixed(4)} (bytes)`);
+    }
     console.log(`update-p95-ms ${pct(d.updates.map(total), 95).toFixed(2)}`);
   } finally {
     await browser.close();
