@@ -121,7 +121,6 @@ export function defaultPythonWasmDir(): string {
 // The emscripten runtime is one per process: initialise it once, from the first folder given.
 let runtimeReady: Promise<void> | undefined;
 const parsers = new Map<string, Promise<PythonParser>>();
-let lastLoaded: PythonParser | undefined;
 
 /**
  * Loads the tree-sitter runtime and the Python grammar from `wasmDir` (default: the installed
@@ -152,24 +151,11 @@ export function loadPythonParser(wasmDir: string = defaultPythonWasmDir()): Prom
         }
       },
     };
-    lastLoaded = loaded;
     return loaded;
   })();
   loading.catch(() => parsers.delete(dir));
   parsers.set(dir, loading);
   return loading;
-}
-
-/** The parser from the last completed `loadPythonParser`, for the synchronous analysis functions. */
-export function loadedPythonParser(): PythonParser | undefined {
-  return lastLoaded;
-}
-
-/** The given parser, or the loaded one; throws when `loadPythonParser` was never awaited. */
-export function requireParser(parser?: PythonParser): PythonParser {
-  const p = parser ?? lastLoaded;
-  if (p === undefined) throw new Error('Python parser not loaded: await loadPythonParser() first.');
-  return p;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1400,10 +1386,10 @@ function dedupe(sites: SourceSite[]): SourceSite[] {
  * - host-sync-in-loop, save-every-step, eval-every-step: the call.
  * - no-autocast: the first forward call (`model(x)`) of the training loop.
  * - no-inference-mode: the loop header (`for ... :`).
- * Uses `parser`, or the one `loadPythonParser` loaded last (which must have been awaited).
+ * `parser` comes from `loadPythonParser` (awaited by the caller: the analysis itself is synchronous).
  */
-export function analyzePythonSource(files: { path: string; text: string }[], entry: string, parser?: PythonParser, options: SourceAnalysisOptions = {}): SourceSite[] {
-  const project = new Project(requireParser(parser), files, dirname(normalize(entry)));
+export function analyzePythonSource(files: { path: string; text: string }[], entry: string, parser: PythonParser, options: SourceAnalysisOptions = {}): SourceSite[] {
+  const project = new Project(parser, files, dirname(normalize(entry)));
   project.load(entry, 2);
   return new Analysis(project, options).run();
 }

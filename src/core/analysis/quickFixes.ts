@@ -18,7 +18,6 @@ import {
   lastName,
   loaderArgs,
   namedKids,
-  requireParser,
   literalValue,
 } from './pythonSource';
 import type { LoaderArgs, PyNode, PythonParser } from './pythonSource';
@@ -34,8 +33,6 @@ export interface QuickFixOptions {
   evalEveryNSteps?: number;
   /** dtype of the autocast fix; `float16` for GPUs without bf16 (training then also wants a GradScaler). */
   autocastDtype?: 'bfloat16' | 'float16';
-  /** Default: the parser `loadPythonParser` loaded (it must have been awaited). */
-  parser?: PythonParser;
 }
 
 /**
@@ -51,9 +48,8 @@ export function defaultNumWorkers(cpuCount: number = availableParallelism(), gpu
  * specific first. Empty for telemetry findings, for codes without a safe edit (small-batch,
  * torch.cuda.synchronize, assignments of synced values), and when the range no longer matches.
  */
-export function quickFixesFor(finding: Finding, sourceText: string, options: QuickFixOptions = {}): QuickFix[] {
+export function quickFixesFor(finding: Finding, sourceText: string, parser: PythonParser, options: QuickFixOptions = {}): QuickFix[] {
   if (finding.range === undefined || finding.fixPolicy?.kind === 'none') return [];
-  const parser = requireParser(options.parser);
   const root = parser.parse(sourceText);
   const target = nodeAt(root, finding.range);
   if (target === undefined) return [];
