@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type { AnalysisInput } from '../runs/runSession';
 import type { QuickFixOptions } from './quickFixes';
-import { loadPythonParser } from './pythonSource';
+import { loadPythonParser } from './pythonParser';
 import { applyEdits, quickFixesFor } from './quickFixes';
 import type { AnalyzeRunOptions, RunAnalysis } from './runAnalysis';
 import { withSource } from './runAnalysis';

@@ -7,20 +7,12 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Finding, QuickFix, SourceRange, TextEdit } from './findings';
-import {
-  descendants,
-  enclosingLoops,
-  hasSyntaxErrors,
-  isBackwardCall,
-  isForwardCall,
-  isOptimizerStepCall,
-  kids,
-  lastName,
-  loaderArgs,
-  namedKids,
-  literalValue,
-} from './pythonSource';
-import type { LoaderArgs, PyNode, PythonParser } from './pythonSource';
+import { loaderArgs } from './dataLoaderArgs';
+import type { LoaderArgs } from './dataLoaderArgs';
+import { hasSyntaxErrors } from './pythonParser';
+import type { PyNode, PythonParser } from './pythonParser';
+import { isBackwardCall, isForwardCall, isOptimizerStepCall } from './pythonPatterns';
+import { descendants, enclosingLoops, kids, lastName, literalValue, namedKids } from './pythonSyntax';
 import { bf16Escape, buildsLayers, usesUnsafeAutocastLoss } from './fixSafety';
 
 /** Knobs of the generated code. */

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { QuickFix } from '../../core/analysis/findings';
-import type { PythonParser } from '../../core/analysis/pythonSource';
+import type { PythonParser } from '../../core/analysis/pythonParser';
 import { defaultNumWorkers, quickFixesFor } from '../../core/analysis/quickFixes';
 import type { QuickFixOptions } from '../../core/analysis/quickFixes';
 import type { FindingsDiagnostics } from './diagnostics';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
 import { applyEdits, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import { actualSites, caseFiles, caseFindings, CORPUS_WORKERS, corpusCases } from './corpus';
 

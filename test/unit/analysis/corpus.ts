@@ -6,8 +6,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { correlate } from '../../../src/core/analysis/correlate';
 import type { Finding } from '../../../src/core/analysis/findings';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
 import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser, SourceAnalysisOptions } from '../../../src/core/analysis/pythonSource';
+import type { SourceAnalysisOptions } from '../../../src/core/analysis/pythonSource';
 import { applyEdits, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import { FIXTURES } from './pythonFixtures';
 

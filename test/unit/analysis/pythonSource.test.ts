@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyzePythonSource, hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
+import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
 import type { SourceSite } from '../../../src/core/analysis/findings';
 import { FIXTURES, fixtureFiles } from './pythonFixtures';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyzePythonSource, hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
+import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
 import { applyEdits, defaultNumWorkers, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import type { Finding, SourceFindingCode, SourceRange, SourceSite } from '../../../src/core/analysis/findings';
 import { FIXTURES, fixtureFiles } from './pythonFixtures';
