@@ -4,14 +4,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Finding } from '../core/analysis/findings';
-import { defaultNumWorkers, quickFixesFor } from '../core/analysis/quickFixes';
-import { loadPythonParser } from '../core/analysis/pythonParser';
-import type { PythonParser } from '../core/analysis/pythonParser';
-import { ScriptSyntaxError, staticFindings } from '../core/analysis/staticHints';
-import { cliWasmOptions } from './analysis';
-import type { FlagSpec } from './args';
-import { parseArgs, UsageError } from './args';
+import type { Finding } from '../../core/analysis/findings';
+import { defaultNumWorkers, quickFixesFor } from '../../core/analysis/quickFixes';
+import { loadPythonParser } from '../../core/analysis/pythonParser';
+import type { PythonParser } from '../../core/analysis/pythonParser';
+import { ScriptSyntaxError, staticFindings } from '../../core/analysis/staticHints';
+import { cliWasmOptions } from '../analysis';
+import type { FlagSpec } from '../args';
+import { parseArgs, UsageError } from '../args';
 
 interface CheckIo {
   stdout: { write(data: string): unknown };
