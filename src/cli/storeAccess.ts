@@ -1,8 +1,27 @@
 import * as path from 'node:path';
 import { defaultStoreDir, RunStore, StoreError } from '../core/runs/store';
+import type { StoredRun } from '../core/runs/store';
 import type { RunSummary } from '../core/runs/types';
+import type { Parsed } from './args';
 import { UsageError } from './args';
 import type { SafeOutput } from './stdio';
+
+/**
+ * The store of a command's `--store` flag (see {@link openStore}), with the warnings that report
+ * its failed writes and skipped folders on `err`.
+ */
+export function storeFromFlags(flags: Parsed['flags'], err: SafeOutput, opts: { forWriting: boolean }): { store: RunStore; warnings: RunStoreWarnings } {
+  const warnings = new RunStoreWarnings(err);
+  return { store: openStore(flags.store, { forWriting: opts.forWriting, warnings }), warnings };
+}
+
+/** The stored run `arg` names: its id, or `last` for the newest run that `lastOf` accepts. */
+export function readStoredRun(store: RunStore, arg: string | undefined, lastOf: (run: StoredRun) => boolean = () => true): StoredRun {
+  const id = arg === 'last' ? store.list().find(lastOf)?.id : arg;
+  const run = id ? store.readMeta(id) : undefined;
+  if (!run) throw new UsageError(`no run "${arg}" in ${store.root}`);
+  return run;
+}
 
 /**
  * The run history folder of a command: `--store DIR`, else $JOULES_HOME/runs, else the platform's

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type { AnalysisInput } from '../runs/runSession';
 import type { QuickFixOptions } from './quickFixes';
-import { loadPythonParser } from './pythonSource';
+import { loadPythonParser } from './pythonParser';
 import { applyEdits, quickFixesFor } from './quickFixes';
 import type { AnalyzeRunOptions, RunAnalysis } from './runAnalysis';
 import { withSource } from './runAnalysis';
@@ -39,7 +39,7 @@ export interface FixPlanOptions extends AnalyzeRunOptions, QuickFixOptions {
 export async function planFixes(input: AnalysisInput, options: FixPlanOptions): Promise<{ fixes: PlannedFix[]; applied: number; held: HeldFix[] }> {
   let analysis = await options.analyze(input);
   // The quick fixes parse the script here (the analysis may have run in another thread).
-  await loadPythonParser(options.wasmDir);
+  const parser = await loadPythonParser(options.wasmDir);
   const done = new Set<string>();
   const fixes: PlannedFix[] = [];
   const held: HeldFix[] = [];
@@ -52,7 +52,7 @@ export async function planFixes(input: AnalysisInput, options: FixPlanOptions): 
       const key = `${f.code}:${f.file}:${f.range.startLine}`;
       if (done.has(key)) continue;
       done.add(key);
-      const offered = quickFixesFor(f, fs.readFileSync(f.file, 'utf8'), fixOptions);
+      const offered = quickFixesFor(f, fs.readFileSync(f.file, 'utf8'), parser, fixOptions);
       // Only fixes known to be safe are applied; the rest are listed for review.
       const fix = offered.find((x) => x.review === undefined);
       if (!fix) {

@@ -7,8 +7,8 @@
  */
 import { dirname, normalize } from 'node:path';
 import type { FixPolicy } from './findings';
-import type { PyNode } from './pythonSource';
-import { ancestors, descendants, lastName, namedKids, stringLiteral } from './pythonSource';
+import type { PyNode } from './pythonParser';
+import { ancestors, descendants, lastName, namedKids, stringLiteral } from './pythonSyntax';
 import { lastAssignment } from './valueResolution';
 
 /** `if __name__ == "__main__":` at the top level of a module. */

@@ -4,8 +4,8 @@
  * one string). On an H200 such a script's energy fell 48 % with inference mode and bf16, and 80 %
  * once the requests were batched too (issue 15): the batch, not the dtype, is the larger lever.
  */
-import type { PyNode } from './pythonSource';
-import { ancestors, descendants, lastName, namedKids } from './pythonSource';
+import type { PyNode } from './pythonParser';
+import { ancestors, descendants, lastName, namedKids } from './pythonSyntax';
 import { lastAssignment } from './valueResolution';
 
 /** Expressions that make one sample into a batch of one. */

@@ -4,8 +4,8 @@
  * wrapped (`DDP(model)`, `torch.compile(model)`), or built from a project class derived from
  * `nn.Module`. A model named `m` is found this way; `policy_loss(...)` (a function) is not a model.
  */
-import type { PyNode } from './pythonSource';
-import { descendants, lastName, namedKids } from './pythonSource';
+import type { PyNode } from './pythonParser';
+import { descendants, lastName, namedKids } from './pythonSyntax';
 
 const WRAPPERS = new Set(['DDP', 'DistributedDataParallel', 'DataParallel', 'FSDP', 'FullyShardedDataParallel', 'compile', 'prepare', 'to', 'cuda', 'half', 'bfloat16', 'float']);
 const MODEL_METHODS = new Set(['parameters', 'named_parameters', 'train', 'eval', 'load_state_dict', 'state_dict', 'zero_grad', 'requires_grad_']);

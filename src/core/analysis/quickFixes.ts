@@ -7,21 +7,12 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Finding, QuickFix, SourceRange, TextEdit } from './findings';
-import {
-  descendants,
-  enclosingLoops,
-  hasSyntaxErrors,
-  isBackwardCall,
-  isForwardCall,
-  isOptimizerStepCall,
-  kids,
-  lastName,
-  loaderArgs,
-  namedKids,
-  requireParser,
-  literalValue,
-} from './pythonSource';
-import type { LoaderArgs, PyNode, PythonParser } from './pythonSource';
+import { loaderArgs } from './dataLoaderArgs';
+import type { LoaderArgs } from './dataLoaderArgs';
+import { hasSyntaxErrors } from './pythonParser';
+import type { PyNode, PythonParser } from './pythonParser';
+import { isBackwardCall, isForwardCall, isOptimizerStepCall } from './pythonPatterns';
+import { descendants, enclosingLoops, kids, lastName, literalValue, namedKids } from './pythonSyntax';
 import { bf16Escape, buildsLayers, usesUnsafeAutocastLoss } from './fixSafety';
 
 /** Knobs of the generated code. */
@@ -34,8 +25,6 @@ export interface QuickFixOptions {
   evalEveryNSteps?: number;
   /** dtype of the autocast fix; `float16` for GPUs without bf16 (training then also wants a GradScaler). */
   autocastDtype?: 'bfloat16' | 'float16';
-  /** Default: the parser `loadPythonParser` loaded (it must have been awaited). */
-  parser?: PythonParser;
 }
 
 /**
@@ -51,9 +40,8 @@ export function defaultNumWorkers(cpuCount: number = availableParallelism(), gpu
  * specific first. Empty for telemetry findings, for codes without a safe edit (small-batch,
  * torch.cuda.synchronize, assignments of synced values), and when the range no longer matches.
  */
-export function quickFixesFor(finding: Finding, sourceText: string, options: QuickFixOptions = {}): QuickFix[] {
+export function quickFixesFor(finding: Finding, sourceText: string, parser: PythonParser, options: QuickFixOptions = {}): QuickFix[] {
   if (finding.range === undefined || finding.fixPolicy?.kind === 'none') return [];
-  const parser = requireParser(options.parser);
   const root = parser.parse(sourceText);
   const target = nodeAt(root, finding.range);
   if (target === undefined) return [];

@@ -4,7 +4,8 @@
  */
 import type { Finding } from './findings';
 import { correlate } from './correlate';
-import { analyzePythonSource, hasSyntaxErrors, loadPythonParser } from './pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from './pythonParser';
+import { analyzePythonSource } from './pythonSource';
 import { readPythonTree } from './runAnalysis';
 
 export interface StaticHintOptions {

@@ -6,8 +6,9 @@
  * argparse defaults, module constants, config dicts and conditional `**kw` dicts). A value that
  * cannot be known is said to be unknown, with the reason, never guessed.
  */
-import type { LiteralValue, PyNode } from './pythonSource';
-import { ancestors, descendants, literalValue, namedKids, stringLiteral } from './pythonSource';
+import type { PyNode } from './pythonParser';
+import { ancestors, descendants, literalValue, namedKids, stringLiteral } from './pythonSyntax';
+import type { LiteralValue } from './pythonSyntax';
 
 /** What an expression evaluates to, as far as the source tells. */
 export type Resolved =

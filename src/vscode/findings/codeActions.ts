@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { QuickFix } from '../../core/analysis/findings';
-import type { PythonParser } from '../../core/analysis/pythonSource';
+import type { PythonParser } from '../../core/analysis/pythonParser';
 import { defaultNumWorkers, quickFixesFor } from '../../core/analysis/quickFixes';
 import type { QuickFixOptions } from '../../core/analysis/quickFixes';
 import type { FindingsDiagnostics } from './diagnostics';
@@ -26,13 +26,13 @@ export class FindingsCodeActions implements vscode.CodeActionProvider {
     if (context.only && !vscode.CodeActionKind.QuickFix.intersects(context.only)) return [];
     const parser = await this.parser();
     const text = document.getText();
-    const options = { ...this.options(), parser };
+    const options = this.options();
     // Findings on one call share fixes (the full DataLoader fix answers three of them): one action each.
     const byFix = new Map<string, { fix: QuickFix; diagnostics: vscode.Diagnostic[] }>();
     for (const diagnostic of ours) {
       const finding = this.diagnostics.findingFor(document.uri, diagnostic);
       if (!finding) continue;
-      for (const fix of quickFixesFor(finding, text, options)) {
+      for (const fix of quickFixesFor(finding, text, parser, options)) {
         const key = JSON.stringify(fix);
         const entry = byFix.get(key);
         if (entry) entry.diagnostics.push(diagnostic);

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Finding } from '../../core/analysis/findings';
-import { loadPythonParser } from '../../core/analysis/pythonSource';
+import { loadPythonParser } from '../../core/analysis/pythonParser';
 import { staticFindings } from '../../core/analysis/staticHints';
 import type { RunSummary } from '../../core/runs/types';
 import type { Notifier } from '../notifier';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
 import type { JoulesApi } from '../../../src/vscode/extension';
 import { requestScreenshot, screenshotsSupported } from '../runner/screenshot';
 import { EXTENSION_ID, fixture, joules, onlyIn, sleep, startWithScenario, waitFor, workspaceDir } from './support';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
 import { applyEdits, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import { actualSites, caseFiles, caseFindings, CORPUS_WORKERS, corpusCases } from './corpus';
 
@@ -20,7 +20,7 @@ describe('fixture corpus: findings and fixes as data (test/fixtures/python/corpu
 
   for (const c of cases) {
     it(`${c.name}: ${c.description}`, () => {
-      const actual = actualSites(c);
+      const actual = actualSites(parser, c);
       assert.deepEqual(actual, c.sites);
       for (const code of c.absent) assert.ok(!actual.some((s) => s.code === code), `${code} must not be found`);
     });
@@ -30,9 +30,9 @@ describe('fixture corpus: findings and fixes as data (test/fixtures/python/corpu
     let fixes = 0;
     for (const c of cases) {
       const files = caseFiles(c.dir);
-      for (const f of caseFindings(files, join(c.dir, 'main.py'), c.launchArgs === undefined ? {} : { launchArgs: c.launchArgs })) {
+      for (const f of caseFindings(parser, files, join(c.dir, 'main.py'), c.launchArgs === undefined ? {} : { launchArgs: c.launchArgs })) {
         const text = files.find((x) => x.path === f.file)?.text ?? '';
-        for (const fix of quickFixesFor(f, text, { numWorkers: CORPUS_WORKERS })) {
+        for (const fix of quickFixesFor(f, text, parser, { numWorkers: CORPUS_WORKERS })) {
           fixes++;
           const fixed = applyEdits(text, fix.edits);
           assert.notEqual(fixed, text, `${c.name}: ${fix.title}`);

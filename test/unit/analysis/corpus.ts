@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { correlate } from '../../../src/core/analysis/correlate';
 import type { Finding } from '../../../src/core/analysis/findings';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
 import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
 import type { SourceAnalysisOptions } from '../../../src/core/analysis/pythonSource';
 import { applyEdits, quickFixesFor } from '../../../src/core/analysis/quickFixes';
@@ -59,15 +60,15 @@ export function caseFiles(dir: string, root = dir): { path: string; text: string
 }
 
 /** The static findings of a case's files (as `joules check` sees them). */
-export function caseFindings(files: { path: string; text: string }[], entry: string, options: SourceAnalysisOptions = {}): Finding[] {
-  return correlate([], analyzePythonSource(files, entry, undefined, options), true);
+export function caseFindings(parser: PythonParser, files: { path: string; text: string }[], entry: string, options: SourceAnalysisOptions = {}): Finding[] {
+  return correlate([], analyzePythonSource(files, entry, parser, options), true);
 }
 
 /** What the analysis gives, in the shape of `expected.json`. */
-export function actualSites(c: CorpusCase, files = caseFiles(c.dir)): ExpectedSite[] {
+export function actualSites(parser: PythonParser, c: CorpusCase, files = caseFiles(c.dir)): ExpectedSite[] {
   const texts = new Map(files.map((f) => [f.path, f.text]));
-  return caseFindings(files, join(c.dir, 'main.py'), c.launchArgs === undefined ? {} : { launchArgs: c.launchArgs }).map((f) => {
-    const fixes = quickFixesFor(f, texts.get(f.file ?? '') ?? '', { numWorkers: CORPUS_WORKERS });
+  return caseFindings(parser, files, join(c.dir, 'main.py'), c.launchArgs === undefined ? {} : { launchArgs: c.launchArgs }).map((f) => {
+    const fixes = quickFixesFor(f, texts.get(f.file ?? '') ?? '', parser, { numWorkers: CORPUS_WORKERS });
     const site: ExpectedSite = {
       code: f.code,
       file: relative(c.dir, f.file ?? ''),
@@ -84,12 +85,12 @@ export function actualSites(c: CorpusCase, files = caseFiles(c.dir)): ExpectedSi
  * Applies safe fixes one at a time, re-analysing after each (as `joules fix --apply` does), to the
  * in-memory files; returns the fixed files and the titles applied.
  */
-export function applySafeFixes(c: CorpusCase, files: { path: string; text: string }[]): { files: { path: string; text: string }[]; applied: string[] } {
+export function applySafeFixes(parser: PythonParser, c: CorpusCase, files: { path: string; text: string }[]): { files: { path: string; text: string }[]; applied: string[] } {
   let current = files.map((f) => ({ ...f }));
   const applied: string[] = [];
   const done = new Set<string>();
   for (let round = 0; round < 20; round++) {
-    const findings = caseFindings(current, join(c.dir, 'main.py'), c.launchArgs === undefined ? {} : { launchArgs: c.launchArgs });
+    const findings = caseFindings(parser, current, join(c.dir, 'main.py'), c.launchArgs === undefined ? {} : { launchArgs: c.launchArgs });
     let next: { path: string; text: string; title: string } | undefined;
     for (const f of findings) {
       if (f.file === undefined || f.range === undefined) continue;
@@ -97,7 +98,7 @@ export function applySafeFixes(c: CorpusCase, files: { path: string; text: strin
       if (done.has(key)) continue;
       done.add(key);
       const file = current.find((x) => x.path === f.file);
-      const fix = quickFixesFor(f, file?.text ?? '', { numWorkers: CORPUS_WORKERS }).find((x) => x.review === undefined);
+      const fix = quickFixesFor(f, file?.text ?? '', parser, { numWorkers: CORPUS_WORKERS }).find((x) => x.review === undefined);
       if (file === undefined || fix === undefined) continue;
       next = { path: file.path, text: applyEdits(file.text, fix.edits), title: fix.title };
       break;

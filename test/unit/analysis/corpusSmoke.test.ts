@@ -8,7 +8,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { loadPythonParser } from '../../../src/core/analysis/pythonSource';
+import { loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
 import { applyEdits, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import type { CorpusCase } from './corpus';
 import { applySafeFixes, caseFiles, caseFindings, CORPUS_WORKERS, corpusCases } from './corpus';
@@ -38,12 +39,13 @@ function materialize(c: CorpusCase, files: { path: string; text: string }[]): st
 describe('fixture corpus: CPU smoke run of the fixed scripts', function () {
   this.timeout(30 * 60_000);
   let python = '';
+  let parser: PythonParser;
   const dirs: string[] = [];
   const cases = corpusCases().filter((c) => c.smoke);
 
   before(async function () {
     if (process.env.JOULES_SKIP_PY_SMOKE === '1') this.skip();
-    await loadPythonParser();
+    parser = await loadPythonParser();
     const out = execFileSync('bash', [join(ROOT, 'scripts', 'setup-python.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     python = /^PYTHON=(.*)$/m.exec(out)?.[1] ?? '';
     assert.ok(python !== '', 'setup-python.sh printed no PYTHON=');
@@ -60,7 +62,7 @@ describe('fixture corpus: CPU smoke run of the fixed scripts', function () {
       dirs.push(before);
       const base = await runPython(python, before, ['main.py']);
       assert.equal(base.code, 0, `original ${c.name} failed:\n${base.out.slice(-2000)}`);
-      const { files: fixed, applied } = applySafeFixes(c, files);
+      const { files: fixed, applied } = applySafeFixes(parser, c, files);
       const expectedSafe = c.sites.filter((s) => s.safe.length > 0).length;
       assert.ok(applied.length >= Math.min(1, expectedSafe), `${c.name}: no safe fix applied`);
       const after = materialize(c, fixed);
@@ -77,8 +79,8 @@ describe('fixture corpus: CPU smoke run of the fixed scripts', function () {
     assert.ok(c !== undefined);
     const files = caseFiles(c.dir);
     const main = files.find((f) => f.path.endsWith('main.py'));
-    const finding = caseFindings(files, join(c.dir, 'main.py')).find((f) => f.code === 'no-autocast');
-    const fix = finding === undefined || main === undefined ? undefined : quickFixesFor(finding, main.text, { numWorkers: CORPUS_WORKERS })[0];
+    const finding = caseFindings(parser, files, join(c.dir, 'main.py')).find((f) => f.code === 'no-autocast');
+    const fix = finding === undefined || main === undefined ? undefined : quickFixesFor(finding, main.text, parser, { numWorkers: CORPUS_WORKERS })[0];
     assert.ok(fix?.review !== undefined && /numpy/.test(fix.review), 'the autocast fix is held back because of .numpy()');
     const dir = materialize(c, files.map((f) => (f === main ? { path: f.path, text: applyEdits(f.text, fix.edits) } : f)));
     dirs.push(dir);

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyzePythonSource, hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
+import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
 import type { SourceSite } from '../../../src/core/analysis/findings';
 import { FIXTURES, fixtureFiles } from './pythonFixtures';
 
+
+// Loaded in the suite's `before`; the helpers below run only inside its tests.
+let parser: PythonParser;
 
 type Row = [code: string, file: string, startLine: number, startCharacter: number, endLine: number, endCharacter: number];
 
@@ -17,13 +21,12 @@ function rows(sites: SourceSite[]): Row[] {
 /** Analyses an in-memory project: `main.py` plus extra modules next to it. */
 function snippet(main: string, others: Record<string, string> = {}): Row[] {
   const files = [{ path: '/proj/main.py', text: main }, ...Object.entries(others).map(([name, text]) => ({ path: `/proj/${name}`, text }))];
-  return analyzePythonSource(files, '/proj/main.py')
+  return analyzePythonSource(files, '/proj/main.py', parser)
     .map((s): Row => [s.code, s.file.slice('/proj/'.length), s.range.startLine, s.range.startCharacter, s.range.endLine, s.range.endCharacter])
     .sort((a, b) => a[1].localeCompare(b[1]) || a[2] - b[2] || a[3] - b[3] || a[0].localeCompare(b[0]));
 }
 
 describe('analyzePythonSource', () => {
-  let parser: PythonParser;
   const files = fixtureFiles();
 
   before(async () => {
@@ -36,7 +39,7 @@ describe('analyzePythonSource', () => {
   });
 
   it('finds every pattern of a plain training script at exact ranges', () => {
-    const sites = analyzePythonSource(files, join(FIXTURES, 'train_basic.py'));
+    const sites = analyzePythonSource(files, join(FIXTURES, 'train_basic.py'), parser);
     assert.deepEqual(rows(sites), [
       ['dataloader-pin-memory', 'train_basic.py', 10, 15, 10, 25],
       ['dataloader-workers', 'train_basic.py', 10, 15, 10, 25],
@@ -56,7 +59,7 @@ describe('analyzePythonSource', () => {
   });
 
   it('resolves DataLoader aliases, positional arguments and **dict splats', () => {
-    const sites = analyzePythonSource(files, join(FIXTURES, 'aliases.py'));
+    const sites = analyzePythonSource(files, join(FIXTURES, 'aliases.py'), parser);
     assert.deepEqual(rows(sites), [
       // e = tdata.DataLoader(ds, **cfg_zero): the values sit in the dict literal on line 7.
       ['dataloader-workers', 'aliases.py', 7, 12, 7, 28],
@@ -83,7 +86,7 @@ describe('analyzePythonSource', () => {
   });
 
   it('follows local imports: the loader built in data.py, the loop in train.py, eval code in engine.py', () => {
-    const sites = analyzePythonSource(files, join(FIXTURES, 'multi', 'train.py'));
+    const sites = analyzePythonSource(files, join(FIXTURES, 'multi', 'train.py'), parser);
     assert.deepEqual(rows(sites), [
       ['dataloader-pin-memory', 'multi/data.py', 7, 11, 7, 21],
       ['dataloader-workers', 'multi/data.py', 7, 11, 7, 21],
@@ -105,11 +108,11 @@ describe('analyzePythonSource', () => {
 
   it('finds nothing in a script that already does it all', () => {
     // Its periodic checkpoint and evaluation are located, but only a measured stall makes them findings.
-    assert.deepEqual(analyzePythonSource(files, join(FIXTURES, 'clean.py')).filter((s) => s.code !== 'periodic-work'), []);
+    assert.deepEqual(analyzePythonSource(files, join(FIXTURES, 'clean.py'), parser).filter((s) => s.code !== 'periodic-work'), []);
   });
 
   it('finds inference loops without no_grad, honouring set_grad_enabled(False) at the only call site', () => {
-    const sites = analyzePythonSource(files, join(FIXTURES, 'infer.py'));
+    const sites = analyzePythonSource(files, join(FIXTURES, 'infer.py'), parser);
     assert.deepEqual(rows(sites), [
       ['no-inference-mode', 'infer.py', 11, 4, 11, 21],
       ['no-autocast', 'infer.py', 12, 20, 12, 33],

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyzePythonSource, hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonSource';
-import type { PythonParser } from '../../../src/core/analysis/pythonSource';
+import { hasSyntaxErrors, loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import type { PythonParser } from '../../../src/core/analysis/pythonParser';
+import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
 import { applyEdits, defaultNumWorkers, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import type { Finding, SourceFindingCode, SourceRange, SourceSite } from '../../../src/core/analysis/findings';
 import { FIXTURES, fixtureFiles } from './pythonFixtures';
+
+// Loaded in the suite's `before`; the helpers below run only inside its tests.
+let parser: PythonParser;
 
 function findingAt(code: SourceFindingCode, range: SourceRange, file = '/proj/main.py'): Finding {
   return { id: `${code}:${file}:${range.startLine + 1}`, code, severity: 'hint', title: '', message: '', stretches: [], startS: 0, endS: 0, energyJ: 0, wastedJ: 0, wastedMethod: '', evidence: { spans: [] }, static: true, file, range };
@@ -17,16 +21,15 @@ function fromSite(s: SourceSite): Finding {
 
 /** Sites of a snippet, and the fixed text of each fix of the first site with `code`. */
 function fixSnippet(text: string, code: SourceFindingCode, nth = 0): { titles: string[]; results: string[] } {
-  const site = analyzePythonSource([{ path: '/proj/main.py', text }], '/proj/main.py', undefined, { ranOnGpu: true }).filter((s) => s.code === code)[nth];
+  const site = analyzePythonSource([{ path: '/proj/main.py', text }], '/proj/main.py', parser, { ranOnGpu: true }).filter((s) => s.code === code)[nth];
   assert.ok(site !== undefined, `no ${code} site`);
-  const fixes = quickFixesFor(fromSite(site), text, { numWorkers: 8 });
+  const fixes = quickFixesFor(fromSite(site), text, parser, { numWorkers: 8 });
   return { titles: fixes.map((f) => f.title), results: fixes.map((f) => applyEdits(text, f.edits)) };
 }
 
 const lines = (...l: string[]): string => l.join('\n');
 
 describe('quickFixesFor', () => {
-  let parser: PythonParser;
   const files = fixtureFiles();
 
   before(async () => {
@@ -35,9 +38,9 @@ describe('quickFixesFor', () => {
 
   it('adds DataLoader arguments on their own lines in a one-per-line call, keeping the trailing comma and comment', () => {
     const text = files.find((f) => f.path.endsWith('train_basic.py'))?.text ?? '';
-    const site = analyzePythonSource(files, join(FIXTURES, 'train_basic.py')).find((s) => s.code === 'dataloader-workers');
+    const site = analyzePythonSource(files, join(FIXTURES, 'train_basic.py'), parser).find((s) => s.code === 'dataloader-workers');
     assert.ok(site !== undefined);
-    const fixes = quickFixesFor(fromSite(site), text, { numWorkers: 6 });
+    const fixes = quickFixesFor(fromSite(site), text, parser, { numWorkers: 6 });
     assert.deepEqual(
       fixes.map((f) => f.title),
       // The loader is read once per epoch: workers are kept between epochs and run ahead.
@@ -84,9 +87,9 @@ describe('quickFixesFor', () => {
 
   it('aligns new arguments under a hanging-indent call', () => {
     const text = files.find((f) => f.path.endsWith(join('multi', 'data.py')))?.text ?? '';
-    const site = analyzePythonSource(files, join(FIXTURES, 'multi', 'train.py')).find((s) => s.code === 'dataloader-workers');
+    const site = analyzePythonSource(files, join(FIXTURES, 'multi', 'train.py'), parser).find((s) => s.code === 'dataloader-workers');
     assert.ok(site !== undefined);
-    const fixes = quickFixesFor(fromSite(site), text, { numWorkers: 4 });
+    const fixes = quickFixesFor(fromSite(site), text, parser, { numWorkers: 4 });
     assert.equal(
       applyEdits(text, fixes[1]?.edits ?? []).split('\n').slice(7).join('\n'),
       lines(
@@ -105,10 +108,10 @@ describe('quickFixesFor', () => {
     const head = 'import torch\nfrom torch.utils.data import DataLoader as DL\nx = "cuda"\n';
     // Opaque splat: the analysis reports nothing; a finding there still gets no edit.
     const opaque = `${head}g = DL(ds, **make_cfg())\n`;
-    assert.deepEqual(quickFixesFor(findingAt('dataloader-workers', { startLine: 3, startCharacter: 4, endLine: 3, endCharacter: 6 }), opaque), []);
+    assert.deepEqual(quickFixesFor(findingAt('dataloader-workers', { startLine: 3, startCharacter: 4, endLine: 3, endCharacter: 6 }), opaque, parser), []);
     // The value sits in a dict literal: no edit offered there.
     const aliases = files.find((f) => f.path.endsWith('aliases.py'))?.text ?? '';
-    assert.deepEqual(quickFixesFor(findingAt('dataloader-workers', { startLine: 7, startCharacter: 12, endLine: 7, endCharacter: 28 }), aliases), []);
+    assert.deepEqual(quickFixesFor(findingAt('dataloader-workers', { startLine: 7, startCharacter: 12, endLine: 7, endCharacter: 28 }), aliases, parser), []);
     // num_workers=nw is the user's choice: kept; persistent_workers follows it (True with 0 workers raises).
     assert.deepEqual(fixSnippet(`${head}h = DL(ds, num_workers=nw)\n`, 'dataloader-pin-memory'), {
       titles: ['Set pin_memory=True', 'Set pin_memory=True, persistent_workers=nw > 0'],
@@ -143,9 +146,9 @@ describe('quickFixesFor', () => {
 
   it('puts the forward pass and the loss under bf16 autocast, stopping before zero_grad/backward', () => {
     const text = files.find((f) => f.path.endsWith('train_basic.py'))?.text ?? '';
-    const site = analyzePythonSource(files, join(FIXTURES, 'train_basic.py')).find((s) => s.code === 'no-autocast');
+    const site = analyzePythonSource(files, join(FIXTURES, 'train_basic.py'), parser).find((s) => s.code === 'no-autocast');
     assert.ok(site !== undefined);
-    const fixes = quickFixesFor(fromSite(site), text);
+    const fixes = quickFixesFor(fromSite(site), text, parser);
     assert.deepEqual(fixes.map((f) => f.title), ['Run the forward pass under bf16 autocast']);
     assert.equal(
       applyEdits(text, fixes[0]?.edits ?? []).split('\n').slice(27, 33).join('\n'),
@@ -159,7 +162,7 @@ describe('quickFixesFor', () => {
         '        loss.backward()',
       ),
     );
-    assert.match(quickFixesFor(fromSite(site), text, { autocastDtype: 'float16' })[0]?.title ?? '', /fp16/);
+    assert.match(quickFixesFor(fromSite(site), text, parser, { autocastDtype: 'float16' })[0]?.title ?? '', /fp16/);
   });
 
   it('makes per-step logging periodic with the loop counter, or numbers the loop with enumerate', () => {
@@ -172,9 +175,9 @@ describe('quickFixesFor', () => {
     assert.equal(fixSnippet(withWhile, 'host-sync-in-loop').results[0], lines('step = 0', 'while step < 10:', '    loss = model(x)', '    if step % 100 == 0:', '        logger.info("loss %f", loss.item())', '    step += 1', ''));
     // `opt.step` is an attribute, so `step` is free for the counter.
     const text = files.find((f) => f.path.endsWith('train_basic.py'))?.text ?? '';
-    const site = analyzePythonSource(files, join(FIXTURES, 'train_basic.py')).find((s) => s.code === 'host-sync-in-loop' && s.range.startLine === 33);
+    const site = analyzePythonSource(files, join(FIXTURES, 'train_basic.py'), parser).find((s) => s.code === 'host-sync-in-loop' && s.range.startLine === 33);
     assert.ok(site !== undefined);
-    const fixed = applyEdits(text, quickFixesFor(fromSite(site), text)[0]?.edits ?? []).split('\n');
+    const fixed = applyEdits(text, quickFixesFor(fromSite(site), text, parser)[0]?.edits ?? []).split('\n');
     assert.equal(fixed[26], '    for step, (x, y) in enumerate(train_loader):');
     assert.deepEqual(fixed.slice(33, 35), ['        if step % 100 == 0:', '            print(f"loss {loss.item():.3f}")']);
   });
@@ -184,17 +187,17 @@ describe('quickFixesFor', () => {
     assert.deepEqual(fixSnippet(summed, 'host-sync-in-loop').titles, []);
     const sync = lines('import torch', 'for i in range(9):', '    loss = model(x)', '    loss.backward()', '    torch.cuda.synchronize()', '');
     assert.deepEqual(fixSnippet(sync, 'host-sync-in-loop').titles, []);
-    assert.deepEqual(quickFixesFor(findingAt('no-inference-mode', { startLine: 40, startCharacter: 0, endLine: 40, endCharacter: 5 }), summed), []);
-    assert.deepEqual(quickFixesFor({ ...findingAt('no-autocast', { startLine: 0, startCharacter: 0, endLine: 0, endCharacter: 3 }), code: 'gpu-idle' }, summed), []);
+    assert.deepEqual(quickFixesFor(findingAt('no-inference-mode', { startLine: 40, startCharacter: 0, endLine: 40, endCharacter: 5 }), summed, parser), []);
+    assert.deepEqual(quickFixesFor({ ...findingAt('no-autocast', { startLine: 0, startCharacter: 0, endLine: 0, endCharacter: 3 }), code: 'gpu-idle' }, summed, parser), []);
   });
 
   it('keeps every fixture file parseable under every fix it offers', () => {
     let offered = 0;
     const codesFixed = new Set<string>();
     for (const entry of ['train_basic.py', 'aliases.py', join('multi', 'train.py'), 'infer.py']) {
-      for (const site of analyzePythonSource(files, join(FIXTURES, entry))) {
+      for (const site of analyzePythonSource(files, join(FIXTURES, entry), parser)) {
         const text = files.find((f) => f.path === site.file)?.text ?? '';
-        for (const fix of quickFixesFor(fromSite(site), text)) {
+        for (const fix of quickFixesFor(fromSite(site), text, parser)) {
           offered++;
           codesFixed.add(site.code);
           const fixed = applyEdits(text, fix.edits);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import type { CheckHint } from '../../../src/cli/check';
+import type { CheckHint } from '../../../src/cli/commands/check';
 import { main } from '../../../src/cli/main';
 import { SafeOutput } from '../../../src/cli/stdio';
 import { analyzeRun } from '../../../src/core/analysis/runAnalysis';

@@ -5,7 +5,8 @@ import { correlate } from '../../../src/core/analysis/correlate';
 import type { EvidenceSpan, Finding } from '../../../src/core/analysis/findings';
 import { explainedWasteJ } from '../../../src/core/analysis/findings';
 import { formatJoules } from '../../../src/core/units/format';
-import { analyzePythonSource, loadPythonParser } from '../../../src/core/analysis/pythonSource';
+import { loadPythonParser } from '../../../src/core/analysis/pythonParser';
+import { analyzePythonSource } from '../../../src/core/analysis/pythonSource';
 import { analyzeTelemetry, summarizeRun } from '../../../src/core/analysis/telemetry';
 import type { RunLabel } from '../../../src/vscode/findings/format';
 import {

@@ -4,11 +4,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Finding } from '../core/analysis/findings';
-import { defaultNumWorkers, quickFixesFor } from '../core/analysis/quickFixes';
-import { ScriptSyntaxError, staticFindings } from '../core/analysis/staticHints';
-import type { FlagSpec } from './args';
-import { parseArgs, UsageError } from './args';
+import type { Finding } from '../../core/analysis/findings';
+import { defaultNumWorkers, quickFixesFor } from '../../core/analysis/quickFixes';
+import { loadPythonParser } from '../../core/analysis/pythonParser';
+import type { PythonParser } from '../../core/analysis/pythonParser';
+import { ScriptSyntaxError, staticFindings } from '../../core/analysis/staticHints';
+import { cliWasmOptions } from '../analysis';
+import type { FlagSpec } from '../args';
+import { parseArgs, UsageError } from '../args';
 
 interface CheckIo {
   stdout: { write(data: string): unknown };
@@ -50,25 +53,27 @@ export async function cmdCheck(argv: string[], io: CheckIo): Promise<number> {
 
 /** The static hints of a script and the local modules beside it, with their fixes. */
 export async function checkScript(script: string, numWorkers: number): Promise<CheckHint[]> {
-  const bundledWasm = path.join(__dirname, 'wasm');
+  const wasm = cliWasmOptions();
   let findings: Finding[];
   try {
-    findings = await staticFindings(script, fs.existsSync(path.join(bundledWasm, 'tree-sitter-python.wasm')) ? { wasmDir: bundledWasm } : {});
+    findings = await staticFindings(script, wasm);
   } catch (e) {
     if (e instanceof ScriptSyntaxError) throw new UsageError(`${path.basename(script)} does not parse as Python; fix the syntax first`);
     throw e;
   }
+  // The fixes re-parse each file's text (cached per folder: the parser staticFindings loaded).
+  const parser = await loadPythonParser(wasm.wasmDir);
   const texts = new Map<string, string>();
   const textOf = (file: string): string => {
     let t = texts.get(file);
     if (t === undefined) texts.set(file, (t = fs.readFileSync(file, 'utf8')));
     return t;
   };
-  return findings.filter((f): f is Finding & { file: string } => f.file !== undefined && f.range !== undefined).map((f) => toHint(f, textOf(f.file), numWorkers));
+  return findings.filter((f): f is Finding & { file: string } => f.file !== undefined && f.range !== undefined).map((f) => toHint(f, textOf(f.file), parser, numWorkers));
 }
 
-function toHint(f: Finding & { file: string }, text: string, numWorkers: number): CheckHint {
-  const fixes = quickFixesFor(f, text, { numWorkers }).map((q) => ({ title: q.title, ...(q.review !== undefined ? { review: q.review } : {}) }));
+function toHint(f: Finding & { file: string }, text: string, parser: PythonParser, numWorkers: number): CheckHint {
+  const fixes = quickFixesFor(f, text, parser, { numWorkers }).map((q) => ({ title: q.title, ...(q.review !== undefined ? { review: q.review } : {}) }));
   return {
     code: f.code,
     severity: f.severity,
