@@ -11,8 +11,10 @@ import { cmdReport } from './commands/report';
 import { cmdRun } from './commands/run';
 import type { Io } from './stdio';
 import { processStdio } from './stdio';
+import { version } from '../../package.json';
 
-const VERSION = '0.1.0';
+// The package's own version (esbuild keeps only this field of package.json in the bundle).
+const VERSION = version;
 
 const HELP = `joules ${VERSION}: measure the GPU energy of ML runs (NVML), and show where it is wasted.
 
