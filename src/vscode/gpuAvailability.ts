@@ -2,6 +2,8 @@
  * Whether this machine has GPUs Joules can measure, as learnt from the last sampler start (the
  * ambient wattmeter's or a run's). No `vscode` import: unit-tested.
  */
+import { assertNever } from '../core/protocol/panel';
+import { SamplerError } from '../core/sampler/samplerError';
 
 export type GpuState =
   | { kind: 'unknown' }
@@ -21,14 +23,25 @@ export class GpuUnavailableError extends Error {
 }
 
 /**
- * Whether a sampler start failure means "no GPU here" (rather than a bug). The worker passes the
- * error on as text only (workerProtocol `error.message`), so this reads NvmlLoadError's and
- * nvmlInit's wording: "NVML could not be loaded ...", "NVML is not available on macOS", or an
- * NvmlError from nvmlInit/nvmlDeviceGetCount (e.g. DRIVER_NOT_LOADED).
+ * Whether a sampler start failure means "no GPU here" (rather than a bug). The sampler rejects
+ * `start` with a {@link SamplerError} whose kind was set where NVML failed (NvmlLoadError,
+ * NvmlError from nvmlInit / nvmlDeviceGetCount); anything else (a bad interval, a crashed worker,
+ * a broken trace) is not about this machine's GPUs.
  */
 export function isGpuUnavailable(e: unknown): boolean {
-  const message = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
-  return /\bNVML\b|nvmlInit|nvmlDeviceGetCount|not an NVML library|libnvidia-ml|nvml\.dll/i.test(message);
+  if (!(e instanceof SamplerError)) return false;
+  switch (e.kind) {
+    case 'no-library':
+    case 'driver':
+    case 'no-gpu':
+    case 'permission':
+    case 'lost':
+      return true;
+    case 'other':
+      return false;
+    default:
+      return assertNever(e.kind);
+  }
 }
 
 type Listener = (state: GpuState) => void;

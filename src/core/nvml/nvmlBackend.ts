@@ -96,6 +96,14 @@ export class NvmlBackend implements TelemetryBackend {
     return e;
   }
 
+  isDeviceLost(err: unknown): boolean {
+    return NvmlError.is(err, NvmlReturn.GPU_IS_LOST);
+  }
+
+  errorKey(err: unknown): string | undefined {
+    return NvmlError.is(err) ? `${err.call}: ${err.code}` : undefined;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

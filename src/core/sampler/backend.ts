@@ -16,7 +16,7 @@ export interface DeviceSource {
   /**
    * Cheap readings (µs each): power and utilisation always; with `detail`, also memory, clocks,
    * temperature, clock-event reasons, power limit and P-state (they change slowly).
-   * Throws NvmlError GPU_IS_LOST when the GPU fell off the bus.
+   * Throws an error its backend's `isDeviceLost` recognises when the GPU fell off the bus.
    */
   readTick(detail: boolean, power?: boolean): TickReading;
   /** The hardware energy counter in mJ, or undefined when `info.energyMethod` is `integrated`. Slow (~4 ms). */
@@ -49,5 +49,16 @@ export interface TelemetryBackend {
   takeNotices(): string[];
   /** NVML errors by "call: CODE", counted since the last take. */
   takeErrors(): Record<string, number>;
+  /**
+   * Whether an error a device read threw means the device is gone for good (NVML:
+   * NVML_ERROR_GPU_IS_LOST): the engine then closes its series instead of counting a failure. The
+   * engine knows no backend's error types; each backend recognises its own.
+   */
+  isDeviceLost(err: unknown): boolean;
+  /**
+   * The key under which the engine counts an unexpected read failure in its batch's `errors`
+   * (NVML: "call: code"), or undefined for an error the backend does not know.
+   */
+  errorKey(err: unknown): string | undefined;
   close(): void;
 }

@@ -1,5 +1,3 @@
-import { NvmlReturn } from '../nvml/constants';
-import { NvmlError } from '../nvml/nvmlError';
 import type { DeviceSource, TelemetryBackend } from './backend';
 import { EnergyLedger } from './energyLedger';
 import { PowerDecimator, RING_SAMPLES_PER_SECOND, utilSamples } from './ringSampling';
@@ -377,7 +375,7 @@ export class SamplerEngine {
     try {
       return read();
     } catch (e) {
-      if (NvmlError.is(e, NvmlReturn.GPU_IS_LOST)) {
+      if (this.backend.isDeviceLost(e)) {
         const tMs = this.elapsedMs();
         s.lost = true;
         s.lostAtMs = tMs;
@@ -387,7 +385,7 @@ export class SamplerEngine {
         return undefined;
       }
       // Device reads count their own NVML errors; anything else thrown here is unexpected.
-      const key = NvmlError.is(e) ? `${e.call}: ${e.code}` : `sampler: ${e instanceof Error ? e.message : String(e)}`;
+      const key = this.backend.errorKey(e) ?? `sampler: ${e instanceof Error ? e.message : String(e)}`;
       this.ownErrors[key] = (this.ownErrors[key] ?? 0) + 1;
       return undefined;
     }

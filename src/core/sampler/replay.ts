@@ -113,6 +113,15 @@ export class ReplayBackend implements TelemetryBackend {
     return {};
   }
 
+  /** A recording has no failing reads: nothing it throws is a lost device or a counted error. */
+  isDeviceLost(): boolean {
+    return false;
+  }
+
+  errorKey(): string | undefined {
+    return undefined;
+  }
+
   close(): void {}
 }
 

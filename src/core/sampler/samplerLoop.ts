@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { NvmlBackend } from '../nvml/nvmlBackend';
 import type { TelemetryBackend } from './backend';
+import { samplerErrorKind } from './samplerError';
 import { encodeBatch } from './batchCodec';
 import { SamplerEngine } from './engine';
 import { parseTrace, ReplayBackend } from './replay';
@@ -50,7 +51,7 @@ export function startSamplerLoop(options: WorkerStartOptions, host: SamplerLoopH
       backend = new ReplayBackend(parseTrace(text, options.backend.tracePath));
     }
   } catch (e) {
-    post({ type: 'error', message: e instanceof Error ? e.message : String(e), fatal: true });
+    post({ type: 'error', message: e instanceof Error ? e.message : String(e), fatal: true, kind: samplerErrorKind(e) });
     host.ended();
     return undefined;
   }
@@ -92,7 +93,7 @@ export function startSamplerLoop(options: WorkerStartOptions, host: SamplerLoopH
     try {
       engine.tick();
     } catch (e) {
-      post({ type: 'error', message: e instanceof Error ? e.message : String(e), fatal: false });
+      post({ type: 'error', message: e instanceof Error ? e.message : String(e), fatal: false, kind: samplerErrorKind(e) });
     }
   };
 

@@ -1,5 +1,6 @@
 import type { EncodedBatch } from './batchCodec';
 import type { GpuEnergy } from './engine';
+import type { SamplerErrorKind } from './samplerError';
 import type { GpuInfo, UnavailableGpu } from './types';
 
 /** Which telemetry the worker opens. */
@@ -54,4 +55,10 @@ export type FromWorker =
       workerActiveMs: number;
       workerLifeMs: number;
     }
-  | { type: 'error'; message: string; fatal: boolean };
+  | {
+      type: 'error';
+      message: string;
+      fatal: boolean;
+      /** Set where the error was created (NvmlError, NvmlLoadError): the owner decides on it, not on the wording. */
+      kind: SamplerErrorKind;
+    };

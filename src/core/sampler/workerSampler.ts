@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decodeBatch } from './batchCodec';
 import { startSamplerLoop } from './samplerLoop';
+import { SamplerError } from './samplerError';
+import type { SamplerErrorKind } from './samplerError';
 import type { EngineBatch, GpuEnergy } from './engine';
 import type { GpuInfo } from './types';
 import type { BackendSpec, FromWorker, ToWorker, WorkerStartOptions } from './workerProtocol';
@@ -107,7 +109,7 @@ export interface SamplerFinish {
  */
 export class WorkerSampler {
   private readonly batchListeners = new Set<Listener<[EngineBatch, GpuEnergy[], number]>>();
-  private readonly errorListeners = new Set<Listener<[string]>>();
+  private readonly errorListeners = new Set<Listener<[string, SamplerErrorKind]>>();
   private readonly replayEndListeners = new Set<Listener<[]>>();
   private finishing: Promise<SamplerFinish> | undefined;
   private exited = false;
@@ -159,7 +161,7 @@ export class WorkerSampler {
             sampler = new WorkerSampler(worker, m);
             resolve(sampler);
           } else if (m.type === 'error') {
-            reject(new Error(m.message));
+            reject(new SamplerError(m.message, m.kind));
             void worker.terminate();
           }
           return;
@@ -168,7 +170,7 @@ export class WorkerSampler {
       });
       worker.once('error', (e) => {
         if (!sampler) reject(e);
-        else sampler.emitError(`sampler worker crashed: ${e.message}`);
+        else sampler.emitError(`sampler worker crashed: ${e.message}`, 'other');
       });
       worker.once('exit', (code) => {
         if (!sampler) reject(new Error(`sampler worker exited (${code}) before it was ready`));
@@ -196,7 +198,7 @@ export class WorkerSampler {
         for (const l of this.replayEndListeners) l();
         break;
       case 'error':
-        this.emitError(m.message);
+        this.emitError(m.message, m.kind);
         break;
       case 'ready':
       case 'finished':
@@ -204,8 +206,8 @@ export class WorkerSampler {
     }
   }
 
-  private emitError(message: string): void {
-    for (const l of this.errorListeners) l(message);
+  private emitError(message: string, kind: SamplerErrorKind): void {
+    for (const l of this.errorListeners) l(message, kind);
   }
 
   /** Batches of samples, with each GPU's energy so far and the sampler's elapsed time. */
@@ -214,8 +216,8 @@ export class WorkerSampler {
     return () => this.batchListeners.delete(listener);
   }
 
-  /** Non-fatal sampler errors (fatal ones reject `start`). */
-  onError(listener: Listener<[string]>): () => void {
+  /** Non-fatal sampler errors, with their kind (fatal ones reject `start` with a {@link SamplerError}). */
+  onError(listener: Listener<[string, SamplerErrorKind]>): () => void {
     this.errorListeners.add(listener);
     return () => this.errorListeners.delete(listener);
   }

@@ -65,7 +65,7 @@ describe('ring sampling through the worker (fake NVML)', function () {
       drainPowerRing: () => [],
       processes: () => undefined,
     };
-    const backend: TelemetryBackend = { kind: 'nvml', devices: [source], nowMs: () => nowMs, takeNotices: () => [], takeErrors: () => ({}), close: () => undefined };
+    const backend: TelemetryBackend = { kind: 'nvml', devices: [source], nowMs: () => nowMs, takeNotices: () => [], takeErrors: () => ({}), isDeviceLost: () => false, errorKey: () => undefined, close: () => undefined };
     const engine = new SamplerEngine(backend, { intervalMs: 100 });
     engine.start();
     assert.equal(engine.wakeIntervalMs(), 1000);

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../../src/core/runs/types';
+import { NvmlError, NvmlLoadError } from '../../../src/core/nvml/nvmlError';
+import { SamplerError, samplerErrorKind } from '../../../src/core/sampler/samplerError';
 import { GpuAvailability, isGpuUnavailable } from '../../../src/vscode/gpuAvailability';
 import { summaryLine, summaryMarkdown, terminalSummary } from '../../../src/vscode/runText';
 import { toRunView, toSummaryView } from '../../../src/vscode/runViews';
@@ -39,8 +41,11 @@ describe('run summary wording', () => {
 
 describe('GPU availability', () => {
   it('tells a missing NVML from other sampler failures', () => {
-    assert.equal(isGpuUnavailable(new Error('NVML could not be loaded (is an NVIDIA driver installed?). Tried: x')), true);
-    assert.equal(isGpuUnavailable(new Error('nvmlInit_v2: Driver Not Loaded (NVML_ERROR_DRIVER_NOT_LOADED, 9)')), true);
+    // As WorkerSampler.start rejects: the worker's message with the kind set where NVML failed.
+    const rejection = (e: Error): SamplerError => new SamplerError(e.message, samplerErrorKind(e));
+    assert.equal(isGpuUnavailable(rejection(new NvmlLoadError('NVML could not be loaded (is an NVIDIA driver installed?). Tried: x', ['x']))), true);
+    assert.equal(isGpuUnavailable(rejection(new NvmlError(9, 'nvmlInit_v2', 'Driver Not Loaded'))), true);
+    assert.equal(isGpuUnavailable(rejection(new Error('trace.jsonl:3: "t" goes backwards'))), false);
     assert.equal(isGpuUnavailable(new RangeError('sample interval must be 20-10000 ms, got 5')), false);
   });
 
