@@ -69,13 +69,8 @@ export interface RunOverview {
   index: OffsetIndex;
 }
 
-interface OverviewHeader {
-  runId: string;
-  samples: number;
-  samplesBytes: number;
-  malformedLines: number;
-  capacity: number;
-  bucketMs: number;
+/** The file's JSON header: the overview's own figures, then what its binary body holds. */
+interface OverviewHeader extends Pick<RunOverview, 'runId' | 'samples' | 'samplesBytes' | 'malformedLines' | 'capacity' | 'bucketMs'> {
   metrics: string[];
   gpus: Array<{ gpu: number; used: number; lastMs: number }>;
   gaps: SampleGap[];
