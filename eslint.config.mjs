@@ -1,10 +1,32 @@
 // Import boundaries (see README "Architecture"): src/core and webview/ never import `vscode`;
-// webview/ and the panel protocol never import Node built-ins (they run in a browser).
+// webview/ and the panel protocol never import Node built-ins (they run in a browser). The webview
+// bundle holds everything webview/ imports, transitively: webview/ may import only itself and the
+// shared layer (src/core/protocol, src/core/units, and two pure leaf modules), and the shared layer
+// only itself. Anything else only with `import type`, which the bundler erases.
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'util', 'events', 'stream', 'net', 'http', 'url', 'readline', 'zlib', 'module'];
 const nodePatterns = ['node:*', ...nodeBuiltins];
 const noVscode = { name: 'vscode', message: 'src/core and src/cli must not import vscode (see README: Architecture).' };
+
+/**
+ * Pure modules outside src/core/protocol that the webview and the protocol use at run time (they
+ * import nothing but types), so they count as part of the shared layer.
+ */
+const sharedLeaves = ['analysis/findings', 'runs/minMaxView'];
+const sharedLeavesText = sharedLeaves.map((l) => `src/core/${l}`).join(' and ');
+
+/** Any import that starts with none of `allowed` (regex sources) needs `import type`. */
+function sharedLayerImports(allowed, what) {
+  return {
+    patterns: [{
+      regex: `^(?!${allowed.join('|')})`,
+      caseSensitive: true,
+      allowTypeImports: true,
+      message: `${what}: it is shared with the webview, so anything else only with \`import type\`, or its code lands in the browser bundle.`,
+    }],
+  };
+}
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '**/*.js', '**/*.cjs', 'test/**/.work/**'] },
@@ -54,5 +76,28 @@ export default tseslint.config(
         patterns: [{ group: nodePatterns, message: 'webview/ and the protocol run in a browser: no Node built-ins.' }],
       }],
     },
+  },
+  // The shared layer: code both the host and the webview run. Matched on the import as written, so
+  // each group lists what its folder may reach by relative path.
+  {
+    files: ['webview/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{
+          regex: `^\\.\\./(?!src/core/(protocol|units)/|${sharedLeaves.map((l) => `src/core/${l}$`).join('|')})`,
+          caseSensitive: true,
+          allowTypeImports: true,
+          message: `webview/ imports only webview/, src/core/protocol/, src/core/units/ and ${sharedLeavesText} (the shared layer); anything else only with \`import type\`, or its code lands in the browser bundle.`,
+        }],
+      }],
+    },
+  },
+  {
+    files: ['src/core/protocol/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', sharedLayerImports(['\\./', '\\.\\./units/', ...sharedLeaves.map((l) => `\\.\\./${l}$`)], 'src/core/protocol/ imports only itself, src/core/units/ and ' + sharedLeavesText)] },
+  },
+  {
+    files: ['src/core/units/**/*.ts', ...sharedLeaves.map((l) => `src/core/${l}.ts`)],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', sharedLayerImports(['\\./', '\\.\\./units/'], 'src/core/units/ and the shared leaf modules import only src/core/units/')] },
   },
 );

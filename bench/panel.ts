@@ -26,7 +26,7 @@ import type { GpuSample } from '../src/core/sampler/types';
 import { toRunView } from '../src/vscode/runViews';
 import { writeSyntheticRun } from '../test/support/syntheticRun';
 import { buildBundle, launch, openPanel, PanelServer } from '../test/browser/support/harness';
-import { h200Info, readTrace, runningSummary } from '../test/browser/support/trace';
+import { h200Info, readTrace, runningSummary } from '../test/support/trace';
 
 const gpuCount = 8;
 const hz = 10;

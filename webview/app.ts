@@ -19,7 +19,7 @@ import { h } from './dom';
 import type { BandSpec, EventSpec } from './charts';
 import { HistoryPanel } from './historyPanel';
 import { RunPanel } from './runPanel';
-import type { CardSnapshot } from './runPanel';
+import type { CardSnapshot } from './runCards';
 import { RunStore } from './runStore';
 import type { DisplayFigures } from './runStore';
 import { readPalette, watchTheme } from './theme';

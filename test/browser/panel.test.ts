@@ -14,7 +14,7 @@ import type { PanelPage } from './support/harness';
 import {
   batches, h200Info, interleave, readTrace, referenceFigures, runningSummary, runView, stepsEvery, summaryOf,
   traceFindings, traceMarkers, traceSamples,
-} from './support/trace';
+} from '../support/trace';
 
 const rows = readTrace();
 const s0 = traceSamples(rows, 0);

@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { FromPanel, ToPanel } from '../../../src/core/protocol/panel';
 import { panelHtml } from '../../../src/vscode/panel/panelHtml';
 import type { PanelDebugState } from '../../../webview/app';
-import { repoRoot } from './trace';
+import { repoRoot } from '../../support/trace';
 import { bodyClass, themeVars } from './themes';
 import type { TestTheme } from './themes';
 

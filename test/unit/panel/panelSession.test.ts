@@ -1,12 +1,12 @@
 // The host side of the panel protocol, without VS Code: what reaches a visible, hidden or
 // re-shown panel, and what happens to what the webview sends.
 import * as assert from 'node:assert/strict';
-import type { ExportFormat, RangeView, RunView, ToPanel } from '../../src/core/protocol/panel';
-import { isToPanel, rangeViewColumns, toRangeColumnsView } from '../../src/core/protocol/panel';
-import { MinMaxView } from '../../src/core/runs/minMaxView';
-import { PanelSession } from '../../src/vscode/panel/panelSession';
-import type { PanelLog, PanelPort, PanelRunSource } from '../../src/vscode/panel/panelSession';
-import { batches, h200Info, readTrace, runningSummary, runView, summaryOf, traceSamples } from './support/trace';
+import type { ExportFormat, RangeView, RunView, ToPanel } from '../../../src/core/protocol/panel';
+import { isToPanel, rangeViewColumns, toRangeColumnsView } from '../../../src/core/protocol/panel';
+import { MinMaxView } from '../../../src/core/runs/minMaxView';
+import { PanelSession } from '../../../src/vscode/panel/panelSession';
+import type { PanelLog, PanelPort, PanelRunSource } from '../../../src/vscode/panel/panelSession';
+import { batches, h200Info, readTrace, runningSummary, runView, summaryOf, traceSamples } from '../../support/trace';
 
 const rows = readTrace();
 const samples = traceSamples(rows, 0);

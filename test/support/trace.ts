@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GpuInfo, GpuSample } from '../../../src/core/sampler/types';
-import type { FindingView, MarkerView, RunSummaryView, RunView, StepPoint } from '../../../src/core/protocol/panel';
+import type { GpuInfo, GpuSample } from '../../src/core/sampler/types';
+import type { FindingView, MarkerView, RunSummaryView, RunView, StepPoint } from '../../src/core/protocol/panel';
 
 export interface TraceRow {
   t: number;
@@ -19,7 +19,7 @@ export interface TraceRow {
   temp: number;
 }
 
-export const repoRoot = join(__dirname, '..', '..', '..');
+export const repoRoot = join(__dirname, '..', '..');
 
 export function readTrace(): TraceRow[] {
   const text = readFileSync(join(repoRoot, 'media', 'traces', 'h200-phased-load.jsonl'), 'utf8');

@@ -1,17 +1,17 @@
 // The panel's pure pieces (protocol validation, decimation, comparison, running figures, export,
 // HTML/CSP), checked in Node before the browser suite relies on them.
 import * as assert from 'node:assert/strict';
-import { compareRuns, timeToStep } from '../../src/core/protocol/compare';
-import { decimateMinMax, decimateMinMaxColumns, lttb, MinMaxBuckets } from '../../src/core/protocol/decimate';
-import type { XY } from '../../src/core/protocol/decimate';
-import { runsToCsv, runsToJson } from '../../src/core/protocol/exportFormat';
-import { LiveStats } from '../../src/core/protocol/liveStats';
-import { clipName, isToPanel, parseFromPanel, ProtocolLimits } from '../../src/core/protocol/panel';
-import { toSummaryView } from '../../src/vscode/runViews';
-import type { RunSummary } from '../../src/core/runs/types';
-import type { ToPanel } from '../../src/core/protocol/panel';
-import { panelCsp, panelHtml } from '../../src/vscode/panel/panelHtml';
-import { h200Info, interleave, readTrace, referenceFigures, runView, summaryOf, traceSamples } from './support/trace';
+import { compareRuns, timeToStep } from '../../../src/core/protocol/compare';
+import { decimateMinMax, decimateMinMaxColumns, lttb, MinMaxBuckets } from '../../../src/core/protocol/decimate';
+import type { XY } from '../../../src/core/protocol/decimate';
+import { runsToCsv, runsToJson } from '../../../src/core/protocol/exportFormat';
+import { LiveStats } from '../../../src/core/protocol/liveStats';
+import { clipName, isToPanel, parseFromPanel, ProtocolLimits } from '../../../src/core/protocol/panel';
+import { toSummaryView } from '../../../src/vscode/runViews';
+import type { RunSummary } from '../../../src/core/runs/types';
+import type { ToPanel } from '../../../src/core/protocol/panel';
+import { panelCsp, panelHtml } from '../../../src/vscode/panel/panelHtml';
+import { h200Info, interleave, readTrace, referenceFigures, runView, summaryOf, traceSamples } from '../../support/trace';
 
 const rows = readTrace();
 const s0 = traceSamples(rows, 0);
