@@ -183,6 +183,8 @@ export class RunStore {
     this.gpuInfo = [...run.gpus].sort((a, b) => a.index - b.index);
     this.total = new TotalSeries(maxBuckets);
     this.stats = new LiveStats((tMs, w, j) => this.total.add(tMs / 1000, w, j));
+    // Totals count the run's GPUs, as its summary does (a live run's are known once attributed).
+    this.stats.setCounted(run.summary.countedGpus ?? run.live?.countedGpus);
     this.markers = [...(run.markers ?? [])].sort((a, b) => a.tS - b.tS);
     this.steps = [...(run.steps ?? [])].sort((a, b) => a.tS - b.tS);
     this.findings = run.findings ?? [];
@@ -254,6 +256,8 @@ export class RunStore {
 
   setHostLive(live: LiveFiguresView): void {
     this.hostLive = live;
+    // From now on the totals count what the host counts (the run's GPUs once attributed).
+    this.stats.setCounted(live.countedGpus);
     this.version++;
   }
 
@@ -270,6 +274,7 @@ export class RunStore {
 
   end(summary: RunSummaryView): void {
     this.summary = summary;
+    if (summary.countedGpus) this.stats.setCounted(summary.countedGpus);
     this.stats.endTick();
     this.version++;
   }

@@ -31,6 +31,9 @@ export function toSummaryView(s: RunSummary): RunSummaryView {
       ...(g.avgUtilPct !== undefined ? { avgUtilPct: g.avgUtilPct } : {}),
     })),
   };
+  // The summary's own rule (runSession.ts): the attributed GPUs, or every GPU when none was.
+  const attributed = s.gpus.filter((g) => g.attributed).map((g) => g.index);
+  view.countedGpus = attributed.length ? attributed : s.gpus.map((g) => g.index);
   if (s.avgUtilPct !== undefined) view.avgUtilPct = s.avgUtilPct;
   // The waste counted once; runs stored before `wastedJ` existed get it from their findings.
   if (s.wastedJ !== undefined) view.idleEnergyJ = s.wastedJ;

@@ -618,5 +618,16 @@ describe('energy panel in Chromium', function () {
     assert.ok(labels.every((l) => l.startsWith('train.py (')), JSON.stringify(labels));
     assert.notEqual(labels[0], labels[1]);
     assert.equal(st.compare.verdicts[0], `${labels[1]} used ${Math.round(saved).toLocaleString('en-US')} J (${((100 * saved) / a.summary.energyJ).toFixed(1)} %) less energy than ${labels[0]}.`);
+
+    // Two GPUs sampled, the run used GPU 0: the compare lines count GPU 0, as the table does.
+    const twoGpu = (id: string): RunView => {
+      const v = runView(summaryOf(id, `${id}.py`, s0, gpus), gpus, all);
+      return { ...v, summary: { ...v.summary, countedGpus: [0] } };
+    };
+    const [c, d] = [twoGpu('run-e'), twoGpu('run-f')];
+    await p.post({ type: 'showRuns', view: 'compare', runs: [c, d] } satisfies ToPanel);
+    st = await p.settle();
+    close(st.compare.charts.energy?.[0]?.last?.y, c.summary.energyJ / 3600, 1e-6);
+    close(st.compare.rows[0]?.find((r) => r.metric === 'energyJ')?.a, c.summary.energyJ);
   });
 });

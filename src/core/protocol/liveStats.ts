@@ -77,7 +77,22 @@ export class LiveStats {
   private tickTMs: number | undefined;
   private peakTotalW = 0;
 
+  /** GPUs the totals count; undefined: every GPU (see setCounted). */
+  private counted: ReadonlySet<number> | undefined;
+
   constructor(private readonly onTick?: TickListener) {}
+
+  /**
+   * Only these GPUs count in the totals (power, energy, utilisation), as in the run's summary: a
+   * GPU sampled beside the run (another job's, an idle one) keeps its own figures but adds nothing.
+   */
+  setCounted(gpus: readonly number[] | undefined): void {
+    this.counted = gpus === undefined || gpus.length === 0 ? undefined : new Set(gpus);
+  }
+
+  private counts(gpu: number): boolean {
+    return this.counted === undefined || this.counted.has(gpu);
+  }
 
   /** Adds one sample; returns that GPU's cumulative energy (J) after it. */
   add(s: GpuSample): number {
@@ -110,8 +125,10 @@ export class LiveStats {
     let utilCount = 0;
     const gpus: GpuFigures[] = [];
     for (const acc of [...this.gpus.values()].sort((a, b) => a.index - b.index)) {
-      utilSum += acc.utilSum;
-      utilCount += acc.utilCount;
+      if (this.counts(acc.index)) {
+        utilSum += acc.utilSum;
+        utilCount += acc.utilCount;
+      }
       gpus.push({
         index: acc.index,
         energyJ: acc.energyJ,
@@ -135,13 +152,13 @@ export class LiveStats {
 
   private totalPowerW(): number {
     let w = 0;
-    for (const acc of this.gpus.values()) w += acc.lastPowerW ?? 0;
+    for (const acc of this.gpus.values()) if (this.counts(acc.index)) w += acc.lastPowerW ?? 0;
     return w;
   }
 
   private totalEnergyJ(): number {
     let j = 0;
-    for (const acc of this.gpus.values()) j += acc.energyJ;
+    for (const acc of this.gpus.values()) if (this.counts(acc.index)) j += acc.energyJ;
     return j;
   }
 }

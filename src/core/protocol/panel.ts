@@ -70,6 +70,11 @@ export interface RunSummaryView {
   cost?: CostView;
   relatable?: RelatableView[];
   gpus: GpuSummaryView[];
+  /**
+   * The GPUs the run's figures count (the run's own; all of them when none could be attributed):
+   * the panel's totals and Compare sum these, as the summary does, not every GPU sampled.
+   */
+  countedGpus?: number[];
 }
 
 /**

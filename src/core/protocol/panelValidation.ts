@@ -161,7 +161,8 @@ export function isRunSummaryView(v: unknown): v is RunSummaryView {
   if (!optional(v.replay, (x) => typeof x === 'boolean')) return false;
   return optional(v.carbonSource, text) && optional(v.cost, isCost)
     && optional(v.relatable, (r) => every(r, ProtocolLimits.relatable, isRelatable))
-    && every(v.gpus, ProtocolLimits.gpus, isGpuSummary);
+    && every(v.gpus, ProtocolLimits.gpus, isGpuSummary)
+    && optional(v.countedGpus, (g) => every(g, ProtocolLimits.gpus, isIndex));
 }
 
 function isStretch(v: unknown): boolean {

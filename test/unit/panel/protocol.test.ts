@@ -137,6 +137,30 @@ describe('panel protocol: decimation', () => {
 });
 
 describe('panel protocol: figures and comparison', () => {
+  it('totals count only the run\'s GPUs: a GPU sampled beside the run keeps its figures but adds nothing', () => {
+    const s1 = traceSamples(rows, 1, 0.8);
+    const all = interleave(s0, s1);
+    const ticks: number[] = [];
+    const stats = new LiveStats((_t, w) => ticks.push(w));
+    stats.setCounted([0]);
+    for (const s of all) stats.add(s);
+    stats.endTick();
+    const f = stats.figures();
+    const only0 = referenceFigures(s0);
+    assert.ok(Math.abs(f.energyJ - only0.energyJ) < 1e-9, `${f.energyJ} J vs GPU 0's ${only0.energyJ} J`);
+    assert.ok(Math.abs((f.avgUtilPct ?? 0) - only0.avgUtilPct) < 1e-9);
+    assert.ok(Math.abs(Math.max(...ticks) - only0.peakPowerW) < 1e-9, 'the total power line is GPU 0\'s');
+    assert.equal(f.gpus.length, 2, 'GPU 1 keeps its own figures');
+    // And the stored summary says which GPUs those are: the attributed ones, or all when none was.
+    const sum = (attributed: boolean[]): RunSummary => ({
+      schema: 1, id: 'r', name: 'x', status: 'succeeded', startedAt: '2026-01-01T00:00:00Z', durationS: 1, exitCode: 0, command: ['x'], cwd: '/', energyJ: 1,
+      energyMethod: 'counter', avgPowerW: 1, peakPowerW: 1, attribution: 'processes', sampleIntervalMs: 100,
+      gpus: attributed.map((a, i) => ({ index: i, name: 'g', uuid: `GPU-${i}`, energyJ: 1, avgPowerW: 1, peakPowerW: 1, energyMethod: 'counter', powerSource: 'instant', attributed: a })),
+    });
+    assert.deepEqual(toSummaryView(sum([true, false])).countedGpus, [0]);
+    assert.deepEqual(toSummaryView(sum([false, false])).countedGpus, [0, 1]);
+  });
+
   it('running figures equal the reference computed from the recorded trace', () => {
     const s1 = traceSamples(rows, 1, 0.8);
     const all = interleave(s0, s1);
