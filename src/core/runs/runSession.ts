@@ -7,7 +7,7 @@ import { WorkerSampler } from '../sampler/workerSampler';
 import { SessionMarkers } from './markers';
 import type { ByteSink } from './output';
 import { OutputRelay } from './output';
-import { signalTree, stopTree } from './processes';
+import { killTree, signalTree, stopTree } from './processes';
 import type { RunStore, RunWriter, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
 import type { RunFigures } from './summary';
@@ -295,15 +295,18 @@ export class RunSession {
 
   /**
    * Stop the whole process tree: SIGINT (what Ctrl-C sends, so Python can clean up), then SIGTERM,
-   * then SIGKILL, `stopGraceS` apart. Resolves when the run has ended.
+   * then SIGKILL, `stopGraceS` apart. `force` (a second Ctrl-C): SIGKILL the tree at once, also
+   * after the exit, when what the run left behind may still hold a GPU. The one stop path of the
+   * CLI and the editor. Resolves when the run has ended.
    */
-  async stop(): Promise<RunSummary> {
+  async stop({ force = false }: { force?: boolean } = {}): Promise<RunSummary> {
     if (this.replay) {
       this.stopRequested = true;
       void this.finish(null, 'SIGINT');
       return this.done;
     }
     const pid = this.child?.pid;
+    if (force && pid) killTree(pid);
     if (!pid || this.ended) return this.done;
     this.stopRequested = true;
     await stopTree(pid, { graceMs: (this.options.stopGraceS ?? 5) * 1000, ended: this.done });
