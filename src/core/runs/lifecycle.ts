@@ -11,7 +11,8 @@ import { execBytesScript } from './commandLine';
 import type { MinMaxView } from './minMaxView';
 import { resolveExecutable } from './processes';
 import type { AnalysisInput } from './runSession';
-import type { RunStore, RunWriter, StoredRun } from './store';
+import type { RunWriter } from './runWriter';
+import type { RunStore, StoredRun } from './store';
 import type { LaunchSpec, RunSummary } from './types';
 
 /**
