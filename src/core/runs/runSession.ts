@@ -5,7 +5,9 @@ import type { GpuInfo, GpuSample, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
 import { SessionMarkers } from './markers';
-import type { ByteSink } from './output';
+import type { Disposable } from '../events';
+import { Emitter } from '../events';
+import type { ByteSink, OutputStreamName } from './output';
 import { OutputRelay } from './output';
 import { killTree, signalTree, stopTree } from './processes';
 import type { RunWriter } from './runWriter';
@@ -52,8 +54,6 @@ export interface RunOptions {
   stdin?: 'pipe' | 'ignore' | 'inherit';
 }
 
-type Listener<T extends unknown[]> = (...args: T) => void;
-
 /**
  * Samples kept from the after-exit watch (for the leak check). The watch lasts at most a minute in
  * the extension (8 GPUs at 20 ms: 24,000); the cap only guards a CLI user's very long watch.
@@ -72,9 +72,10 @@ const MAX_AFTER_EXIT_SAMPLES = 500_000;
 export class RunSession {
   readonly id: string;
   readonly startedAt: Date;
-  private readonly outputListeners = new Set<Listener<[string, 'stdout' | 'stderr']>>();
-  private readonly batchListeners = new Set<Listener<[SampleBatch]>>();
-  private readonly endListeners = new Set<Listener<[RunSummary]>>();
+  private readonly outputEvent = new Emitter<[string, OutputStreamName]>();
+  private readonly batchEvent = new Emitter<[SampleBatch]>();
+  /** Isolated: a listener's failure must not keep `done` from resolving. */
+  private readonly endEvent = new Emitter<[RunSummary]>({ isolate: true });
   /** Min/max per time bucket, fixed size: what the panel draws of a live run. The store holds every sample. */
   readonly view: MinMaxView;
   /** Figures over the whole run, streamed (peaks, averages): nothing here grows with the run. */
@@ -128,7 +129,7 @@ export class RunSession {
     this.output.onText((text, stream) => {
       this.markers.scan(text, stream);
       this.writer.appendOutput(text);
-      for (const l of this.outputListeners) l(text, stream);
+      this.outputEvent.fire(text, stream);
     });
   }
 
@@ -224,7 +225,7 @@ export class RunSession {
     this.ingest(batch);
     this.liveState.observe(this.attribution.runGpus().gpus);
     const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
-    for (const l of this.batchListeners) l(out);
+    this.batchEvent.fire(out);
   }
 
   private ingest(batch: EngineBatch): void {
@@ -269,24 +270,24 @@ export class RunSession {
     return this.liveState.read(this.attribution.runGpus().gpus);
   }
 
-  onOutput(listener: Listener<[string, 'stdout' | 'stderr']>): () => void {
-    this.outputListeners.add(listener);
-    return () => this.outputListeners.delete(listener);
+  /** The run's output as text, decoded across chunk edges. */
+  onOutput(listener: (text: string, stream: OutputStreamName) => void): Disposable {
+    return this.outputEvent.subscribe(listener);
   }
 
   /** The run's output bytes as written, with backpressure (see {@link OutputRelay}). */
-  onOutputBytes(sink: ByteSink): () => void {
+  onOutputBytes(sink: ByteSink): Disposable {
     return this.output.onBytes(sink);
   }
 
-  onBatch(listener: Listener<[SampleBatch]>): () => void {
-    this.batchListeners.add(listener);
-    return () => this.batchListeners.delete(listener);
+  /** Each batch of samples of the run (about one a second), after the live figures took it in. */
+  onBatch(listener: (batch: SampleBatch) => void): Disposable {
+    return this.batchEvent.subscribe(listener);
   }
 
-  onEnd(listener: Listener<[RunSummary]>): () => void {
-    this.endListeners.add(listener);
-    return () => this.endListeners.delete(listener);
+  /** The summary, once the run has ended and been stored (just before `done` resolves). */
+  onEnd(listener: (summary: RunSummary) => void): Disposable {
+    return this.endEvent.subscribe(listener);
   }
 
   /** Type into the run's stdin (when started with `stdin: 'pipe'`). */
@@ -383,13 +384,7 @@ export class RunSession {
     });
     if (record.findings) this.findings = record.findings;
     this.meta = record.meta;
-    for (const l of this.endListeners) {
-      try {
-        l(summary);
-      } catch {
-        // A listener's failure is its own; the run has ended either way.
-      }
-    }
+    this.endEvent.fire(summary);
     this.resolveDone(summary);
   }
 
