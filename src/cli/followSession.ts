@@ -38,14 +38,7 @@ export async function followSession(session: RunSession, flags: Parsed['flags'],
     io.stderr.write(
       interrupts === 1 ? `\njoules: stopping the run${why ? ` (${why})` : ''} (Ctrl-C again to kill it)\n` : '\njoules: killing the run\n',
     );
-    void session.stop();
-    if (interrupts > 1 && session.pid) {
-      try {
-        process.kill(-session.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    void session.stop({ force: interrupts > 1 });
   };
   // Closing the terminal (SIGHUP) stops the run as Ctrl-C does: the command runs in its own
   // process group, so the terminal's hangup would otherwise leave it running unparented.

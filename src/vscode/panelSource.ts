@@ -52,11 +52,11 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
     if (this.live?.runId === run.id) return;
     const state = { runId: run.id, seq: 0 };
     this.live = state;
-    const off = run.session.onBatch((batch) => {
+    const batches = run.session.onBatch((batch) => {
       state.seq++;
       this.sampleEmitter.fire({ runId: run.id, seq: state.seq, batch, live: liveFiguresView(run.session.live()) });
     });
-    void run.session.done.then(off);
+    void run.session.done.then(() => batches.dispose());
   }
 
   current(): RunView | undefined {

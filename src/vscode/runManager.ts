@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import type { Finding } from '../core/analysis/findings';
-import { processTree, signalTree } from '../core/runs/processes';
 import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
 import type { StoredRun } from '../core/runs/store';
@@ -248,11 +247,7 @@ export class RunManager implements vscode.Disposable {
   async stop(runId?: string, force = false): Promise<RunSummary | undefined> {
     const run = this.activeRun;
     if (!run || (runId !== undefined && run.id !== runId)) return undefined;
-    const pid = run.session.pid;
-    if (force && pid !== undefined && !run.session.replay) {
-      signalTree(pid, 'SIGKILL', processTree(pid));
-    }
-    return run.session.stop();
+    return run.session.stop({ force });
   }
 
   /** Delete stored runs (not the running one); returns the ids deleted. */

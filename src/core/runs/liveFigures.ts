@@ -108,6 +108,87 @@ export class LiveModel {
   }
 }
 
+/**
+ * The session's live state between batches: the latest sample per GPU, the sampler's energies and
+ * clock, the idle and starved timers. Folds each batch into one {@link LiveModel} and reads it.
+ */
+export class LiveTracker {
+  /** Latest sample per GPU index. */
+  readonly latest = new Map<number, GpuSample>();
+  private energiesNow: GpuEnergy[] = [];
+  private elapsedMsNow = 0;
+  /** performance.now() when `elapsedMsNow` was last set: the run's time between batches (about 1 s apart). */
+  private elapsedAtPerfMs = performance.now();
+  private idleSinceMs: number | undefined;
+  private starvedSinceMs: number | undefined;
+  private readonly model = new LiveModel();
+
+  constructor(
+    private readonly runId: string,
+    private readonly gpus: readonly GpuInfo[],
+    /** Below this utilisation (%) on every counted GPU, without being idle, the run is starved. */
+    private readonly starvedUtilPct: number,
+  ) {}
+
+  /** The sampler's energies, as of the last batch. */
+  get energies(): GpuEnergy[] {
+    return this.energiesNow;
+  }
+
+  /** The run's time at the last batch (ms since t=0). */
+  get elapsedMs(): number {
+    return this.elapsedMsNow;
+  }
+
+  /** The run's time now, in seconds: the last batch's time plus what has passed since. */
+  nowS(): number {
+    return (this.elapsedMsNow + performance.now() - this.elapsedAtPerfMs) / 1000;
+  }
+
+  /** A batch arrived: the sampler's energies and clock as of its end. */
+  tick(energies: GpuEnergy[], elapsedMs: number): void {
+    this.energiesNow = energies;
+    this.elapsedMsNow = elapsedMs;
+    this.elapsedAtPerfMs = performance.now();
+  }
+
+  /** Restart the idle and starved timers from the counted GPUs' latest samples. */
+  updateTimers(runGpus: readonly number[]): void {
+    const run = countedGpus(this.gpus, runGpus)
+      .map((g) => this.latest.get(g))
+      .filter((s): s is GpuSample => !!s);
+    if (!run.length) return;
+    const t = run.reduce((a, s) => Math.max(a, s.tMs), 0);
+    const idle = run.every((s) => s.utilGpuPct === 0);
+    const starved = !idle && run.every((s) => s.utilGpuPct !== undefined && s.utilGpuPct < this.starvedUtilPct);
+    this.idleSinceMs = idle ? (this.idleSinceMs ?? t) : undefined;
+    this.starvedSinceMs = starved ? (this.starvedSinceMs ?? t) : undefined;
+  }
+
+  /** Fold the batch just ingested into the averages and the peak. */
+  observe(runGpus: readonly number[]): void {
+    this.model.observe(this.input(runGpus));
+  }
+
+  /** The figures now (see {@link LiveModel.read}). */
+  read(runGpus: readonly number[]): LiveStatus {
+    return this.model.read(this.input(runGpus));
+  }
+
+  private input(runGpus: readonly number[]): LiveInput {
+    return {
+      runId: this.runId,
+      gpus: this.gpus,
+      latest: this.latest,
+      energies: this.energiesNow,
+      runGpus,
+      elapsedMs: this.elapsedMsNow,
+      idleSinceMs: this.idleSinceMs,
+      starvedSinceMs: this.starvedSinceMs,
+    };
+  }
+}
+
 /** The GPUs a run's figures count: its attributed ones, or every GPU while none is known. */
 export function countedGpus(gpus: readonly GpuInfo[], runGpus: readonly number[]): number[] {
   return runGpus.length ? [...runGpus] : gpus.map((g) => g.index);

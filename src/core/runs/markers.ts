@@ -1,5 +1,6 @@
 import type { GpuEnergy } from '../sampler/engine';
-import type { RunMarker } from './types';
+import { StepPoints } from './stepPoints';
+import type { RunMarker, RunSummary } from './types';
 
 /**
  * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
@@ -165,4 +166,66 @@ export class MarkRecorder {
     this.inFlight = p;
     return p;
   }
+}
+
+/** The summary's fields that come from the run's markers. */
+export type MarkerFields = Pick<RunSummary, 'markers' | 'steps' | 'stepPoints' | 'jPerStep' | 'tokens' | 'jPerToken'>;
+
+/**
+ * A run's markers as the session sees them: marker lines scanned from both output streams (each
+ * stream keeps its own partial line), marks read against the energy, steps and tokens counted.
+ */
+export class SessionMarkers {
+  private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
+  private readonly recorder: MarkRecorder;
+  private readonly stepPoints = new StepPoints();
+  private tokens = 0;
+  /** The markers as answered when the run ended (the recorder's own list until then). */
+  private final: RunMarker[] | undefined;
+
+  /** `runTimeS`: the run's time now, which a `steps` line is charted at. */
+  constructor(
+    recorder: MarkRecorderOptions,
+    private readonly runTimeS: () => number,
+  ) {
+    this.recorder = new MarkRecorder(recorder);
+  }
+
+  /** A chunk of the run's output. */
+  scan(text: string, stream: 'stdout' | 'stderr'): void {
+    for (const e of this.scanners[stream].scan(text)) {
+      if (e.kind === 'mark') this.recorder.mark(e.label);
+      else if (e.kind === 'steps') this.stepPoints.add(this.runTimeS(), e.count);
+      else this.tokens += e.count;
+    }
+  }
+
+  /** Markers received so far. */
+  list(): RunMarker[] {
+    return [...this.recorder.markers];
+  }
+
+  /**
+   * The run ended: answer the marks asked for before the exit (one last counter read, so before
+   * the sampler stops), waiting at most `timeoutMs` for it. Rejects when the recorder fails; the
+   * markers answered so far stand then.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    this.final = (await Promise.race([this.recorder.flush(), delay(timeoutMs).then(() => undefined)])) ?? this.recorder.markers;
+  }
+
+  /** The summary's marker fields; `energyJ` is the run's, for J/step and J/token. */
+  summaryFields(energyJ: number): MarkerFields {
+    const markers = this.final ?? this.recorder.markers;
+    const steps = this.stepPoints.steps;
+    return {
+      ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
+      ...(steps ? { steps, stepPoints: this.stepPoints.toArray(), jPerStep: energyJ / steps } : {}),
+      ...(this.tokens ? { tokens: this.tokens, jPerToken: energyJ / this.tokens } : {}),
+    };
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

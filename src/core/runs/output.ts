@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { Disposable } from '../events';
+import { Emitter } from '../events';
 
 export type OutputStreamName = 'stdout' | 'stderr';
 
@@ -26,20 +28,20 @@ export type TextSink = (text: string, stream: OutputStreamName) => void;
  */
 export class OutputRelay {
   private readonly byteSinks = new Set<ByteSink>();
-  private readonly textSinks = new Set<TextSink>();
+  private readonly text = new Emitter<Parameters<TextSink>>();
   private readonly decoders: Record<OutputStreamName, StringDecoder> = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   private readonly streams = new Map<OutputStreamName, Readable>();
   /** Resumes still owed per stream before it may be read again. */
   private readonly holds: Record<OutputStreamName, number> = { stdout: 0, stderr: 0 };
 
-  onBytes(sink: ByteSink): () => void {
+  onBytes(sink: ByteSink): Disposable {
+    // Not an Emitter: each sink answers whether it can take more, and the relay counts the holds.
     this.byteSinks.add(sink);
-    return () => this.byteSinks.delete(sink);
+    return { dispose: () => void this.byteSinks.delete(sink) };
   }
 
-  onText(sink: TextSink): () => void {
-    this.textSinks.add(sink);
-    return () => this.textSinks.delete(sink);
+  onText(sink: TextSink): Disposable {
+    return this.text.subscribe(sink);
   }
 
   /** Start relaying `readable` as `name`; `end` fires once it has ended (after the last text). */
@@ -49,14 +51,14 @@ export class OutputRelay {
     readable.on('data', (chunk: Buffer) => this.relay(name, chunk));
     readable.on('end', () => {
       const rest = this.decoders[name].end();
-      if (rest) for (const t of this.textSinks) t(rest, name);
+      if (rest) this.text.fire(rest, name);
     });
   }
 
   /** Relay one chunk (public so tests and replays can feed bytes without a child process). */
   relay(name: OutputStreamName, chunk: Buffer): void {
     const text = this.decoders[name].write(chunk);
-    if (text) for (const t of this.textSinks) t(text, name);
+    if (text) this.text.fire(text, name);
     for (const sink of this.byteSinks) {
       let resumed = false;
       const resume = (): void => {

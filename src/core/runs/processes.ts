@@ -112,6 +112,33 @@ export function signalTree(pid: number, signal: NodeJS.Signals, extraPids: numbe
   for (const p of extraPids) if (p !== pid) attempt(() => process.kill(p, signal));
 }
 
+/**
+ * Stop a process tree: SIGINT (what Ctrl-C sends, so Python can clean up), then SIGTERM, then
+ * SIGKILL, `graceMs` apart; each later signal only while `ended` has not settled. Resolves once
+ * the last signal is sent or `ended` settled.
+ */
+export async function stopTree(pid: number, o: { graceMs: number; ended: Promise<unknown> }): Promise<void> {
+  signalTree(pid, 'SIGINT', liveTree(pid));
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    const ended = await Promise.race([o.ended.then(() => true), delay(o.graceMs).then(() => false)]);
+    if (!ended) signalTree(pid, signal, liveTree(pid));
+  }
+}
+
+/** SIGKILL the whole tree now, descendants that left the group included. */
+export function killTree(pid: number): void {
+  signalTree(pid, 'SIGKILL', liveTree(pid));
+}
+
+/** Descendants that left the group are found in /proc (Linux); elsewhere the group (or taskkill /T) must do. */
+function liveTree(pid: number): number[] {
+  return process.platform === 'linux' ? processTree(pid) : [];
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
 /** True while `pid` runs. A zombie (exited, not yet reaped by its parent or init) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {

@@ -148,4 +148,29 @@ describe('joules CLI', function () {
     assert.equal(s.status, 'stopped');
     assert.match(err, /stopping the run/);
   });
+
+  it('a second Ctrl-C kills a run that ignores the first, and the record still ends as stopped', async () => {
+    // The CLI's default grace is 5 s per signal; the command ignores SIGINT and SIGTERM, so only the
+    // second Ctrl-C's SIGKILL ends it before its 60 s sleep.
+    const script = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN); print("ready", flush=True); time.sleep(60)';
+    const child = spawn(process.execPath, [BIN, 'run', '--json', '--store', store, '--', 'python3', '-c', script], {
+      cwd: ROOT,
+      env: { ...process.env, JOULES_NVML_LIBRARY: lib },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t0 = Date.now();
+    while (!err.includes('ready') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    while (!err.includes('stopping the run') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    assert.match(err, /killing the run/);
+    const s = JSON.parse(out) as { status: string; signal: string };
+    assert.equal(s.status, 'stopped');
+    assert.equal(s.signal, 'SIGKILL');
+    assert.equal(code, 137, err);
+  });
 });

@@ -95,6 +95,32 @@ describe('monitored runs (fake NVML)', function () {
     assert.equal(isAlive(childPid), false, 'its child is gone too');
   });
 
+  it('a forced stop kills at once a run that ignores SIGINT and SIGTERM, child included', async () => {
+    // A grace period longer than the test's timeout: only the forced SIGKILL can end this run in time.
+    const opts = { ...(await options('constant-300w.scn')), stopGraceS: 600 };
+    const script = [
+      'import signal, subprocess, sys, time',
+      'signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN)',
+      'p = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)"])',
+      'print("child", p.pid, flush=True)',
+      'time.sleep(60)',
+    ].join('\n');
+    const session = await RunSession.start({ command: 'python3', args: ['-c', script], cwd: os.tmpdir() }, opts);
+    let output = '';
+    session.onOutput((t) => (output += t));
+    const t0 = Date.now();
+    while (!/child \d+/.test(output) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    const childPid = Number(/child (\d+)/.exec(output)![1]);
+    const parentPid = session.pid!;
+    // The first stop asks politely (ignored here); the second, forced, is what a second Ctrl-C sends.
+    void session.stop();
+    const s = await session.stop({ force: true });
+    assert.equal(s.status, 'stopped');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(isAlive(parentPid), false, 'the run\'s process is gone');
+    assert.equal(isAlive(childPid), false, 'its child is gone too');
+  });
+
   it('attributes the run to the GPU its processes use and counts only that GPU', async () => {
     const opts = await options('two-gpus.scn');
     const session = await RunSession.start({ command: 'python3', args: [path.join(FIXTURES, 'fake_train.py'), '2.5'], cwd: FIXTURES }, opts);
