@@ -11,9 +11,11 @@ import type { FindingSummary } from '../analysis/findings';
 import type { ViewColumns, ViewMetric } from '../runs/minMaxView';
 import { VIEW_METRICS } from '../runs/minMaxView';
 import type { StepPoint } from '../runs/stepPoints';
+import type { RunStatus, RunSummary } from '../runs/types';
 import type { EnergyMethod, GpuInfo, GpuSample, SampleBatch, SampleGap } from '../sampler/types';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'interrupted';
+/** The run's status, the stored summary's own type. */
+export type { RunStatus } from '../runs/types';
 
 /** Per-GPU part of a run summary. */
 export interface GpuSummaryView {
@@ -41,29 +43,17 @@ export interface CostView {
   source?: string;
 }
 
-/** What the host knows about one run; the history lists these. Computed by the host, shown as-is. */
-export interface RunSummaryView {
-  id: string;
-  name: string;
+/**
+ * What the host knows about one run; the history lists these. Computed by the host, shown as-is.
+ * The fields it shares with the stored summary (`RunSummary`) mean the same and are copied as they are.
+ */
+export interface RunSummaryView
+  extends Pick<RunSummary, 'id' | 'name' | 'startedAt' | 'durationS' | 'exitCode' | 'energyJ' | 'avgPowerW' | 'peakPowerW' | 'avgUtilPct' | 'replay' | 'steps' | 'tokens' | 'jPerStep' | 'jPerToken'> {
   status: RunStatus;
-  /** ISO 8601. */
-  startedAt: string;
-  durationS: number;
-  exitCode: number | null;
-  energyJ: number;
   /** `mixed` when the GPUs of one run used different methods. */
   energyMethod: EnergyMethod | 'mixed';
-  avgPowerW: number;
-  peakPowerW: number;
-  avgUtilPct?: number;
   /** The run's waste counted once (`RunSummary.wastedJ`, see `runWastedJ`): "spent idle or starved". */
   idleEnergyJ?: number;
-  /** A replay of a recorded trace (`joules demo`), not a measurement of this machine. */
-  replay?: boolean;
-  steps?: number;
-  tokens?: number;
-  jPerStep?: number;
-  jPerToken?: number;
   carbonG?: number;
   /** e.g. "Electricity Maps, FR, 2025 average (56 gCO2/kWh)". */
   carbonSource?: string;

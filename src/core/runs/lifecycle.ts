@@ -178,6 +178,3 @@ export function makeRunId(name: string): string {
   return `${stamp}-${slug}-${crypto.randomBytes(2).toString('hex')}`;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}

@@ -1,3 +1,4 @@
+import { delay } from './processes';
 import type { GpuEnergy } from '../sampler/engine';
 import { StepPoints } from './stepPoints';
 import type { RunMarker, RunSummary } from './types';
@@ -226,6 +227,3 @@ export class SessionMarkers {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}

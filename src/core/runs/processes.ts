@@ -135,7 +135,8 @@ function liveTree(pid: number): number[] {
   return process.platform === 'linux' ? processTree(pid) : [];
 }
 
-function delay(ms: number): Promise<void> {
+/** A wait that never keeps the process alive by itself (unref'd). */
+export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 

@@ -9,7 +9,7 @@ import type { Disposable } from '../events';
 import { Emitter } from '../events';
 import type { ByteSink, OutputStreamName } from './output';
 import { OutputRelay } from './output';
-import { killTree, signalTree, stopTree } from './processes';
+import { delay, killTree, signalTree, stopTree } from './processes';
 import type { RunWriter } from './runWriter';
 import type { RunStore, StoredRun } from './store';
 import { MinMaxView } from './minMaxView';
@@ -19,7 +19,7 @@ import type { LaunchSpec, LiveStatus, RunMarker, RunStatus, RunSummary } from '.
 import type { Finding } from '../analysis/findings';
 import { LiveTracker } from './liveFigures';
 import { RunAttribution } from './attribution';
-import { closeRecord, createWriter, delay, initialMeta, launchEnv, makeRunId, runName, spawnRun, stripStored } from './lifecycle';
+import { closeRecord, createWriter, initialMeta, launchEnv, makeRunId, runName, spawnRun, stripStored } from './lifecycle';
 
 /**
  * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
