@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fakeNvml } from '../../support/fakeNvml';
+import { fakeNvml } from '../support/fakeNvml';
 import { BIN, joules, ROOT } from './support';
 
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fakeNvml, writeScenario } from '../../support/fakeNvml';
+import { fakeNvml, writeScenario } from '../support/fakeNvml';
 import type { Result } from './support';
 import { BIN, ROOT } from './support';
 

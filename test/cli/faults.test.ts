@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fakeNvml, writeScenario } from '../../support/fakeNvml';
+import { fakeNvml, writeScenario } from '../support/fakeNvml';
 import type { Result } from './support';
 import { exited, fillDisk, isAlive, joules, nvmlEnv, ROOT, smallDisk, STACK_TRACE, startJoules, tempDir, waitFor } from './support';
 

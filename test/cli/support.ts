@@ -3,9 +3,9 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SCENARIOS } from '../../support/fakeNvml';
+import { SCENARIOS } from '../support/fakeNvml';
 
-export const ROOT = path.join(__dirname, '..', '..', '..');
+export const ROOT = path.join(__dirname, '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'joules.js');
 
 export interface Result {

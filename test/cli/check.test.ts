@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import type { CheckHint } from '../../../src/cli/commands/check';
-import { main } from '../../../src/cli/main';
-import { SafeOutput } from '../../../src/cli/stdio';
-import { analyzeRun } from '../../../src/core/analysis/runAnalysis';
-import type { RunSamples } from '../../../src/core/analysis/runAnalysis';
-import type { RunSummary } from '../../../src/core/runs/types';
+import type { CheckHint } from '../../src/cli/commands/check';
+import { main } from '../../src/cli/main';
+import { SafeOutput } from '../../src/cli/stdio';
+import { analyzeRun } from '../../src/core/analysis/runAnalysis';
+import type { RunSamples } from '../../src/core/analysis/runAnalysis';
+import type { RunSummary } from '../../src/core/runs/types';
 
-const CORPUS = path.join(__dirname, '..', '..', 'fixtures', 'python', 'corpus');
+const CORPUS = path.join(__dirname, '..', 'fixtures', 'python', 'corpus');
 
 function sink(): Writable & { text: string } {
   const w = new Writable({
