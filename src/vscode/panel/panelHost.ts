@@ -35,17 +35,17 @@ export class PanelHost implements vscode.Disposable {
     if (source.onFindings) this.disposables.push(source.onFindings((runId, f) => this.session.findings(runId, f)));
   }
 
-  /** Opens the panel, or brings it to the front. */
-  /** What the session posted and dropped (for the integration tests and the log). */
   /** The runs the panel shows (opened or compared); empty while it follows the live run. */
   get selection(): readonly string[] {
     return this.session.selection;
   }
 
+  /** What the session posted and dropped (for the integration tests and the log). */
   get counters(): Readonly<PanelSession['counters']> {
     return this.session.counters;
   }
 
+  /** Opens the panel, or brings it to the front. */
   show(column: vscode.ViewColumn = vscode.ViewColumn.Beside): void {
     if (this.panel) {
       this.panel.reveal(column);
