@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { NvmlBackend } from '../src/core/nvml/nvmlBackend';
 import { RunSession } from '../src/core/runs/runSession';
 import { RunStore } from '../src/core/runs/store';
+import { ownThreadLoop } from '../src/core/sampler/ownThreadLoop';
 
 const RUN_S = Number(process.env.BENCH_SECONDS ?? 10);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +63,7 @@ async function ownerRun(powerRing: 'auto' | 'off', idlePctOfCore: number, worker
   const store = new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'joules-bench-')));
   const session = await RunSession.start(
     { command: 'sleep', args: [String(RUN_S + 2)], cwd: os.tmpdir() },
-    { store, sampler: { backend: { kind: 'nvml' }, intervalMs: 100, powerRing, thread, ...(workerFile ? { workerFile } : {}) } },
+    { store, sampler: { backend: { kind: 'nvml' }, intervalMs: 100, powerRing, ...(thread === 'main' ? { onOwnThread: ownThreadLoop } : {}), ...(workerFile ? { workerFile } : {}) } },
   );
   let samples = 0;
   let points = 0;

@@ -11,6 +11,7 @@ import { followSession } from '../followSession';
 import { rawArgs } from '../rawArgv';
 import type { Io } from '../stdio';
 import { storeFromFlags } from '../storeAccess';
+import { ownThreadLoop } from '../../core/sampler/ownThreadLoop';
 
 const RUN_FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean' },
@@ -49,7 +50,7 @@ export async function cmdRun(argv: string[], io: Io): Promise<number> {
   const argvBytes = shell ? undefined : rawArgs(rest);
   const options: RunOptions = {
     store,
-    sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, thread, workerFile: workerFile() },
+    sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, ...(thread === 'main' ? { onOwnThread: ownThreadLoop } : {}), workerFile: workerFile() },
     stdin: 'inherit',
     afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),

@@ -6,7 +6,7 @@
  * `Point.column` already counts UTF-16 code units, which is what LSP and `vscode.Range` use.
  */
 import { dirname, join, normalize } from 'node:path';
-import { Language, Parser } from '@vscode/tree-sitter-wasm';
+import type * as TreeSitterModule from '@vscode/tree-sitter-wasm';
 import type { Point, Tree } from '@vscode/tree-sitter-wasm';
 import { descendants } from './pythonSyntax';
 
@@ -112,6 +112,8 @@ export function defaultPythonWasmDir(): string {
 
 // The emscripten runtime is one per process: initialise it once, from the first folder given.
 let runtimeReady: Promise<void> | undefined;
+type TreeSitter = typeof TreeSitterModule;
+
 const parsers = new Map<string, Promise<PythonParser>>();
 
 /**
@@ -123,6 +125,11 @@ export function loadPythonParser(wasmDir: string = defaultPythonWasmDir()): Prom
   const cached = parsers.get(dir);
   if (cached !== undefined) return cached;
   const loading = (async (): Promise<PythonParser> => {
+    // Loaded on first use, not with the module: evaluating the runtime's 190 kB of JS is a third of
+    // the extension's activation (`npm run bench:activation`), and most windows parse nothing at once.
+    const mod = (await import('@vscode/tree-sitter-wasm')) as TreeSitter & { default?: TreeSitter };
+    // A CommonJS package imported from ESM (tests through tsx) may show its exports under `default`.
+    const { Language, Parser } = mod.Parser !== undefined ? mod : (mod.default as TreeSitter);
     runtimeReady ??= Parser.init({ locateFile: (file: string) => join(dir, file) }).catch((e: unknown) => {
       runtimeReady = undefined;
       throw e;

@@ -1,9 +1,7 @@
-import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decodeBatch } from './batchCodec';
-import { startSamplerLoop } from './samplerLoop';
 import { SamplerError } from './samplerError';
 import type { SamplerErrorKind } from './samplerError';
 import type { EngineBatch, GpuEnergy } from './engine';
@@ -30,59 +28,23 @@ export interface SamplerOptions {
   /** Path of the worker script; defaults to the bundled `samplerWorker.js` beside this file. */
   workerFile?: string;
   /**
-   * `worker` (default): the loop runs in a worker thread, so no NVML call ever blocks the owner (the
-   * extension host). `main`: on the owner's own thread, for the CLI, which has nothing else to do
-   * there and saves the second thread's wake-ups (see `npm run bench:sampler`).
+   * Unset (default): the loop runs in a worker thread, so no NVML call ever blocks the owner (the
+   * extension host). `ownThreadLoop` (ownThreadLoop.ts): on the owner's own thread, for the CLI,
+   * which has nothing else to do there and saves the second thread's wake-ups (see `npm run
+   * bench:sampler`). Passed in rather than imported here, so the extension's bundle never carries
+   * the loop, NVML's binding or koffi.
    */
-  thread?: 'worker' | 'main';
+  onOwnThread?: (options: WorkerStartOptions) => LoopChannel;
 }
 
 /** What the owner needs of the thread the loop runs on: a Worker, or the loop on this thread. */
-interface LoopChannel {
+export interface LoopChannel {
   postMessage(m: ToWorker): void;
   on(event: 'message', l: (m: FromWorker) => void): unknown;
   off(event: 'message', l: (m: FromWorker) => void): unknown;
   once(event: 'error', l: (e: Error) => void): unknown;
   once(event: 'exit', l: (code: number) => void): unknown;
   terminate(): Promise<number>;
-}
-
-/**
- * The sampling loop on the owner's thread, behind the same message interface as the worker:
- * messages are delivered on a later turn of the event loop (as a worker's are), never re-entrantly.
- */
-class MainThreadChannel extends EventEmitter implements LoopChannel {
-  private handle: ((m: ToWorker) => void) | undefined;
-  private exited = false;
-
-  constructor(options: WorkerStartOptions) {
-    super();
-    setImmediate(() => {
-      this.handle = startSamplerLoop(options, {
-        post: (m) => setImmediate(() => this.emit('message', m)),
-        ended: () => this.exit(),
-      });
-    });
-  }
-
-  postMessage(m: ToWorker): void {
-    const h = this.handle;
-    if (h && !this.exited) setImmediate(() => h(m));
-  }
-
-  terminate(): Promise<number> {
-    // Stops the loop's timers and closes the telemetry; the final figures are not awaited.
-    if (!this.exited) this.handle?.({ type: 'finish' });
-    this.exit();
-    return Promise.resolve(0);
-  }
-
-  private exit(): void {
-    if (this.exited) return;
-    this.exited = true;
-    // After the messages posted before it, as a worker's exit follows its last message.
-    setImmediate(() => setImmediate(() => this.emit('exit', 0)));
-  }
 }
 
 export const MIN_INTERVAL_MS = 20;
@@ -104,8 +66,8 @@ export interface SamplerFinish {
 
 /**
  * Owner side of the sampling loop: starts it, relays batches, and asks for the final energies. With
- * the default `thread: 'worker'` nothing here touches NVML, so it is safe on the extension host's
- * main thread; `thread: 'main'` (the CLI) runs the loop on the owner's thread.
+ * the default (a worker thread) nothing here touches NVML, so it is safe on the extension host's
+ * main thread; with `onOwnThread` (the CLI) the loop runs on the owner's thread.
  */
 export class WorkerSampler {
   private readonly batchListeners = new Set<Listener<[EngineBatch, GpuEnergy[], number]>>();
@@ -145,8 +107,8 @@ export class WorkerSampler {
       ...(options.powerSamplesPerSecond ? { powerSamplesPerSecond: options.powerSamplesPerSecond } : {}),
     };
     let worker: LoopChannel;
-    if (options.thread === 'main') {
-      worker = new MainThreadChannel(data);
+    if (options.onOwnThread) {
+      worker = options.onOwnThread(data);
     } else {
       const file = options.workerFile ?? defaultWorkerFile();
       // From TypeScript sources (tests), the worker needs the same on-the-fly compiler as its owner.

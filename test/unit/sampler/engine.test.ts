@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { SamplerEngine } from '../../../src/core/sampler/engine';
 import { parseTrace, ReplayBackend } from '../../../src/core/sampler/replay';
 import { WorkerSampler } from '../../../src/core/sampler/workerSampler';
+import { ownThreadLoop } from '../../../src/core/sampler/ownThreadLoop';
 
 const TRACE = path.join(__dirname, '../../../media/traces/h200-phased-load.jsonl');
 
@@ -133,7 +134,7 @@ describe('sampler worker thread', () => {
 
   it('on the owner\'s thread (the CLI): the same batches, marks and final energy as in the worker', async () => {
     const run = async (thread: 'worker' | 'main'): Promise<{ samples: number; energyJ: number; mark: number; batches: number }> => {
-      const sampler = await WorkerSampler.start({ backend: { kind: 'replay', tracePath: TRACE, speed: Infinity }, intervalMs: 100, thread });
+      const sampler = await WorkerSampler.start({ backend: { kind: 'replay', tracePath: TRACE, speed: Infinity }, intervalMs: 100, ...(thread === 'main' ? { onOwnThread: ownThreadLoop } : {}) });
       let samples = 0;
       let batches = 0;
       sampler.onBatch((b) => {
@@ -153,7 +154,7 @@ describe('sampler worker thread', () => {
     assert.equal(main.energyJ, worker.energyJ);
     assert.ok(main.batches >= 25 && main.batches <= 31, `${main.batches} batches`);
     assert.ok(main.mark >= 0);
-    await assert.rejects(WorkerSampler.start({ backend: { kind: 'replay', tracePath: '/nonexistent/trace.jsonl', speed: 1 }, thread: 'main' }), /nonexistent/);
+    await assert.rejects(WorkerSampler.start({ backend: { kind: 'replay', tracePath: '/nonexistent/trace.jsonl', speed: 1 }, onOwnThread: ownThreadLoop }), /nonexistent/);
   });
 
   it('rejects an interval outside 20 ms - 10 s with a clear error', async () => {

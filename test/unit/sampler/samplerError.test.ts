@@ -7,6 +7,7 @@ import type { SamplerErrorKind } from '../../../src/core/sampler/samplerError';
 import { NvmlReturn } from '../../../src/core/nvml/constants';
 import { NvmlError, NvmlLoadError, nvmlErrorKind } from '../../../src/core/nvml/nvmlError';
 import { isGpuUnavailable } from '../../../src/vscode/gpuAvailability';
+import { ownThreadLoop } from '../../../src/core/sampler/ownThreadLoop';
 
 describe('sampler error kinds', () => {
   // Each way NVML fails, as the user would meet it, and the kind the editor decides on.
@@ -49,7 +50,7 @@ describe('sampler error kinds', () => {
 
 describe('WorkerSampler.start failures', () => {
   it('rejects with the kind set where NVML failed, and the same message', async () => {
-    await assert.rejects(WorkerSampler.start({ backend: { kind: 'nvml', libraryPath: '/nonexistent/libnvidia-ml.so.1' }, thread: 'main' }), (e: unknown) => {
+    await assert.rejects(WorkerSampler.start({ backend: { kind: 'nvml', libraryPath: '/nonexistent/libnvidia-ml.so.1' }, onOwnThread: ownThreadLoop }), (e: unknown) => {
       assert.ok(e instanceof SamplerError && e.kind === 'no-library', String(e));
       assert.match(e.message, /^NVML could not be loaded \(is an NVIDIA driver installed\?\)\. Tried: \/nonexistent\/libnvidia-ml\.so\.1/);
       assert.equal(isGpuUnavailable(e), true);
@@ -58,7 +59,7 @@ describe('WorkerSampler.start failures', () => {
   });
 
   it('a broken trace is "other": not a statement about the GPUs', async () => {
-    await assert.rejects(WorkerSampler.start({ backend: { kind: 'replay', tracePath: '/nonexistent/trace.jsonl', speed: 1 }, thread: 'main' }), (e: unknown) => {
+    await assert.rejects(WorkerSampler.start({ backend: { kind: 'replay', tracePath: '/nonexistent/trace.jsonl', speed: 1 }, onOwnThread: ownThreadLoop }), (e: unknown) => {
       assert.ok(e instanceof SamplerError && e.kind === 'other', String(e));
       assert.equal(isGpuUnavailable(e), false);
       return true;

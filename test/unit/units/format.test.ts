@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { formatBytes, formatClock, formatDuration, formatJoules, formatPct, formatWattHours, formatWatts } from '../../../src/core/units/format';
+import { formatBytes, formatClock, formatInt, formatDuration, formatJoules, formatPct, formatWattHours, formatWatts } from '../../../src/core/units/format';
 
 describe('one set of formatters (CLI, status bar, diagnostics, panel)', () => {
   it('energy: J below 10 kJ, kJ up to 1 kWh, kWh above', () => {
@@ -44,5 +44,16 @@ describe('one set of formatters (CLI, status bar, diagnostics, panel)', () => {
     assert.equal(formatPct(0.42), '0.4 %');
     assert.equal(formatPct(4.16), '4.2 %');
     assert.equal(formatPct(15.5), '16 %');
+  });
+
+  it('whole numbers are grouped exactly as Intl en-US prints them (without loading Intl at start-up)', () => {
+    const intl = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    const values = [0, -0, 0.4, 0.5, -0.5, 1.5, 2.5, -2.5, 999.5, 1000, 1234.5, -1234.5, 999_999.5, 1e6, 123_456_789.49, 2 ** 53, 1e21, 1.5e22, -1e21, Number.NaN, Infinity, -Infinity];
+    let x = 1;
+    for (let i = 0; i < 2000; i++) {
+      x = (x * 48271) % 2147483647;
+      values.push((x / 1000) * (i % 2 ? 1 : -1), x * 1e3 + 0.5, x / 7);
+    }
+    for (const v of values) assert.equal(formatInt(v), intl.format(v), String(v));
   });
 });
