@@ -39,7 +39,7 @@ export async function cmdRun(argv: string[], io: Io): Promise<number> {
   const powerRing = flags['power-ring'] ?? 'auto';
   if (powerRing !== 'auto' && powerRing !== 'off') throw new UsageError(`--power-ring must be auto or off, got "${String(powerRing)}"`);
   // The CLI's thread has nothing else to do: sampling on it saves a second thread's wake-ups
-  // (`npm run bench:sampler`: 0.72 % of a core against 1.09 % with a worker, 8 fake GPUs).
+  // (`npm run bench:sampler`: 0.93 % of a core against 1.38 % with a worker, 8 fake GPUs).
   const thread = flags['sampler-thread'] ?? 'main';
   if (thread !== 'main' && thread !== 'worker') throw new UsageError(`--sampler-thread must be main or worker, got "${String(thread)}"`);
   // Fail before launching anything when the record cannot be written or there is no GPU to measure.
