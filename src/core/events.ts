@@ -25,6 +25,11 @@ export class Emitter<T extends unknown[]> {
     return { dispose: () => void this.listeners.delete(listener) };
   }
 
+  /** Whether anyone listens: lets a source skip building an event nobody would receive. */
+  get listening(): boolean {
+    return this.listeners.size > 0;
+  }
+
   fire(...args: T): void {
     for (const l of this.listeners) {
       if (!this.options.isolate) {

@@ -1,4 +1,6 @@
 import type { GpuInfo, GpuSample } from '../core/sampler/types';
+import { Emitter } from '../core/events';
+import type { Disposable } from '../core/events';
 import { WorkerSampler } from '../core/sampler/workerSampler';
 import type { GpuAvailability } from './gpuAvailability';
 import { isGpuUnavailable } from './gpuAvailability';
@@ -33,8 +35,18 @@ export class AmbientMeter {
     private readonly workerFile: string,
     private readonly availability: GpuAvailability,
     private readonly onError: (message: string) => void,
-    private readonly onUpdate: () => void,
   ) {}
+
+  private readonly updated = new Emitter<[]>();
+
+  /** The figures, or whether there are any, changed (asynchronously, never during a call into the meter). */
+  onDidUpdate(listener: () => void): Disposable {
+    return this.updated.subscribe(listener);
+  }
+
+  private onUpdate(): void {
+    this.updated.fire();
+  }
 
   /** The latest figures, or undefined while stopped or before the first batch. */
   get latest(): AmbientReading | undefined {

@@ -63,14 +63,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   const config = new Config();
   const availability = new GpuAvailability();
   const workerFile = context.asAbsolutePath(path.join('dist', 'samplerWorker.js'));
-  // The wattmeter and the status bar refer to each other; the meter only calls back asynchronously.
-  const statusBarRef: { current?: StatusBar } = {};
-  const ambient = new AmbientMeter(
-    workerFile,
-    availability,
-    (message) => notifier.log.warn(message),
-    () => statusBarRef.current?.update(),
-  );
+  const ambient = new AmbientMeter(workerFile, availability, (message) => notifier.log.warn(message));
   // Each run is analysed once, when it ends, inside the run: its end event carries the findings to
   // every surface (stored summary, panel, diagnostics), so nothing here caches or re-analyses.
   const wasmDir = context.asAbsolutePath(path.join('dist', 'wasm'));
@@ -91,7 +84,6 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     defaultHistoryDir: context.globalStorageUri.scheme === 'file' ? path.join(context.globalStorageUri.fsPath, 'runs') : defaultStoreDir(),
   });
   const statusBar = new StatusBar(config, runs, ambient, availability);
-  statusBarRef.current = statusBar;
   const tree = new RunsTreeProvider(runs);
   const treeView = vscode.window.createTreeView('joules.runs', { treeDataProvider: tree, canSelectMany: true });
 

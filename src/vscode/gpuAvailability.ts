@@ -4,6 +4,8 @@
  */
 import { assertNever } from '../core/protocol/panel';
 import { SamplerError } from '../core/sampler/samplerError';
+import { Emitter } from '../core/events';
+import type { Disposable } from '../core/events';
 
 export type GpuState =
   | { kind: 'unknown' }
@@ -48,7 +50,7 @@ type Listener = (state: GpuState) => void;
 
 export class GpuAvailability {
   private current: GpuState = { kind: 'unknown' };
-  private readonly listeners = new Set<Listener>();
+  private readonly changed = new Emitter<[GpuState]>();
 
   get state(): GpuState {
     return this.current;
@@ -63,14 +65,13 @@ export class GpuAvailability {
     this.set({ kind: 'unavailable', detail, source });
   }
 
-  onDidChange(listener: Listener): { dispose(): void } {
-    this.listeners.add(listener);
-    return { dispose: () => this.listeners.delete(listener) };
+  onDidChange(listener: Listener): Disposable {
+    return this.changed.subscribe(listener);
   }
 
   private set(state: GpuState): void {
     if (JSON.stringify(state) === JSON.stringify(this.current)) return;
     this.current = state;
-    for (const l of this.listeners) l(state);
+    this.changed.fire(state);
   }
 }

@@ -40,7 +40,8 @@ export class StatusBar implements vscode.Disposable {
       this.item,
       runs.onDidStart(() => this.update()),
       runs.onDidEnd(() => this.update()),
-      { dispose: availability.onDidChange(() => this.update()).dispose },
+      availability.onDidChange(() => this.update()),
+      ambient.onDidUpdate(() => this.update()),
     );
   }
 

@@ -29,4 +29,17 @@ describe('core events', () => {
     });
     assert.throws(() => plain.fire(), /a broken listener/);
   });
+
+  it('says whether anyone listens, so a source can skip building an event nobody receives', () => {
+    const e = new Emitter<[number]>();
+    assert.equal(e.listening, false);
+    const a = e.subscribe(() => undefined);
+    const b = e.subscribe(() => undefined);
+    assert.equal(e.listening, true);
+    a.dispose();
+    assert.equal(e.listening, true);
+    b.dispose();
+    b.dispose();
+    assert.equal(e.listening, false);
+  });
 });

@@ -7,6 +7,8 @@ import type { SamplerErrorKind } from './samplerError';
 import type { EngineBatch, GpuEnergy } from './engine';
 import type { GpuInfo } from './types';
 import type { BackendSpec, FromWorker, ToWorker, WorkerStartOptions } from './workerProtocol';
+import { Emitter } from '../events';
+import type { Disposable } from '../events';
 
 /** Options of {@link WorkerSampler.start}. */
 export interface SamplerOptions {
@@ -70,9 +72,9 @@ export interface SamplerFinish {
  * main thread; with `onOwnThread` (the CLI) the loop runs on the owner's thread.
  */
 export class WorkerSampler {
-  private readonly batchListeners = new Set<Listener<[EngineBatch, GpuEnergy[], number]>>();
-  private readonly errorListeners = new Set<Listener<[string, SamplerErrorKind]>>();
-  private readonly replayEndListeners = new Set<Listener<[]>>();
+  private readonly batches = new Emitter<[EngineBatch, GpuEnergy[], number]>();
+  private readonly errors = new Emitter<[string, SamplerErrorKind]>();
+  private readonly replayEnds = new Emitter<[]>();
   private finishing: Promise<SamplerFinish> | undefined;
   private exited = false;
   private markId = 0;
@@ -147,17 +149,15 @@ export class WorkerSampler {
       case 'batch':
         this.lastEnergies = m.energies;
         this.workerActiveMs = m.workerActiveMs;
-        if (this.batchListeners.size) {
-          const batch = decodeBatch(m.batch);
-          for (const l of this.batchListeners) l(batch, m.energies, m.elapsedMs);
-        }
+        // Decoded only when someone listens.
+        if (this.batches.listening) this.batches.fire(decodeBatch(m.batch), m.energies, m.elapsedMs);
         break;
       case 'mark':
         this.marks.get(m.id)?.({ energies: m.energies, elapsedMs: m.elapsedMs });
         this.marks.delete(m.id);
         break;
       case 'replayEnded':
-        for (const l of this.replayEndListeners) l();
+        this.replayEnds.fire();
         break;
       case 'error':
         this.emitError(m.message, m.kind);
@@ -169,25 +169,22 @@ export class WorkerSampler {
   }
 
   private emitError(message: string, kind: SamplerErrorKind): void {
-    for (const l of this.errorListeners) l(message, kind);
+    this.errors.fire(message, kind);
   }
 
   /** Batches of samples, with each GPU's energy so far and the sampler's elapsed time. */
-  onBatch(listener: Listener<[EngineBatch, GpuEnergy[], number]>): () => void {
-    this.batchListeners.add(listener);
-    return () => this.batchListeners.delete(listener);
+  onBatch(listener: Listener<[EngineBatch, GpuEnergy[], number]>): Disposable {
+    return this.batches.subscribe(listener);
   }
 
   /** Non-fatal sampler errors, with their kind (fatal ones reject `start` with a {@link SamplerError}). */
-  onError(listener: Listener<[string, SamplerErrorKind]>): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
+  onError(listener: Listener<[string, SamplerErrorKind]>): Disposable {
+    return this.errors.subscribe(listener);
   }
 
   /** Replays only: the recording has been played to its end. */
-  onReplayEnded(listener: Listener<[]>): () => void {
-    this.replayEndListeners.add(listener);
-    return () => this.replayEndListeners.delete(listener);
+  onReplayEnded(listener: Listener<[]>): Disposable {
+    return this.replayEnds.subscribe(listener);
   }
 
   /** Read the energy counters now (a window boundary such as a step or phase marker). */
