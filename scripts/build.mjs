@@ -15,7 +15,7 @@ const common = {
   format: 'cjs',
   sourcemap: 'linked',
   minify,
-  external: ['vscode', 'koffi', 'tsx/cjs'],
+  external: ['vscode', 'koffi'],
   logLevel: 'warning',
   absWorkingDir: root,
 };
@@ -28,9 +28,10 @@ const entries = [
   { in: 'src/vscode/extension.ts', out: 'dist/extension.js' },
   // Benchmarks, bundled too, so they run where there is Node but no npm (e.g. a GPU machine).
   { in: 'bench/sampler.ts', out: 'dist/bench/sampler.js' },
-  { in: 'bench/longrun.ts', out: 'dist/bench/longrun.js' },
+  // The benchmarks restart themselves through tsx when run from sources: never from the bundle.
+  { in: 'bench/longrun.ts', out: 'dist/bench/longrun.js', external: ['tsx/cjs'] },
   // The bundled soak takes a prebuilt fake library (JOULES_FAKE_NVML_LIB): leave the C build script out.
-  { in: 'bench/soak.ts', out: 'dist/bench/soak.js', external: ['*/fake-nvml/build.mjs'] },
+  { in: 'bench/soak.ts', out: 'dist/bench/soak.js', external: ['*/fake-nvml/build.mjs', 'tsx/cjs'] },
   { in: 'bench/trainCompare.ts', out: 'dist/bench/trainCompare.js' },
 ];
 

@@ -22,9 +22,8 @@ export function analyzeInWorker(input: AnalysisInput, options: AnalyzeInWorkerOp
   const { workerFile, timeoutMs, ...analysis } = options;
   const file = workerFile ?? defaultAnalysisWorkerFile();
   const request: AnalysisRequest = { input, options: analysis };
-  const execArgv = file.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
   return new Promise((resolve, reject) => {
-    const worker = new Worker(file, { workerData: request, execArgv });
+    const worker = new Worker(file, { workerData: request });
     let settled = false;
     const settle = (fn: () => void): void => {
       if (settled) return;
@@ -45,7 +44,8 @@ export function analyzeInWorker(input: AnalysisInput, options: AnalyzeInWorkerOp
 export function defaultAnalysisWorkerFile(): string {
   const bundled = path.join(__dirname, 'analysisWorker.js');
   if (fs.existsSync(bundled)) return bundled;
-  const source = path.join(__dirname, 'analysisWorker.ts');
+  // From sources (tests): a CommonJS shim that registers tsx in the worker and loads the source.
+  const source = path.join(__dirname, 'analysisWorker.dev.cjs');
   if (fs.existsSync(source)) return source;
   throw new Error(`analysis worker not found beside ${__dirname}`);
 }

@@ -112,10 +112,7 @@ export class WorkerSampler {
     if (options.onOwnThread) {
       worker = options.onOwnThread(data);
     } else {
-      const file = options.workerFile ?? defaultWorkerFile();
-      // From TypeScript sources (tests), the worker needs the same on-the-fly compiler as its owner.
-      const execArgv = file.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
-      worker = new Worker(file, { workerData: data, execArgv });
+      worker = new Worker(options.workerFile ?? defaultWorkerFile(), { workerData: data });
     }
     return new Promise((resolve, reject) => {
       let sampler: WorkerSampler | undefined;
@@ -232,7 +229,8 @@ function defaultWorkerFile(): string {
   // Bundled: dist/samplerWorker.js sits beside dist/cli.js and dist/extension.js.
   const bundled = path.join(__dirname, 'samplerWorker.js');
   if (fs.existsSync(bundled)) return bundled;
-  const source = path.join(__dirname, 'worker.ts');
+  // From sources (tests): a CommonJS shim that registers tsx in the worker and loads the source.
+  const source = path.join(__dirname, 'worker.dev.cjs');
   if (fs.existsSync(source)) return source;
   throw new Error(`sampler worker not found beside ${__dirname}`);
 }
