@@ -130,29 +130,8 @@ describe('joules CLI', function () {
     assert.ok(rep.energyJ > 9500);
   });
 
-  it('Ctrl-C stops the whole run, records it as stopped, and exits 130', async () => {
-    const child = spawn(process.execPath, [BIN, 'run', '--json', '--store', store, '--', 'python3', '-c', 'import time; print("ready", flush=True); time.sleep(60)'], {
-      cwd: ROOT,
-      env: { ...process.env, JOULES_NVML_LIBRARY: lib },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t0 = Date.now();
-    while (!err.includes('ready') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('close', r));
-    assert.equal(code, 130, err);
-    const s = JSON.parse(out) as { status: string; signal: string };
-    assert.equal(s.status, 'stopped');
-    assert.match(err, /stopping the run/);
-  });
-
-  it('a second Ctrl-C kills a run that ignores the first, and the record still ends as stopped', async () => {
-    // The CLI's default grace is 5 s per signal; the command ignores SIGINT and SIGTERM, so only the
-    // second Ctrl-C's SIGKILL ends it before its 60 s sleep.
-    const script = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN); print("ready", flush=True); time.sleep(60)';
+  /** `joules run --json` of a Python script, its output collected; `until(text)` waits for it on stderr. */
+  function runWatched(script: string): { child: ReturnType<typeof spawn>; out: () => string; err: () => string; until: (text: string) => Promise<void>; closed: Promise<number | null> } {
     const child = spawn(process.execPath, [BIN, 'run', '--json', '--store', store, '--', 'python3', '-c', script], {
       cwd: ROOT,
       env: { ...process.env, JOULES_NVML_LIBRARY: lib },
@@ -161,14 +140,39 @@ describe('joules CLI', function () {
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<number | null>((r) => child.on('close', r));
     const t0 = Date.now();
-    while (!err.includes('ready') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    while (!err.includes('stopping the run') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('close', r));
+    const until = async (text: string): Promise<void> => {
+      while (!err.includes(text) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+    };
+    return { child, out: () => out, err: () => err, until, closed };
+  }
+
+  it('Ctrl-C stops the whole run, records it as stopped, and exits 130', async () => {
+    const run = runWatched('import time; print("ready", flush=True); time.sleep(60)');
+    await run.until('ready');
+    run.child.kill('SIGINT');
+    const code = await run.closed;
+    const err = run.err();
+    assert.equal(code, 130, err);
+    const s = JSON.parse(run.out()) as { status: string; signal: string };
+    assert.equal(s.status, 'stopped');
+    assert.match(err, /stopping the run/);
+  });
+
+  it('a second Ctrl-C kills a run that ignores the first, and the record still ends as stopped', async () => {
+    // The CLI's default grace is 5 s per signal; the command ignores SIGINT and SIGTERM, so only the
+    // second Ctrl-C's SIGKILL ends it before its 60 s sleep.
+    const script = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN); print("ready", flush=True); time.sleep(60)';
+    const run = runWatched(script);
+    await run.until('ready');
+    run.child.kill('SIGINT');
+    await run.until('stopping the run');
+    run.child.kill('SIGINT');
+    const code = await run.closed;
+    const err = run.err();
     assert.match(err, /killing the run/);
-    const s = JSON.parse(out) as { status: string; signal: string };
+    const s = JSON.parse(run.out()) as { status: string; signal: string };
     assert.equal(s.status, 'stopped');
     assert.equal(s.signal, 'SIGKILL');
     assert.equal(code, 137, err);

@@ -24,6 +24,16 @@ async function options(scenario: string, store = tempStore()): Promise<RunOption
   return { store, sampler: { backend: { kind: 'nvml', libraryPath: lib }, intervalMs: 50 }, stopGraceS: 1 };
 }
 
+/** Starts `script` (which prints "child <pid>" once it has spawned a child) and waits for that line. */
+async function startWithChild(script: string, opts: Parameters<typeof RunSession.start>[1]): Promise<{ session: RunSession; childPid: number; parentPid: number }> {
+  const session = await RunSession.start({ command: 'python3', args: ['-c', script], cwd: os.tmpdir() }, opts);
+  let output = '';
+  session.onOutput((t) => (output += t));
+  const t0 = Date.now();
+  while (!/child \d+/.test(output) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  return { session, childPid: Number(/child (\d+)/.exec(output)![1]), parentPid: session.pid! };
+}
+
 describe('monitored runs (fake NVML)', function () {
   this.timeout(60_000);
 
@@ -80,13 +90,7 @@ describe('monitored runs (fake NVML)', function () {
   it('stop ends the whole process tree (no orphans) and marks the run stopped', async () => {
     const opts = await options('constant-300w.scn');
     const script = 'import subprocess, sys, time\np = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\nprint("child", p.pid, flush=True)\ntime.sleep(60)\n';
-    const session = await RunSession.start({ command: 'python3', args: ['-c', script], cwd: os.tmpdir() }, opts);
-    let output = '';
-    session.onOutput((t) => (output += t));
-    const t0 = Date.now();
-    while (!/child \d+/.test(output) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
-    const childPid = Number(/child (\d+)/.exec(output)![1]);
-    const parentPid = session.pid!;
+    const { session, childPid, parentPid } = await startWithChild(script, opts);
     assert.ok(isAlive(childPid) && isAlive(parentPid));
     const s = await session.stop();
     assert.equal(s.status, 'stopped');
@@ -105,13 +109,7 @@ describe('monitored runs (fake NVML)', function () {
       'print("child", p.pid, flush=True)',
       'time.sleep(60)',
     ].join('\n');
-    const session = await RunSession.start({ command: 'python3', args: ['-c', script], cwd: os.tmpdir() }, opts);
-    let output = '';
-    session.onOutput((t) => (output += t));
-    const t0 = Date.now();
-    while (!/child \d+/.test(output) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
-    const childPid = Number(/child (\d+)/.exec(output)![1]);
-    const parentPid = session.pid!;
+    const { session, childPid, parentPid } = await startWithChild(script, opts);
     // The first stop asks politely (ignored here); the second, forced, is what a second Ctrl-C sends.
     void session.stop();
     const s = await session.stop({ force: true });
