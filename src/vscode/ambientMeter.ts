@@ -2,6 +2,7 @@ import type { GpuInfo, GpuSample } from '../core/sampler/types';
 import { Emitter } from '../core/events';
 import type { Disposable } from '../core/events';
 import { WorkerSampler } from '../core/sampler/workerSampler';
+import type { EngineBatch } from '../core/sampler/engine';
 import type { GpuAvailability } from './gpuAvailability';
 import { isGpuUnavailable } from './gpuAvailability';
 
@@ -38,6 +39,12 @@ export class AmbientMeter {
   ) {}
 
   private readonly updated = new Emitter<[]>();
+  private readonly batchEvent = new Emitter<[EngineBatch]>();
+
+  /** Every batch of the wattmeter's sampler (the idle-GPU watchdog reads them); its clock restarts with each sampler. */
+  onBatch(listener: (batch: EngineBatch) => void): Disposable {
+    return this.batchEvent.subscribe(listener);
+  }
 
   /** The figures, or whether there are any, changed (asynchronously, never during a call into the meter). */
   onDidUpdate(listener: () => void): Disposable {
@@ -111,6 +118,7 @@ export class AmbientMeter {
       sampler.onBatch((batch) => {
         for (const s of batch.samples) latest.set(s.gpu, s);
         this.onUpdate();
+        this.batchEvent.fire(batch);
       });
       sampler.onError((message) => this.onError(`ambient wattmeter: ${message}`));
     } catch (e) {

@@ -54,6 +54,17 @@ export class Config {
     return v?.trim() ? path.resolve(os.homedir(), expandHome(v.trim())) : undefined;
   }
 
+  /** `joules.notebooks.cellEnergy`: measure each notebook cell's GPU energy while a notebook is open. */
+  get notebookCellEnergy(): boolean {
+    return this.get<boolean>('notebooks.cellEnergy', true) === true;
+  }
+
+  /** `joules.watchdog.idleMinutes`: tell the user about a process holding an idle GPU this long; 0 = off. */
+  get watchdogIdleMinutes(): number {
+    const v = this.number('watchdog.idleMinutes', 15);
+    return v <= 0 ? 0 : clamp(v, 0.05, 7 * 24 * 60);
+  }
+
   /** `joules.history.maxRuns`: finished runs kept (the oldest go first). */
   get historyMaxRuns(): number {
     return Math.max(1, Math.floor(this.number('history.maxRuns', 200)));

@@ -8,6 +8,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { Finding } from '../core/analysis/findings';
+import type { AnalysisInput } from '../core/runs/runSession';
 import { defaultStoreDir } from '../core/runs/store';
 import { AmbientMeter } from './ambientMeter';
 import type { PanelCommands } from './commands';
@@ -15,6 +17,7 @@ import { announceEnd, registerCommands, reportStartFailure } from './commands';
 import { Config } from './config';
 import { GpuAvailability } from './gpuAvailability';
 import { NoGpuNotice } from './noGpuNotice';
+import type { NotebookHandle } from './notebooks/registerNotebooks';
 import { Notifier } from './notifier';
 import { PanelHost } from './panel/panelHost';
 import { RunManagerPanelSource } from './panelSource';
@@ -38,6 +41,8 @@ export interface JoulesApi {
   panelCounters(): Readonly<{ posted: number; samples: number; skippedHidden: number; rejected: number }> | undefined;
   /** The runs the panel shows (opened or compared); empty while it follows the live run; undefined with no panel. */
   panelSelection(): readonly string[] | undefined;
+  /** Notebook cell energy and the idle-GPU watchdog, once start-up has registered them. */
+  notebooks(): NotebookHandle | undefined;
 }
 
 let active: { runs: RunManager; ambient: AmbientMeter } | undefined;
@@ -68,15 +73,16 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   // every surface (stored summary, panel, diagnostics), so nothing here caches or re-analyses.
   const wasmDir = context.asAbsolutePath(path.join('dist', 'wasm'));
   const analysisWorkerFile = context.asAbsolutePath(path.join('dist', 'analysisWorker.js'));
+  const analyze = async (input: AnalysisInput): Promise<Finding[]> => {
+    // In a worker thread that streams the run from the store: nothing of it on this thread.
+    const { analyzeInWorker } = await import('../core/analysis/analysisClient');
+    return (await analyzeInWorker(input, { wasmDir, workerFile: analysisWorkerFile })).findings;
+  };
   const runs = new RunManager({
     config,
     notifier,
     ambient,
-    analyze: async (input) => {
-      // In a worker thread that streams the run from the store: nothing of it on this thread.
-      const { analyzeInWorker } = await import('../core/analysis/analysisClient');
-      return (await analyzeInWorker(input, { wasmDir, workerFile: analysisWorkerFile })).findings;
-    },
+    analyze,
     availability,
     state: context.workspaceState,
     workerFile,
@@ -134,15 +140,16 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   );
   active = { runs, ambient };
 
+  let notebooks: NotebookHandle | undefined;
   const ready = new Promise<void>((resolve) => {
     setTimeout(() => {
-      startup(context, runs, ambient, config, statusBar, notifier, wasmDir).then(resolve, (e: unknown) => {
+      startup(context, runs, ambient, config, statusBar, notifier, wasmDir, analyze, (h) => (notebooks = h)).then(resolve, (e: unknown) => {
         notifier.failure('start-up failed', e);
         resolve();
       });
     }, 0);
   });
-  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters, panelSelection: () => panelHost?.selection };
+  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters, panelSelection: () => panelHost?.selection, notebooks: () => notebooks };
 }
 
 /** The deferred part of activation: disk, worker threads and the analysis, after activate() has returned. */
@@ -154,6 +161,8 @@ async function startup(
   statusBar: StatusBar,
   notifier: Notifier,
   wasmDir: string,
+  analyze: (input: AnalysisInput) => Promise<Finding[]>,
+  setNotebooks: (h: NotebookHandle) => void,
 ): Promise<void> {
   // Findings in the editor (src/vscode/findings). Loaded here, not imported at the top: the
   // analysis brings tree-sitter, whose module would otherwise be evaluated during activation.
@@ -166,6 +175,14 @@ async function startup(
     notifier.failure('findings in the editor are unavailable', e);
   }
   await runs.initialize();
+  // Notebooks: cell energy, the notebook's total and the idle-GPU watchdog (src/vscode/notebooks).
+  // Nothing samples until a notebook is opened.
+  try {
+    const { registerNotebooks } = await import('./notebooks/registerNotebooks');
+    setNotebooks(registerNotebooks(context, { config, runs, ambient, notifier, workerFile: context.asAbsolutePath(path.join('dist', 'samplerWorker.js')), analyze }));
+  } catch (e) {
+    notifier.failure('notebook cell energy is unavailable', e);
+  }
   // Only when wanted: the sampler worker (and NVML) never starts for users who turned it off.
   if (config.ambientWattmeter) await ambient.setEnabled(true);
   statusBar.update();

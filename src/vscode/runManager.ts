@@ -123,6 +123,12 @@ export class RunManager implements vscode.Disposable {
   }
 
   /** Point the history at the folder the settings name now, recovering what it holds. */
+  /** A record was written to the history by someone else (a notebook session): the views reload. */
+  historyWritten(): void {
+    this.historyEmitter.fire();
+    this.prune();
+  }
+
   historyFolderChanged(): void {
     const dir = this.historyDir();
     if (dir === this.storeInstance.root) return;

@@ -1,4 +1,5 @@
 import type { FindingSummary } from '../analysis/findings';
+import type { CellEnergy } from '../notebooks/cellMeter';
 import type { StepPoint } from './stepPoints';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod,UnavailableGpu } from '../sampler/types';
 
@@ -64,6 +65,8 @@ export interface RunSummary {
   schema: 1;
   id: string;
   name: string;
+  /** `notebook`: a notebook session (its cells in `cells`); absent: a script or command Joules launched. */
+  kind?: 'notebook';
   status: RunStatus;
   /** ISO 8601 wall-clock start. */
   startedAt: string;
@@ -112,6 +115,8 @@ export interface RunSummary {
   tokens?: number;
   jPerStep?: number;
   jPerToken?: number;
+  /** Notebook sessions: the cells executed while Joules sampled, in order, as measured windows. */
+  cells?: CellEnergy[];
 }
 
 /** A point in a run named by the run itself, e.g. an epoch boundary. */

@@ -18,7 +18,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
 const fakeNvml = path.join(repo, 'test/fake-nvml/build/libnvidia-ml-fake.so');
 const scenario = path.join(here, 'twoGpus.scn');
-const gpuEnv = [`JOULES_NVML_LIBRARY=${fakeNvml}`, `FAKE_NVML_SCENARIO=${scenario}`];
+// A Python with ipykernel and jupyter_client for the notebook tests' real kernel: the test
+// virtualenv (scripts/setup-python.sh, cached), unless JOULES_TEST_PYTHON names one already.
+function testPython() {
+  if (process.env.JOULES_TEST_PYTHON) return process.env.JOULES_TEST_PYTHON;
+  const r = spawnSync('bash', [path.join(repo, 'scripts/setup-python.sh')], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const m = /^PYTHON=(.*)$/m.exec(r.stdout ?? '');
+  if (r.status !== 0 || !m) {
+    console.error('runAll: scripts/setup-python.sh failed; the real-kernel notebook test will fail');
+    return '';
+  }
+  return m[1];
+}
+const gpuEnv = [`JOULES_NVML_LIBRARY=${fakeNvml}`, `FAKE_NVML_SCENARIO=${scenario}`, `JOULES_TEST_PYTHON=${testPython()}`];
 const MODES = {
   gpu: { env: gpuEnv, args: [] },
   restricted: { env: gpuEnv, args: ['--restricted'] },
