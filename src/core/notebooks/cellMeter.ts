@@ -5,6 +5,7 @@
  */
 import { formatJoules, formatPct, formatWatts } from '../units/format';
 import type { EnergyTimeline, WindowFigures } from './energyTimeline';
+import { SHORT_WINDOW_MS } from './energyTimeline';
 
 /** How a cell's GPUs were chosen. */
 export type CellAttribution =
@@ -146,9 +147,13 @@ export class CellMeter {
       gpus,
       attribution: who.attribution,
       ...(who.kernelPids?.length ? { kernelPids: who.kernelPids } : {}),
-      method: short
+      method: durationMs === 0
+        ? `ran in under 1 ms (the resolution of the cell's timing): its energy is below ${formatJoules(gpus.reduce((a, g) => a + g.avgPowerW, 0) / 1000)}`
+        : short
         ? `shorter than two sample periods (${this.o.intervalMs} ms): from the power samples around it`
-        : 'sampled energy (counter deltas, integrated power between counter reads), interpolated at the cell\'s start and end',
+        : gpus.some((g) => g.source === 'power')
+          ? `the sampled power integrated over the cell (a cell under ${SHORT_WINDOW_MS / 1000} s: the energy counter moves in ~100 ms steps)`
+          : 'counter-anchored energy (counter deltas, sampled power between counter reads), interpolated at the cell\'s start and end',
     };
   }
 }

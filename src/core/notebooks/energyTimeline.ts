@@ -21,6 +21,8 @@ export const COARSE_POINTS = (48 * 3600_000) / COARSE_STEP_MS;
 /** Cumulative values at one time. */
 interface Cumulative {
   energyMj: number;
+  /** Trapezoid integral of the sampled power (mJ): smooth at any scale, for short windows. */
+  powerMj: number;
   /** Integral of utilization (%) over time (ms). */
   utilPctMs: number;
   /** Time with a utilization reading (ms): the mean utilization's denominator. */
@@ -31,6 +33,7 @@ interface Cumulative {
 class Ring {
   private readonly tMs: Float64Array;
   private readonly energyMj: Float64Array;
+  private readonly powerMj: Float64Array;
   private readonly utilPctMs: Float64Array;
   private readonly utilMs: Float64Array;
   /** Index of the oldest point, and how many are kept. */
@@ -40,6 +43,7 @@ class Ring {
   constructor(readonly capacity: number) {
     this.tMs = new Float64Array(capacity);
     this.energyMj = new Float64Array(capacity);
+    this.powerMj = new Float64Array(capacity);
     this.utilPctMs = new Float64Array(capacity);
     this.utilMs = new Float64Array(capacity);
   }
@@ -48,6 +52,7 @@ class Ring {
     const i = (this.head + this.size) % this.capacity;
     this.tMs[i] = tMs;
     this.energyMj[i] = c.energyMj;
+    this.powerMj[i] = c.powerMj;
     this.utilPctMs[i] = c.utilPctMs;
     this.utilMs[i] = c.utilMs;
     if (this.size < this.capacity) this.size++;
@@ -80,11 +85,11 @@ class Ring {
       else hi = mid - 1;
     }
     const a = this.at(lo);
-    if (lo === this.size - 1 || this.tMs[a] === tMs) return { energyMj: this.energyMj[a]!, utilPctMs: this.utilPctMs[a]!, utilMs: this.utilMs[a]! };
+    if (lo === this.size - 1 || this.tMs[a] === tMs) return { energyMj: this.energyMj[a]!, powerMj: this.powerMj[a]!, utilPctMs: this.utilPctMs[a]!, utilMs: this.utilMs[a]! };
     const b = this.at(lo + 1);
     const f = (tMs - this.tMs[a]!) / (this.tMs[b]! - this.tMs[a]!);
     const lerp = (x: Float64Array): number => x[a]! + f * (x[b]! - x[a]!);
-    return { energyMj: lerp(this.energyMj), utilPctMs: lerp(this.utilPctMs), utilMs: lerp(this.utilMs) };
+    return { energyMj: lerp(this.energyMj), powerMj: lerp(this.powerMj), utilPctMs: lerp(this.utilPctMs), utilMs: lerp(this.utilMs) };
   }
 }
 
@@ -98,10 +103,15 @@ interface GpuSeries {
   lastUtilPct: number | undefined;
 }
 
+/** Windows shorter than this take their energy from the sampled power (see {@link EnergyTimeline.window}). */
+export const SHORT_WINDOW_MS = 2_000;
+
 /** Figures of one GPU over a window. */
 export interface WindowFigures {
   gpu: number;
   energyJ: number;
+  /** `energy`: the sampler's counter-anchored energy series; `power`: the sampled power's integral (short windows). */
+  source: 'energy' | 'power';
   avgPowerW: number;
   /** Time-weighted mean utilization; undefined when no utilization was read in the window. */
   avgUtilPct: number | undefined;
@@ -137,7 +147,7 @@ export class EnergyTimeline {
         fine: new Ring(this.finePoints),
         coarse: new Ring(this.coarsePoints),
         lastMs: undefined,
-        now: { energyMj: 0, utilPctMs: 0, utilMs: 0 },
+        now: { energyMj: 0, powerMj: 0, utilPctMs: 0, utilMs: 0 },
         lastPowerMw: undefined,
         lastUtilPct: undefined,
       };
@@ -146,6 +156,7 @@ export class EnergyTimeline {
     if (g.lastMs !== undefined && s.tMs <= g.lastMs) return;
     const dtMs = g.lastMs === undefined ? 0 : s.tMs - g.lastMs;
     const now = g.now;
+    if (s.powerMilliwatts !== undefined && g.lastPowerMw !== undefined) now.powerMj += ((g.lastPowerMw + s.powerMilliwatts) / 2) * (dtMs / 1000);
     if (s.energyMillijoules !== undefined) {
       // The sampler's own figure (counter deltas, integrated power between counter reads). A
       // counter read can correct the carried-forward integration downwards; a window never gets
@@ -197,11 +208,18 @@ export class EnergyTimeline {
       const a = this.valueAt(g, startMs);
       const b = this.valueAt(g, endMs);
       if (!a || !b) return { ok: false, reason: 'expired' };
-      const energyJ = Math.max(0, (b.energyMj - a.energyMj) / 1000);
+      // Long windows: the sampler's energy series, anchored to the hardware counter. It moves in
+      // steps where a counter read corrects the power integrated since the previous read (the
+      // counter itself updates only every ~100 ms), so a window of a few hundred ms could read 0
+      // or a correction's worth: short windows use the sampled power's integral instead, which is
+      // smooth at every scale.
+      const fromPower = durMs < SHORT_WINDOW_MS || b.energyMj - a.energyMj <= 0;
+      const energyJ = Math.max(0, ((fromPower ? b.powerMj - a.powerMj : b.energyMj - a.energyMj) / 1000));
       const utilMs = b.utilMs - a.utilMs;
       out.push({
         gpu,
         energyJ,
+        source: fromPower ? 'power' : 'energy',
         // A zero-length window (a cell timed to the millisecond) has no mean: the power and
         // utilization of the sample period around it stand in.
         avgPowerW: durMs > 0 ? (energyJ * 1000) / durMs : (g.lastPowerMw ?? 0) / 1000,

@@ -52,6 +52,7 @@ function notebookDir(name: string): string {
 suite('notebooks: energy of every cell', function () {
   onlyIn('gpu');
   this.timeout(120_000);
+  suiteTeardown(() => fs.rmSync(path.join(workspaceDir(), 'notebooks-it'), { recursive: true, force: true }));
   const kernels: TestKernel[] = [];
   teardown(async () => {
     await closeAll();
@@ -63,7 +64,7 @@ suite('notebooks: energy of every cell', function () {
     const dir = notebookDir('gpu');
     const kernel = new TestKernel('joules-it-gpu-kernel', 'python3', [fixture('gpu_kernel.py')], dir);
     kernels.push(kernel);
-    const editor = await openNotebook(path.join(dir, 'cells.ipynb'), ['import time\ntime.sleep(1.5)', 'pass', 'time.sleep(0.13)', 'time.sleep(0.13)']);
+    const editor = await openNotebook(path.join(dir, 'cells.ipynb'), ['import time\ntime.sleep(1.5)', 'time.sleep(0.03)', 'time.sleep(0.13)', 'time.sleep(0.13)']);
     await kernel.select(editor);
     await waitFor('the notebook sampler', () => nb.monitor.sampling, 15_000);
     // The kernel process is listed on GPU 0 by the fake library; the monitor lists processes every second.
@@ -78,7 +79,7 @@ suite('notebooks: energy of every cell', function () {
       assert.ok(f.kernelPids?.includes(kernel.pid!), `kernel PID ${kernel.pid} in ${JSON.stringify(f.kernelPids)}`);
       assertNear(f.energyJ, GPU0_W * durationS(cells[i]!), `cell ${i}`);
     }
-    // The `pass` cell ran for a few milliseconds, well under the 100 ms sample period: never a silent 0.
+    // The second cell ran for ~30 ms, under the 100 ms sample period: never a silent 0.
     assert.ok(durationS(cells[1]!) < 0.1, `the short cell took ${durationS(cells[1]!)} s`);
     assert.ok(figures[1]!.energyJ > 0);
     assert.match(figures[1]!.method, /shorter than two sample periods/);
@@ -96,10 +97,12 @@ suite('notebooks: energy of every cell', function () {
 
     // Closing the notebook keeps its session in the history, as a run of kind `notebook`.
     const api = await joules();
-    const before = new Set((await api.runManager.list()).map((r) => r.id));
+    // The session is in the history from its start, as `running` (so a crash leaves it recoverable).
+    const open = await waitFor('the running notebook session', async () => (await api.runManager.list()).find((r) => r.kind === 'notebook' && r.name === 'cells.ipynb' && r.status === 'running'));
+    // Executing cells changed the outputs: saved, the document closes with its editor.
+    await editor.notebook.save();
     await closeAll();
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    const record = await waitFor('the notebook session in the history', async () => (await api.runManager.list()).find((r) => !before.has(r.id) && r.kind === 'notebook' && r.name === 'cells.ipynb' && r.status !== 'running'), 30_000);
+    const record = await waitFor('the notebook session in the history', async () => (await api.runManager.list()).find((r) => r.id === open.id && r.status !== 'running'), 30_000);
     assert.strictEqual(record.cells?.length, 4);
     assert.deepStrictEqual(record.runGpus, [0]);
     assert.strictEqual(record.attribution, 'processes');
@@ -152,14 +155,14 @@ suite('notebooks: idle-GPU watchdog', function () {
   const children: number[] = [];
   teardown(async () => {
     for (const pid of children.splice(0)) if (pidAlive(pid)) process.kill(pid);
-    await setSetting('joules.watchdog.idleMinutes', undefined);
+    await setSetting('watchdog.idleMinutes', undefined);
   });
 
   test('fires once for an idle process holding memory, never for a busy one; snooze holds it', async () => {
     const nb = await notebooks();
     const api = await joules();
     await waitFor('the wattmeter sampling', () => api.ambient.running, 15_000);
-    await setSetting('joules.watchdog.idleMinutes', 0.05); // 3 s
+    await setSetting('watchdog.idleMinutes', 0.05); // 3 s
     const start = (script: string): number => {
       const child = spawn('python3', [fixture(script), '60'], { stdio: 'ignore' });
       children.push(child.pid!);

@@ -65,18 +65,31 @@ describe('notebook cell energy', () => {
 
   it('two back-to-back cells split the energy between them, however the samples fall', () => {
     const tl = new EnergyTimeline();
-    // Power changes between samples' edges: 100 W to 1.05 s, then 500 W.
-    tl.add(series(0, 3_000, 100, (t) => (t <= 1_100 ? 100 : 500), () => 50));
+    // Power changes between samples' edges: 100 W to 2.6 s, then 500 W.
+    tl.add(series(0, 6_000, 100, (t) => (t <= 2_600 ? 100 : 500), () => 50));
     const meter = new CellMeter({ timeline: tl, epochWallMs: 0, intervalMs: 100, attribution: () => ({ attribution: 'whole-gpu' }) });
-    meter.ended({ notebook: 'nb', cellIndex: 0, cellUri: 'c0', startWallMs: 500, endWallMs: 1_150 });
-    meter.ended({ notebook: 'nb', cellIndex: 1, cellUri: 'c1', startWallMs: 1_150, endWallMs: 2_000 });
+    meter.ended({ notebook: 'nb', cellIndex: 0, cellUri: 'c0', startWallMs: 500, endWallMs: 2_650 });
+    meter.ended({ notebook: 'nb', cellIndex: 1, cellUri: 'c1', startWallMs: 2_650, endWallMs: 5_000 });
     const { cells } = meter.flush();
-    const total = tl.window(500, 2_000);
+    const total = tl.window(500, 5_000);
     assert.ok(total.ok);
     assert.ok(Math.abs(cells[0]!.energyJ + cells[1]!.energyJ - total.gpus[0]!.energyJ) < 1e-9);
-    // 0.5..1.1 s at 100 W (60 J), 1.1..1.15 s at 500 W (25 J); then 0.85 s at 500 W.
-    assert.ok(Math.abs(cells[0]!.energyJ - 85) < 1e-6, String(cells[0]!.energyJ));
-    assert.ok(Math.abs(cells[1]!.energyJ - 425) < 1e-6, String(cells[1]!.energyJ));
+    // 0.5..2.6 s at 100 W (210 J), 2.6..2.65 s at 500 W (25 J); then 2.35 s at 500 W.
+    assert.ok(Math.abs(cells[0]!.energyJ - 235) < 1e-6, String(cells[0]!.energyJ));
+    assert.ok(Math.abs(cells[1]!.energyJ - 1175) < 1e-6, String(cells[1]!.energyJ));
+    assert.match(cells[0]!.method, /counter/);
+  });
+
+  it('short windows integrate the sampled power: a counter correction never makes a cell 0', () => {
+    const tl = new EnergyTimeline();
+    // 300 W throughout, but the energy series stalls for 300 ms and then jumps (a counter read
+    // correcting the integration, the counter updating every 100 ms).
+    const samples = series(0, 3_000, 100, () => 300, () => 100).map((s) => (s.tMs > 1_000 && s.tMs <= 1_300 ? { ...s, energyMillijoules: 300_000 } : s));
+    tl.add(samples);
+    const r = tl.window(1_050, 1_250);
+    assert.ok(r.ok);
+    assert.ok(Math.abs(r.gpus[0]!.energyJ - 60) < 1e-6, String(r.gpus[0]!.energyJ));
+    assert.strictEqual(r.gpus[0]!.source, 'power');
   });
 
   it('a cell waits for the batch after its end, and counts only the kernel\'s GPUs when known', () => {
@@ -90,7 +103,7 @@ describe('notebook cell energy', () => {
     const { cells } = meter.flush();
     assert.strictEqual(cells.length, 1);
     assert.deepStrictEqual(cells[0]!.gpus.map((g) => g.gpu), [1]);
-    assert.ok(Math.abs(cells[0]!.energyJ - 1.3 * 60) < 1e-6);
+    assert.ok(Math.abs(cells[0]!.energyJ - 1.3 * 60) < 1e-6, String(cells[0]!.energyJ));
     assert.strictEqual(cells[0]!.attribution, 'kernel');
     const hover = cellHoverLines(cells[0]!).join('\n');
     assert.match(hover, /Cell \[7\]/);
