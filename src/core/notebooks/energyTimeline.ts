@@ -72,6 +72,19 @@ class Ring {
     return this.size ? this.tMs[this.at(this.size - 1)] : undefined;
   }
 
+  /** The kept points with `startMs <= t <= endMs`, oldest first. */
+  pointsIn(startMs: number, endMs: number): Array<{ tMs: number } & Cumulative> {
+    const out: Array<{ tMs: number } & Cumulative> = [];
+    for (let k = 0; k < this.size; k++) {
+      const i = this.at(k);
+      const t = this.tMs[i]!;
+      if (t < startMs) continue;
+      if (t > endMs) break;
+      out.push({ tMs: t, energyMj: this.energyMj[i]!, powerMj: this.powerMj[i]!, utilPctMs: this.utilPctMs[i]!, utilMs: this.utilMs[i]! });
+    }
+    return out;
+  }
+
   /** Cumulative values at `tMs`, linearly interpolated between the two points around it. */
   valueAt(tMs: number): Cumulative | undefined {
     if (!this.size) return undefined;
@@ -233,5 +246,35 @@ export class EnergyTimeline {
     const fineOldest = g.fine.oldestMs();
     if (fineOldest !== undefined && tMs >= fineOldest) return g.fine.valueAt(tMs);
     return g.coarse.valueAt(tMs);
+  }
+
+  /**
+   * The samples of a recent window, rebuilt from the fine ring (mean power and utilization of each
+   * sample period, times from the window's start), for the detectors that judge a cell; undefined
+   * when the window is older than the fine ring.
+   */
+  samplesIn(startMs: number, endMs: number, gpus?: readonly number[]): GpuSample[] | undefined {
+    const out: GpuSample[] = [];
+    for (const [gpu, g] of this.series) {
+      if (gpus && !gpus.includes(gpu)) continue;
+      const oldest = g.fine.oldestMs();
+      if (oldest === undefined || startMs < oldest) return undefined;
+      const pts = g.fine.pointsIn(startMs, endMs);
+      for (let k = 1; k < pts.length; k++) {
+        const a = pts[k - 1]!;
+        const b = pts[k]!;
+        const dt = b.tMs - a.tMs;
+        if (dt <= 0) continue;
+        const du = b.utilMs - a.utilMs;
+        out.push({
+          tMs: b.tMs - startMs,
+          gpu,
+          powerMilliwatts: ((b.powerMj - a.powerMj) * 1000) / dt,
+          energyMillijoules: b.energyMj - pts[0]!.energyMj,
+          ...(du > 0 ? { utilGpuPct: (b.utilPctMs - a.utilPctMs) / du } : {}),
+        });
+      }
+    }
+    return out.sort((x, y) => x.tMs - y.tMs || x.gpu - y.gpu);
   }
 }
