@@ -184,3 +184,33 @@ function formatIntensity(v: number): string {
 function normalize(s: string): string {
   return s.trim().toLowerCase().replace(/\s+/g, ' ');
 }
+
+/** The carbon, cost and relatable fields of a run's summary view (the panel's cards, the exports). */
+export interface CarbonViewFields {
+  carbonG?: number;
+  carbonSource?: string;
+  cost?: CostView;
+  relatable?: RelatableView[];
+  carbonGPerJ?: number;
+  costPerJ?: number;
+}
+
+/**
+ * The view fields of `energyJ` under `settings`. A setting that cannot be used gives no figure and
+ * a `carbonSource` that says why (the card shows it), rather than a figure from a default the user
+ * did not choose.
+ */
+export function carbonViewFields(energyJ: number, settings: CarbonSettings): CarbonViewFields {
+  try {
+    const f = carbonFigures(energyJ, settings);
+    // Per joule from 1 J under the same settings: exact, since every figure is linear in energy.
+    const unit = carbonFigures(1, settings);
+    return {
+      carbonG: f.carbonG, carbonSource: f.carbonSource, relatable: f.relatable, carbonGPerJ: unit.carbonG,
+      ...(f.cost && unit.cost ? { cost: f.cost, costPerJ: unit.cost.amount } : {}),
+    };
+  } catch (e) {
+    if (e instanceof CarbonSettingError) return { carbonSource: `no carbon figure: ${e.message}` };
+    throw e;
+  }
+}
