@@ -106,8 +106,17 @@ export function findRegion(query: string, entries: readonly GridIntensityEntry[]
 export function suggestRegions(query: string, max = 5, entries: readonly GridIntensityEntry[] = GRID_TABLE.entries): string[] {
   const q = normalize(query);
   if (!q) return [];
-  return entries.filter((e) => normalize(e.name).includes(q) || (e.code !== undefined && normalize(e.code).includes(q)))
-    .slice(0, max).map((e) => (e.code && e.code !== WORLD_CODE ? `${e.name} (${e.code})` : e.name));
+  // Best first: a code that starts with the query (an alpha-2 code such as "DE" finds "DEU"), then a
+  // name that does, then any other match.
+  const rank = (e: GridIntensityEntry): number => {
+    const name = normalize(e.name);
+    const code = e.code === undefined ? '' : normalize(e.code);
+    if (code.startsWith(q)) return 0;
+    if (name.startsWith(q)) return 1;
+    return name.includes(q) || code.includes(q) ? 2 : 3;
+  };
+  return entries.map((e) => ({ e, r: rank(e) })).filter((x) => x.r < 3).sort((a, b) => a.r - b.r)
+    .slice(0, max).map(({ e }) => (e.code && e.code !== WORLD_CODE ? `${e.name} (${e.code})` : e.name));
 }
 
 export function worldEntry(entries: readonly GridIntensityEntry[] = GRID_TABLE.entries): GridIntensityEntry {

@@ -44,6 +44,9 @@ describe('carbon and cost of a run (gCO2e = kWh × PUE × grid intensity)', () =
     assert.equal(findRegion('Atlantis'), undefined);
     assert.equal(findRegion(''), undefined);
     assert.ok(suggestRegions('united').some((s) => s.startsWith('United States')));
+    // An alpha-2 code is not a key of the table, but its alpha-3 code comes first among the suggestions.
+    assert.equal(findRegion('DE'), undefined);
+    assert.equal(suggestRegions('DE')[0], 'Germany (DEU)');
   });
 
   it('1 kWh at the world average (no region): 473 g, and the figure says so', () => {
