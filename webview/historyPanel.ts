@@ -33,7 +33,9 @@ export class HistoryPanel {
     const json = h('vscode-button', { text: 'Export JSON', attrs: { secondary: '', id: 'history-export-json' } });
     csv.addEventListener('click', () => this.exportSelected('csv'));
     json.addEventListener('click', () => this.exportSelected('json'));
-    this.exportButtons = [csv, json];
+    const codecarbon = h('vscode-button', { text: 'Export CodeCarbon CSV', attrs: { secondary: '', id: 'history-export-codecarbon' } });
+    codecarbon.addEventListener('click', () => this.exportSelected('codecarbon-csv'));
+    this.exportButtons = [csv, json, codecarbon];
     this.selectionNote = h('span', { class: 'selection-note', attrs: { 'aria-live': 'polite' } });
     this.body = h('tbody');
     this.table = h('table', { class: 'history-table' },
@@ -42,7 +44,7 @@ export class HistoryPanel {
       this.body);
     this.empty = h('p', { class: 'placeholder', text: 'No past runs yet.' });
     this.root = h('div', { class: 'history-panel' },
-      h('div', { class: 'toolbar', attrs: { role: 'toolbar', 'aria-label': 'History actions' } }, this.compareButton, csv, json, this.selectionNote),
+      h('div', { class: 'toolbar', attrs: { role: 'toolbar', 'aria-label': 'History actions' } }, this.compareButton, csv, json, codecarbon, this.selectionNote),
       this.empty, this.table);
     this.setHistory([]);
   }

@@ -81,9 +81,15 @@ export class RunCards {
     this.setCard('jPerStep', jps === undefined ? undefined : `${formatSig(jps)} J/step`, sum.steps === undefined ? '' : `${formatInt(sum.steps)} steps`);
     const jpt = jPerTokenOf(sum);
     this.setCard('jPerToken', jpt === undefined ? undefined : `${formatSig(jpt)} J/token`, sum.tokens === undefined ? '' : `${formatInt(sum.tokens)} tokens`);
-    this.setCard('carbon', sum.carbonG === undefined ? undefined : `${formatSig(sum.carbonG)} g CO₂e`, sum.carbonSource ?? '');
-    this.setCard('cost', sum.cost === undefined ? undefined : `${formatSig(sum.cost.amount)} ${sum.cost.currency}`, sum.cost?.source ?? '');
-    const rel = sum.relatable ?? [];
+    // A live run's carbon and cost follow its energy at the host's rate per joule (both are linear
+    // in energy); a stored run shows the host's figures. No figure but a source: the setting's error.
+    const live = f.source === 'live';
+    const carbonG = live && sum.carbonGPerJ !== undefined ? f.energyJ * sum.carbonGPerJ : sum.carbonG;
+    this.setCard('carbon', carbonG === undefined ? (sum.carbonSource ? '—' : undefined) : `${formatSig(carbonG)} g CO₂e`, sum.carbonSource ?? '');
+    const costAmount = live && sum.costPerJ !== undefined ? f.energyJ * sum.costPerJ : sum.cost?.amount;
+    this.setCard('cost', sum.cost === undefined || costAmount === undefined ? undefined : `${formatSig(costAmount)} ${sum.cost.currency}`, sum.cost?.source ?? '');
+    // Relatable units are shown for the figures the host computed: a live run's come at its end.
+    const rel = live ? [] : sum.relatable ?? [];
     this.setCard('relatable', rel.length === 0 ? undefined : rel.map((r) => `${formatSig(r.value)} ${r.label}`).join(' · '),
       [...new Set(rel.map((r) => r.source))].join('; '));
   }

@@ -63,10 +63,12 @@ export class RunPanel {
     const exportJson = h('vscode-button', { text: 'Export JSON', attrs: { secondary: '', id: 'run-export-json' } });
     exportCsv.addEventListener('click', () => this.export('csv'));
     exportJson.addEventListener('click', () => this.export('json'));
-    this.exportButtons = [exportCsv, exportJson];
+    const exportCodecarbon = h('vscode-button', { text: 'Export CodeCarbon CSV', attrs: { secondary: '', id: 'run-export-codecarbon' } });
+    exportCodecarbon.addEventListener('click', () => this.export('codecarbon-csv'));
+    this.exportButtons = [exportCsv, exportJson, exportCodecarbon];
     const header = h('header', { class: 'run-header' },
       h('div', { class: 'run-heading' }, this.title, this.badge),
-      h('div', { class: 'toolbar', attrs: { role: 'toolbar', 'aria-label': 'Run actions' } }, this.backButton, exportCsv, exportJson));
+      h('div', { class: 'toolbar', attrs: { role: 'toolbar', 'aria-label': 'Run actions' } }, this.backButton, exportCsv, exportJson, exportCodecarbon));
 
     this.cards = new RunCards();
     this.gpuFilter = h('div', { class: 'gpu-filter', attrs: { role: 'group', 'aria-label': 'GPUs shown in the charts' } });

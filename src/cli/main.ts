@@ -23,7 +23,9 @@ Usage:
   joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
-  joules report <run-id|last> [--json]          show a stored run's summary
+  joules report <run-id|last> [--json]          show a stored run's summary (with its carbon and cost)
+  joules report <run...> --to FORMAT PATH       export runs: codecarbon-csv FILE (- for stdout),
+                                                tensorboard DIR, mlflow DIR [--experiment NAME]
   joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
   joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
 
@@ -40,6 +42,13 @@ Options for run:
   --no-analysis       skip the inefficiency findings
   --quiet             no live wattmeter
   --watch-after-s N   keep watching the GPUs N s after the command exits, to catch memory left held
+
+Carbon and cost (report flags; run, demo and report also read the environment variables):
+  --region R          grid region: ISO 3166-1 alpha-3 code or name (JOULES_CARBON_REGION; default: world average)
+  --intensity G       your own grid intensity, g CO2e/kWh (JOULES_CARBON_INTENSITY; overrides --region)
+  --pue P             data centre PUE, at least 1 (JOULES_PUE; default 1)
+  --price X           electricity price per kWh (JOULES_PRICE_PER_KWH; no cost figure without it)
+  --currency C        currency of the price, a label (JOULES_CURRENCY; default USD)
 
 Environment:
   JOULES_NVML_LIBRARY  path of libnvidia-ml.so.1 / nvml.dll when it is not found by itself
@@ -67,7 +76,7 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
       case 'history':
         return await cmdHistory(rest, io);
       case 'report':
-        return cmdReport(rest, io);
+        return await cmdReport(rest, io);
       case 'fix':
         return await cmdFix(rest, io);
       case 'check':

@@ -2,6 +2,8 @@
 import { describeGpuEnergyMethod, describeRunEnergyMethod } from '../core/runs/summary';
 import type { RunSummary } from '../core/runs/types';
 import { formatDuration, formatJoules, formatWattHours, formatWatts } from '../core/units/format';
+import type { CarbonSettings } from '../core/units/carbon';
+import { carbonSummaryLines } from './carbonOptions';
 
 /** The `--json` shape: stable keys other tools rely on (see README). */
 export function toJson(s: RunSummary): Record<string, unknown> {
@@ -60,8 +62,8 @@ export function toJson(s: RunSummary): Record<string, unknown> {
   };
 }
 
-/** The human summary printed after a run. */
-export function formatSummary(s: RunSummary): string {
+/** The human summary printed after a run; carbon and cost from `carbon`, else from the environment (carbonOptions.ts). */
+export function formatSummary(s: RunSummary, carbon?: CarbonSettings): string {
   const lines: string[] = [];
   const head = s.replay ? 'Joules (REPLAY of a recorded trace)' : 'Joules';
   lines.push('', `${head}: ${s.name}  ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''}`);
@@ -87,6 +89,7 @@ export function formatSummary(s: RunSummary): string {
   }
   if (s.steps) lines.push(`  per step   ${formatJoules(s.jPerStep ?? 0)} (${s.steps} steps)`);
   if (s.tokens) lines.push(`  per token  ${(s.jPerToken ?? 0).toFixed(3)} J (${s.tokens} tokens)`);
+  for (const line of carbonSummaryLines(s, carbon)) lines.push(line);
   if (s.markers?.length) {
     lines.push('', 'Markers (energy since the previous marker):');
     let prev = { tS: 0, energyJ: 0 };

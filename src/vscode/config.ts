@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { CarbonSettings } from '../core/units/carbon';
 
 /**
  * Settings whose workspace value could make Joules run something the workspace chose (an
@@ -96,6 +97,26 @@ export class Config {
   /** `joules.run.watchAfterExitSeconds`: GPUs are watched this long after a run exits (leak check). */
   get watchAfterExitS(): number {
     return clamp(this.number('run.watchAfterExitSeconds', 3), 0, 60);
+  }
+
+  /**
+   * `joules.carbon.region`, `joules.carbon.intensityGPerKWh`, `joules.pue`, `joules.cost.pricePerKWh`,
+   * `joules.cost.currency`: what turns a run's energy into carbon and cost (src/core/units/carbon.ts).
+   * Out-of-range numbers are passed on as typed: carbonFigures reports them instead of guessing.
+   */
+  get carbon(): CarbonSettings {
+    const s: CarbonSettings = {};
+    const region = this.get<unknown>('carbon.region', '');
+    if (typeof region === 'string' && region.trim()) s.region = region.trim().slice(0, 64);
+    const intensity = this.get<unknown>('carbon.intensityGPerKWh', null);
+    if (typeof intensity === 'number') s.intensityGPerKWh = intensity;
+    const pue = this.get<unknown>('pue', 1);
+    if (typeof pue === 'number') s.pue = pue;
+    const price = this.get<unknown>('cost.pricePerKWh', null);
+    if (typeof price === 'number') s.pricePerKWh = price;
+    const currency = this.get<unknown>('cost.currency', 'USD');
+    if (typeof currency === 'string' && currency.trim()) s.currency = currency.trim().slice(0, 16);
+    return s;
   }
 
   /** Fires when any `joules.*` setting changes (the key is relative, e.g. `history.directory`). */

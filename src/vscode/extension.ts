@@ -98,7 +98,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
   let panelSource: RunManagerPanelSource | undefined;
   const panel = (): PanelCommands => {
     if (!panelHost) {
-      panelSource = new RunManagerPanelSource(runs, notifier.log);
+      panelSource = new RunManagerPanelSource(runs, notifier.log, () => config.carbon);
       panelHost = new PanelHost(context.extensionUri, panelSource, notifier.log);
     }
     return panelHost;

@@ -10,6 +10,8 @@ import type { PanelDataSource } from './panel/panelHost';
 import type { LiveBatch } from './panel/panelSession';
 import type { ActiveRun, RunManager } from './runManager';
 import { toFindingView, toRunView, toSummaryView } from './runViews';
+import type { CarbonSettings } from '../core/units/carbon';
+import { carbonViewFields } from '../core/units/carbon';
 
 /** The live figures as the panel protocol carries them. */
 export function liveFiguresView(l: LiveStatus): LiveFiguresView {
@@ -33,10 +35,14 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
   /** Batches of the live run numbered so far (the snapshot's `seq`). */
   private live: { runId: string; seq: number } | undefined;
 
-  /** @param log where rebuilt or unstorable run overviews are reported (one line each). */
+  /**
+   * @param log where rebuilt or unstorable run overviews are reported (one line each).
+   * @param carbon the carbon and cost settings, read at each use (a changed setting applies to the next view).
+   */
   constructor(
     private readonly runs: RunManager,
     private readonly log?: PanelLog,
+    private readonly carbon?: () => CarbonSettings,
   ) {
     this.subscriptions.push(
       runs.onDidStart((run) => this.follow(run)),
@@ -79,6 +85,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
       peakPowerW: live.peakPowerW,
       ...(live.avgUtilPct !== undefined ? { avgUtilPct: live.avgUtilPct } : {}),
       gpus: live.gpus.map((g) => ({ index: g.index, name: g.name, uuid: s.gpus.find((x) => x.index === g.index)?.uuid ?? '', energyJ: g.energyJ ?? 0, avgPowerW: live.elapsedS > 0 ? (g.energyJ ?? 0) / live.elapsedS : 0 })),
+      ...(this.carbon ? carbonViewFields(live.energyJ, this.carbon()) : {}),
     };
     const markers = s.runMarkers().map((m) => ({ tS: m.tS, label: m.label, kind: 'event' as const }));
     // The session keeps min/max per time bucket (bounded), not every sample: that is what the charts
@@ -87,7 +94,8 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
   }
 
   async history(): Promise<RunSummaryView[]> {
-    return (await this.runs.list()).map(toSummaryView);
+    const carbon = this.carbon?.();
+    return (await this.runs.list()).map((r) => toSummaryView(r, carbon));
   }
 
   async load(runId: string): Promise<RunView | undefined> {
@@ -96,7 +104,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
     const drawn = await storedRunDrawing(this.runs.store, runId, (m) => this.log?.warn(m));
     if (!drawn) return undefined;
     // As columns: the panel turns them into points, the host builds no sample objects.
-    return { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
+    return { ...toRunView({ summary: drawn.summary, gpus: drawn.summary.gpuInfo, samples: [], gaps: drawn.gaps }, this.carbon?.()), drawing: toColumnsView(drawn.columns, 0, drawn.bucketMs) };
   }
 
   async range(runId: string, requestId: number, startMs: number, endMs: number): Promise<RangeView | undefined> {
@@ -106,7 +114,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
   }
 
   async exportRuns(runIds: string[], format: ExportFormat): Promise<void> {
-    await exportRuns(this.runs.store, runIds, format);
+    await exportRuns(this.runs.store, runIds, format, undefined, this.carbon?.());
   }
 
   onSamples(cb: (e: LiveBatch) => void): vscode.Disposable {
@@ -114,7 +122,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
   }
 
   onRunEnded(cb: (summary: RunSummaryView) => void): vscode.Disposable {
-    return this.runs.onDidEnd((e) => cb(toSummaryView(e.summary)));
+    return this.runs.onDidEnd((e) => cb(toSummaryView(e.summary, this.carbon?.())));
   }
 
   onFindings(cb: (runId: string, findings: FindingView[]) => void): vscode.Disposable {

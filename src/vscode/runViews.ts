@@ -8,8 +8,11 @@ import { runWastedJ } from '../core/analysis/findings';
 import type { RunRecord, RunSummary } from '../core/runs/types';
 import { clipName } from '../core/protocol/panel';
 import type { SampleGap } from '../core/sampler/types';
+import type { CarbonSettings } from '../core/units/carbon';
+import { carbonViewFields } from '../core/units/carbon';
 
-export function toSummaryView(s: RunSummary): RunSummaryView {
+/** @param carbon the carbon and cost settings: with them, the view carries the run's carbon, cost and relatable units. */
+export function toSummaryView(s: RunSummary, carbon?: CarbonSettings): RunSummaryView {
   const methods = new Set(s.gpus.map((g) => g.energyMethod));
   const view: RunSummaryView = {
     id: s.id,
@@ -43,6 +46,7 @@ export function toSummaryView(s: RunSummary): RunSummaryView {
   if (s.tokens !== undefined) view.tokens = s.tokens;
   if (s.jPerStep !== undefined) view.jPerStep = s.jPerStep;
   if (s.jPerToken !== undefined) view.jPerToken = s.jPerToken;
+  if (carbon) Object.assign(view, carbonViewFields(s.energyJ, carbon));
   return view;
 }
 
@@ -61,8 +65,8 @@ export function toFindingView(f: FindingSummary, index = 0): FindingView {
   };
 }
 
-export function toRunView(record: Pick<RunRecord, 'summary' | 'gpus' | 'samples'> & { gaps?: SampleGap[] }): RunView {
-  const view: RunView = { summary: toSummaryView(record.summary), gpus: record.gpus, samples: record.samples };
+export function toRunView(record: Pick<RunRecord, 'summary' | 'gpus' | 'samples'> & { gaps?: SampleGap[] }, carbon?: CarbonSettings): RunView {
+  const view: RunView = { summary: toSummaryView(record.summary, carbon), gpus: record.gpus, samples: record.samples };
   if (record.summary.findings?.length) view.findings = record.summary.findings.map(toFindingView);
   // `::joules mark` lines: drawn as event lines on the charts.
   if (record.summary.markers?.length) view.markers = record.summary.markers.map((m) => ({ tS: m.tS, label: m.label, kind: 'event' }));

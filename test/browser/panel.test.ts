@@ -191,6 +191,21 @@ describe('energy panel in Chromium', function () {
     assert.equal(await p.page.textContent('.run-status'), 'succeeded');
   });
 
+  it('live run: the carbon and cost cards follow its energy at the host\'s rate per joule; relatable units come at its end', async () => {
+    const p = await open();
+    const carbonSource = 'World 2024 average, no region set, Ember via OWID (CC BY 4.0): 473 g/kWh';
+    const rates = { carbonG: 0, carbonSource, carbonGPerJ: 473 / 3.6e6, cost: { amount: 0, currency: 'EUR', source: 'your price: 0.3 EUR/kWh' }, costPerJ: 0.3 / 3.6e6 };
+    await p.post({ type: 'init', live: runView({ ...runningSummary('live-c', 'train.py'), ...rates }, gpus, []), history: [] } satisfies ToPanel);
+    await streamLive(p, 'live-c', all);
+    const st = await p.settle();
+    const card = (k: string): { value: string; detail: string } | undefined => st.cards.find((c) => c.key === k);
+    close(st.figures?.energyJ, ref.energyJ);
+    assert.equal(card('carbon')?.value, `${formatSig((st.figures!.energyJ * 473) / 3.6e6)} g CO₂e`);
+    assert.equal(card('carbon')?.detail, carbonSource);
+    assert.equal(card('cost')?.value, `${formatSig((st.figures!.energyJ * 0.3) / 3.6e6)} EUR`);
+    assert.equal(card('relatable'), undefined);
+  });
+
   it('`::joules mark` lines are drawn on the charts of a stored run, at their times', async () => {
     const p = await open();
     const marks: MarkerView[] = [{ tS: 3, label: 'epoch 1', kind: 'event' }, { tS: 12.5, label: 'epoch 2', kind: 'event' }, { tS: 9.2, label: 'full', kind: 'phase' }];

@@ -9,7 +9,7 @@ const csvColumns = [
   'sm_clock_mhz', 'mem_clock_mhz', 'temperature_c', 'power_limit_w', 'pstate', 'clock_event_reasons', 'energy_j',
 ] as const;
 
-function csvField(v: string | number | undefined): string {
+export function csvField(v: string | number | undefined): string {
   if (v === undefined) return '';
   if (typeof v === 'number') return String(v);
   // RFC 4180 quoting; a leading =,+,-,@ is prefixed so spreadsheets do not run it as a formula.

@@ -55,10 +55,13 @@ export interface RunSummaryView
   /** The run's waste counted once (`RunSummary.wastedJ`, see `runWastedJ`): "spent idle or starved". */
   idleEnergyJ?: number;
   carbonG?: number;
-  /** e.g. "Electricity Maps, FR, 2025 average (56 gCO2/kWh)". */
+  /** Where the carbon figure's grid intensity came from, e.g. "Germany 2024 average, Ember via OWID (CC BY 4.0): 344.1 g/kWh"; without `carbonG`, why there is none. */
   carbonSource?: string;
   cost?: CostView;
   relatable?: RelatableView[];
+  /** Carbon and cost per joule under the same settings (both are linear in energy): a live run's cards follow its energy with them. */
+  carbonGPerJ?: number;
+  costPerJ?: number;
   gpus: GpuSummaryView[];
   /**
    * The GPUs the run's figures count (the run's own; all of them when none could be attributed):
@@ -181,7 +184,8 @@ export type ToPanel =
   /** Something the user should read, e.g. "run not found" or an export's file path. */
   | { type: 'notice'; level: 'info' | 'error'; message: string };
 
-export type ExportFormat = 'csv' | 'json';
+/** `codecarbon-csv`: one row per run, CodeCarbon's `emissions.csv` columns first (src/core/export/codecarbonCsv.ts). */
+export type ExportFormat = 'csv' | 'json' | 'codecarbon-csv';
 
 /** Webview -> host. */
 export type FromPanel =

@@ -155,7 +155,7 @@ export function isRunSummaryView(v: unknown): v is RunSummaryView {
   if (!isNonNeg(v.energyJ) || !isNonNeg(v.avgPowerW) || !isNonNeg(v.peakPowerW)) return false;
   if (v.energyMethod !== 'mixed' && !(typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod))) return false;
   if (!optional(v.avgUtilPct, isPct)) return false;
-  for (const k of ['idleEnergyJ', 'steps', 'tokens', 'jPerStep', 'jPerToken', 'carbonG'] as const) {
+  for (const k of ['idleEnergyJ', 'steps', 'tokens', 'jPerStep', 'jPerToken', 'carbonG', 'carbonGPerJ', 'costPerJ'] as const) {
     if (!optional(v[k], isNonNeg)) return false;
   }
   if (!optional(v.replay, (x) => typeof x === 'boolean')) return false;
@@ -285,7 +285,7 @@ export function parseFromPanel(x: unknown): FromPanel | undefined {
     case 'export': {
       const runIds = hasOnlyKeys(x, ['type', 'runIds', 'format']) ? runIdList(x.runIds, 1) : undefined;
       const format = x.format;
-      return runIds && (format === 'csv' || format === 'json') ? { type: 'export', runIds, format } : undefined;
+      return runIds && (format === 'csv' || format === 'json' || format === 'codecarbon-csv') ? { type: 'export', runIds, format } : undefined;
     }
     case 'zoom': {
       const { runId, requestId, startMs, endMs } = x;

@@ -216,6 +216,11 @@ suite('Joules: monitored runs (fake NVML, two GPUs)', function () {
     const json = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { format: string; runs: Array<{ summary: { id: string } }> };
     assert.strictEqual(json.format, 'joules-runs');
     assert.strictEqual(json.runs[0]?.summary.id, id);
+    // CodeCarbon's emissions.csv: its header first, one row for the run, the region's country code.
+    await exportRuns(api.runManager.store, [id], 'codecarbon-csv', vscode.Uri.file(path.join(dir, 'emissions.csv')), { region: 'DEU' });
+    const cc = fs.readFileSync(path.join(dir, 'emissions.csv'), 'utf8').split('\n');
+    assert.match(cc[0] ?? '', /^timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,/);
+    assert.ok(cc[1]?.includes(`,${id},`) && cc[1].includes(',Germany,DEU,'), cc[1]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -36,7 +36,7 @@ describe('panel protocol: validation', () => {
   it('one run named with over 1,000 characters no longer makes the panel refuse the whole history', () => {
     const long = `${'a'.repeat(4000)}\u{1F600}tail`;
     const stored = (id: string, name: string): RunSummary => ({ ...(run.summary as unknown as RunSummary), id, name, gpus: [] });
-    const history = [stored('r1', 'short'), stored('r2', long), stored('r3', 'x'.repeat(ProtocolLimits.nameChars))].map(toSummaryView);
+    const history = [stored('r1', 'short'), stored('r2', long), stored('r3', 'x'.repeat(ProtocolLimits.nameChars))].map((s) => toSummaryView(s));
     // Before: the raw name went out and the validator (rightly) refused the message.
     assert.equal(isToPanel({ type: 'history', history: [history[0], { ...history[1]!, name: long }] }), false);
     assert.equal(isToPanel({ type: 'history', history }), true);
