@@ -17,6 +17,7 @@ import { announceEnd, registerCommands, reportStartFailure } from './commands';
 import { Config } from './config';
 import { GpuAvailability } from './gpuAvailability';
 import { NoGpuNotice } from './noGpuNotice';
+import type { FindingsDiagnostics } from './findings/diagnostics';
 import type { NotebookHandle } from './notebooks/registerNotebooks';
 import { Notifier } from './notifier';
 import { PanelHost } from './panel/panelHost';
@@ -167,9 +168,10 @@ async function startup(
   // Findings in the editor (src/vscode/findings). Loaded here, not imported at the top: the
   // analysis brings tree-sitter, whose module would otherwise be evaluated during activation.
   // Registered before the history is ready, so no run can end before it listens.
+  let diagnostics: FindingsDiagnostics | undefined;
   try {
     const { registerFindings, runEndsOf } = await import('./findings/findingsController');
-    registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, notifier, wasmDir });
+    diagnostics = registerFindings(context, { onRunEnded: runEndsOf(runs), extensionUri: context.extensionUri, notifier, wasmDir }).diagnostics;
   } catch (e) {
     // Runs still work without findings: say so and go on.
     notifier.failure('findings in the editor are unavailable', e);
@@ -179,7 +181,7 @@ async function startup(
   // Nothing samples until a notebook is opened.
   try {
     const { registerNotebooks } = await import('./notebooks/registerNotebooks');
-    setNotebooks(registerNotebooks(context, { config, runs, ambient, notifier, workerFile: context.asAbsolutePath(path.join('dist', 'samplerWorker.js')), analyze }));
+    setNotebooks(registerNotebooks(context, { config, runs, ambient, notifier, workerFile: context.asAbsolutePath(path.join('dist', 'samplerWorker.js')), analyze, wasmDir, ...(diagnostics ? { diagnostics } : {}) }));
   } catch (e) {
     notifier.failure('notebook cell energy is unavailable', e);
   }

@@ -86,6 +86,18 @@ export function workersPolicy(call: PyNode, roots: PyNode[]): FixPolicy | undefi
 }
 
 /**
+ * A notebook has no script to guard: its kernel is `__main__`. Under the spawn start method
+ * (Windows, macOS) each worker imports the dataset's class by name, which fails for a class defined
+ * in a notebook cell; on Linux (fork) workers work. Held for review either way.
+ */
+export function notebookWorkersPolicy(): FixPolicy {
+  return {
+    kind: 'review',
+    reason: 'in a notebook, workers under the spawn start method (Windows, macOS) cannot load a Dataset class defined in a cell: keep it in a .py module there',
+  };
+}
+
+/**
  * Workers without `if __name__ == "__main__":` in the launched script re-run the whole script in
  * each worker under the spawn start method (the default on Windows and macOS) and crash.
  */

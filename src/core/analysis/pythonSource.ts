@@ -9,7 +9,7 @@ import { dirname, normalize } from 'node:path';
 import type { ArgState } from './dataLoaderArgs';
 import { loaderArgs } from './dataLoaderArgs';
 import type { FixPolicy, RelatedLocation, SourceRange, SourceSite } from './findings';
-import { buildsLayers, editPolicy, mainGuardPolicy, usesUnsafeAutocastLoss, workersPolicy } from './fixSafety';
+import { buildsLayers, editPolicy, mainGuardPolicy, notebookWorkersPolicy, usesUnsafeAutocastLoss, workersPolicy } from './fixSafety';
 import { batchOfOneCall } from './inferenceLoops';
 import { modelNamesByUse } from './modelTracking';
 import type { PyNode, PythonParser } from './pythonParser';
@@ -255,7 +255,7 @@ class Analysis {
     const relatedFor = (st: ArgState): RelatedLocation[] | undefined =>
       st.viaSplat ? [{ file: f.path, range: rangeOf(callee), message: 'Passed to this DataLoader through a ** splat' }, ...(factoryCallers ?? [])] : factoryCallers;
     const nw = args.numWorkers;
-    const workersSafety = combinePolicies(workersPolicy(call, [...this.project.files.values()].map((x) => x.root)), mainGuardPolicy(this.entry?.root));
+    const workersSafety = combinePolicies(workersPolicy(call, [...this.project.files.values()].map((x) => x.root)), this.options.notebook ? notebookWorkersPolicy() : mainGuardPolicy(this.entry?.root));
     const zeroAlt = nw.alternatives?.find((a) => a.value === 0);
     if (nw.present ? nw.value === 0 : !args.opaque) {
       const explicit = nw.present;
@@ -406,4 +406,6 @@ export interface SourceAnalysisOptions {
   launchArgs?: string[];
   /** The run was measured busy on a GPU: GPU hints apply even when the source shows no GPU use. */
   ranOnGpu?: boolean;
+  /** The code is a notebook's cells: no `__main__` guard to ask for (the kernel is `__main__`). */
+  notebook?: boolean;
 }

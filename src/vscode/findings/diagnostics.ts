@@ -50,7 +50,7 @@ export class FindingsDiagnostics implements vscode.Disposable {
     const files = new Map<string, vscode.Diagnostic[]>();
     for (const finding of findings) {
       if (finding.file === undefined || finding.range === undefined) continue;
-      const uri = vscode.Uri.file(finding.file);
+      const uri = fileUri(finding.file);
       const explainedJ = finding.correlatedWith?.length ? explainedWasteJ(finding, findings) : undefined;
       const diagnostic = toDiagnostic(finding, run, this.extensionUri, explainedJ);
       const key = uri.toString();
@@ -159,6 +159,15 @@ export class FindingsDiagnostics implements vscode.Disposable {
   }
 }
 
+/**
+ * A finding's `file`: a path for a script and its modules, or a document URI for a notebook cell
+ * (`vscode-notebook-cell:…`, see src/core/notebooks/cellFindings.ts). A Windows path's drive letter
+ * is not a scheme.
+ */
+export function fileUri(file: string): vscode.Uri {
+  return /^[a-z][a-z0-9+.-]+:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? vscode.Uri.parse(file) : vscode.Uri.file(file);
+}
+
 /** The one conversion from a located finding to a VS Code diagnostic. */
 export function toDiagnostic(finding: Finding, run: ShownRun, extensionUri: vscode.Uri, explainedJ?: number): vscode.Diagnostic {
   if (finding.file === undefined || finding.range === undefined) throw new Error(`finding ${finding.code} has no source location`);
@@ -166,9 +175,9 @@ export function toDiagnostic(finding: Finding, run: ShownRun, extensionUri: vsco
   const d = new vscode.Diagnostic(range, diagnosticMessage(finding, run), toSeverity(finding.severity));
   d.source = DIAGNOSTIC_SOURCE;
   d.code = { value: finding.code, target: docUri(extensionUri, finding.code) };
-  const here = new vscode.Location(vscode.Uri.file(finding.file), range);
+  const here = new vscode.Location(fileUri(finding.file), range);
   const related = [
-    ...(finding.related ?? []).map((r) => new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(r.file), toRange(r.range)), r.message)),
+    ...(finding.related ?? []).map((r) => new vscode.DiagnosticRelatedInformation(new vscode.Location(fileUri(r.file), toRange(r.range)), r.message)),
     // Measured spans have no place in the source: they are listed as text on the finding's own line.
     ...evidenceLines(finding, explainedJ).map((line) => new vscode.DiagnosticRelatedInformation(here, line)),
   ];

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Finding } from '../../core/analysis/findings';
 import type { Disposable as CoreDisposable } from '../../core/events';
 import { Emitter } from '../../core/events';
+import type { MeasuredCell } from '../../core/notebooks/cellFindings';
 import type { CellEnergy, CellExecution } from '../../core/notebooks/cellMeter';
 import { CellMeter } from '../../core/notebooks/cellMeter';
 import { EnergyTimeline } from '../../core/notebooks/energyTimeline';
@@ -17,6 +18,9 @@ import { isGpuUnavailable } from '../gpuAvailability';
 
 /** Tick of the notebook sampler: a cell of a few hundred ms still spans several samples. */
 export const NOTEBOOK_INTERVAL_MS = 100;
+
+/** Cells shorter than this are not judged by the telemetry detectors (too few samples to tell idle from busy). */
+export const CELL_FINDINGS_MIN_MS = 5_000;
 
 /** What a cell shows: its figures, or why it has none. */
 export type CellResult = { kind: 'measured'; cell: CellEnergy } | { kind: 'unmeasured'; reason: string };
@@ -76,6 +80,7 @@ export class NotebookMonitor implements vscode.Disposable {
   private queued: CellExecution[] = [];
   private readonly changed = new Emitter<[]>();
   private readonly batches = new Emitter<[EngineBatch]>();
+  private readonly measuredCells = new Emitter<[CellEnergy, MeasuredCell | undefined]>();
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
   private stopping: Promise<void> = Promise.resolve();
@@ -93,6 +98,14 @@ export class NotebookMonitor implements vscode.Disposable {
   /** Cell items or the notebook's total changed. */
   onDidChange(listener: () => void): CoreDisposable {
     return this.changed.subscribe(listener);
+  }
+
+  /**
+   * A cell got its figures; with its samples when it ran long enough for the detectors to judge it
+   * ({@link CELL_FINDINGS_MIN_MS}) and recently enough to be in the fine history.
+   */
+  onCellMeasured(listener: (cell: CellEnergy, measured: MeasuredCell | undefined) => void): CoreDisposable {
+    return this.measuredCells.subscribe(listener);
   }
 
   /** Every sampler batch (the watchdog reads them while the notebook sampler runs). */
@@ -280,10 +293,20 @@ export class NotebookMonitor implements vscode.Disposable {
         s.cells++;
         s.record?.addCell(c, [...s.kernelGpus]);
       }
+      this.measuredCells.fire(c, this.samplesOf(c, timeline));
     }
     for (const k of skipped) this.results.set(k.exec.cellUri, { kind: 'unmeasured', reason: k.reason });
     this.batches.fire(batch);
     this.changed.fire();
+  }
+
+  private samplesOf(c: CellEnergy, timeline: EnergyTimeline): MeasuredCell | undefined {
+    const sampler = this.sampler;
+    const durationMs = c.durationS * 1000;
+    if (!sampler || durationMs < CELL_FINDINGS_MIN_MS) return undefined;
+    const runGpus = c.gpus.map((g) => g.gpu);
+    const samples = timeline.samplesIn(c.startS * 1000, c.startS * 1000 + durationMs, runGpus);
+    return samples ? { uri: c.cellUri, samples, gpus: sampler.gpus, runGpus, durationMs } : undefined;
   }
 
   /** Time the notebook's GPUs read idle while its session runs (the total's "idle" figure). */

@@ -5,6 +5,8 @@ import type { AmbientMeter } from '../ambientMeter';
 import type { Config } from '../config';
 import type { Notifier } from '../notifier';
 import type { RunManager } from '../runManager';
+import type { FindingsDiagnostics } from '../findings/diagnostics';
+import { CellFindingsController } from './cellFindingsController';
 import { IdleWatchdogUi } from './idleWatchdogUi';
 import { CellEnergyItems, NotebookTotalItem } from './notebookItems';
 import { NotebookMonitor } from './notebookMonitor';
@@ -16,6 +18,9 @@ export interface NotebookDeps {
   notifier: Notifier;
   workerFile: string;
   analyze: (input: AnalysisInput) => Promise<Finding[]>;
+  /** The editor's findings diagnostics (absent when findings failed to load): cells get theirs there. */
+  diagnostics?: FindingsDiagnostics;
+  wasmDir: string;
 }
 
 /** What the tests reach through the extension's API. */
@@ -23,6 +28,7 @@ export interface NotebookHandle {
   monitor: NotebookMonitor;
   cellItems: CellEnergyItems;
   watchdog: IdleWatchdogUi;
+  cellFindings: CellFindingsController | undefined;
 }
 
 /** Cell energy in notebooks, the notebook's total, and the idle-GPU watchdog. */
@@ -48,6 +54,8 @@ export function registerNotebooks(context: Pick<vscode.ExtensionContext, 'subscr
     notifier,
     notebookOf: (pid) => monitor.notebookOfPid(pid),
   });
+  const cellFindings = deps.diagnostics ? new CellFindingsController(monitor, deps.diagnostics, deps.wasmDir, notifier.log) : undefined;
+  if (cellFindings) context.subscriptions.push(cellFindings);
   const changed = monitor.onDidChange(() => {
     cellItems.refresh();
     total.update();
@@ -64,5 +72,5 @@ export function registerNotebooks(context: Pick<vscode.ExtensionContext, 'subscr
     }),
     { dispose: () => void monitor.dispose() },
   );
-  return { monitor, cellItems, watchdog };
+  return { monitor, cellItems, watchdog, cellFindings };
 }

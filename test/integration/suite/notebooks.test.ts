@@ -127,6 +127,26 @@ suite('notebooks: energy of every cell', function () {
     assert.match(String(nb.cellItems.provideCellStatusBarItems(cell)[0]!.tooltip), /every GPU \(no kernel process was found on a GPU/);
   });
 
+  test("findings on cells: the notebook's code read as one module, on each cell's lines, with the same quick fixes", async () => {
+    const nb = await notebooks();
+    const dir = notebookDir('hints');
+    const setup = ['import torch', 'from torch.utils.data import DataLoader, TensorDataset', 'ds = TensorDataset(torch.randn(64, 8))', 'loader = DataLoader(ds, batch_size=8)'].join('\n');
+    const train = ['model = torch.nn.Linear(8, 1).cuda()', 'opt = torch.optim.SGD(model.parameters(), lr=0.1)', 'for (x,) in loader:', '    loss = model(x.cuda()).sum()', '    loss.backward()', '    opt.step()', '    print(loss.item())'].join('\n');
+    const editor = await openNotebook(path.join(dir, 'hints.ipynb'), [setup, train]);
+    const [cell0, cell1] = editor.notebook.getCells();
+    const onLoader = await waitFor('the DataLoader hint on the first cell', () => vscode.languages.getDiagnostics(cell0!.document.uri).find((d) => d.source === 'Joules' && d.range.start.line === 3), 15_000);
+    assert.match(onLoader.message, /worker/i);
+    await waitFor('the sync hint on the second cell', () => vscode.languages.getDiagnostics(cell1!.document.uri).find((d) => d.source === 'Joules' && d.range.start.line === 6), 15_000);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', cell0!.document.uri, onLoader.range);
+    const fix = actions.find((a) => /^Set num_workers=\d+ /.test(a.title));
+    assert.ok(fix?.edit, `a quick fix on the cell: ${JSON.stringify(actions.map((a) => a.title))}`);
+    assert.match(fix.title, /in a notebook, workers under the spawn start method/, 'no `__main__` guard is asked of a notebook');
+    assert.ok(fix.edit.entries().every(([uri]) => uri.toString() === cell0!.document.uri.toString()), 'the fix edits the cell itself');
+    assert.ok(await vscode.workspace.applyEdit(fix.edit));
+    assert.match(cell0!.document.getText(), /num_workers=/);
+    void nb;
+  });
+
   test('a real IPython kernel: found by its process tree on GPU 0', async function () {
     const python = process.env.JOULES_TEST_PYTHON;
     assert.ok(python, 'runAll.mjs gives the suite a Python with ipykernel and jupyter_client (JOULES_TEST_PYTHON)');
