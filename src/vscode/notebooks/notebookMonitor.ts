@@ -76,6 +76,11 @@ export class NotebookMonitor implements vscode.Disposable {
   private kernels: KernelFinder;
   private readonly sessions = new Map<string, Session>();
   private readonly results = new Map<string, CellResult>();
+  /**
+   * The last execution counted per cell (`start-end`): the notebook reports a finished cell's
+   * summary again on later changes (outputs, metadata, save), and each must count once.
+   */
+  private readonly counted = new Map<string, string>();
   /** Cells that ended while the sampler was starting. */
   private queued: CellExecution[] = [];
   private readonly changed = new Emitter<[]>();
@@ -182,6 +187,11 @@ export class NotebookMonitor implements vscode.Disposable {
         if (this.results.delete(cellUri)) this.changed.fire();
         continue;
       }
+      const key = `${timing.startTime}-${timing.endTime}`;
+      if (this.counted.get(cellUri) === key) continue;
+      this.counted.set(cellUri, key);
+      // Bounded: a long session executes many cells; the oldest keys are the least likely to come back.
+      if (this.counted.size > 20_000) this.counted.delete(this.counted.keys().next().value!);
       if (this.sessions.has(uri) && !this.meter && this.starting) {
         // The sampler is starting (the notebook was just opened): the cell is measured once it runs.
         this.queued.push(this.execution(uri, change.cell, summary, timing));

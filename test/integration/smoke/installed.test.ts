@@ -12,6 +12,7 @@ import type { RunSummary } from '../../../src/core/runs/types';
 import { formatJoules } from '../../../src/core/units/format';
 import { requestPanelState } from '../runner/panelState';
 import { requestScreenshot } from '../runner/screenshot';
+import { openNotebook, runCells, TestKernel } from '../suite/notebookController';
 import { EXTENSION_ID, sleep, startWithScenario, waitFor } from '../suite/support';
 
 /** The part of the webview's `__joulesPanelState` these tests read. */
@@ -124,6 +125,48 @@ suite('Joules smoke: the installed VSIX', function () {
     assert.ok(readme.document.getText().includes('<a id="finding-dataloader-workers"></a>'), 'the section the link names');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await vscode.commands.executeCommand('workbench.action.closePanel');
+  });
+
+  test("a notebook's cells show their GPU energy from the installed package", async () => {
+    const nb = await waitFor('notebook support', () => api.notebooks(), 15_000);
+    const dir = path.join(workspace(), 'notebooks-smoke');
+    fs.mkdirSync(dir, { recursive: true });
+    const kernel = new TestKernel('joules-smoke-kernel', 'python3', [path.join(workspace(), 'gpu_kernel.py')], dir);
+    try {
+      const editor = await openNotebook(path.join(dir, 'train.ipynb'), [
+        'import time\n# one epoch on GPU 0\ntime.sleep(2.0)\nprint("epoch done")',
+        'time.sleep(0.5)\nprint("evaluated")',
+      ]);
+      // The tests' host is the fixture extension: the controller is its own.
+      await kernel.select(editor, 'joules-test.hello-ext');
+      await waitFor("the kernel's GPU", () => nb.monitor.totals(editor.notebook)?.attribution === 'kernel', 20_000);
+      await runCells(editor, 0, 2);
+      for (const cell of editor.notebook.getCells()) {
+        const r = await waitFor(`cell ${cell.index} measured`, () => nb.monitor.result(cell), 15_000);
+        assert.strictEqual(r.kind, 'measured', JSON.stringify(r));
+        const t = cell.executionSummary?.timing;
+        assert.ok(t && r.kind === 'measured');
+        const expected = 300 * ((t.endTime - t.startTime) / 1000);
+        assert.ok(Math.abs(r.cell.energyJ - expected) <= 0.03 * expected + 0.5, `cell ${cell.index}: ${r.cell.energyJ} J, expected ${expected} J`);
+      }
+      // Each execution counts once, however often the notebook reports it (outputs, save).
+      await editor.notebook.save();
+      await sleep(1500);
+      const total = nb.monitor.totals(editor.notebook);
+      const sum = editor.notebook.getCells().reduce((a, c) => a + ((r) => (r?.kind === 'measured' ? r.cell.energyJ : 0))(nb.monitor.result(c)), 0);
+      assert.strictEqual(total?.cells, 2);
+      assert.ok(Math.abs(total.energyJ - sum) < 1e-6, `total ${total.energyJ} J, cells ${sum} J`);
+      // README screenshot: the cells' status bars with their energy, the notebook's total below.
+      await vscode.commands.executeCommand('workbench.action.closeSidebar');
+      await vscode.commands.executeCommand('workbench.action.closePanel');
+      await sleep(1500);
+      await requestScreenshot('notebook-cells', 15_000, 'below-title');
+      await editor.notebook.save();
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    } finally {
+      kernel.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('two GPUs, the run uses one: the panel and the status bar show the same live energy', async () => {

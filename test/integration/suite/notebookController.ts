@@ -81,9 +81,12 @@ export class TestKernel implements vscode.Disposable {
     });
   }
 
-  /** Makes this controller the notebook's kernel. */
-  async select(editor: vscode.NotebookEditor): Promise<void> {
-    await vscode.commands.executeCommand('notebook.selectKernel', { notebookEditor: editor, id: this.id, extension: EXTENSION_ID });
+  /**
+   * Makes this controller the notebook's kernel. `extension`: the extension whose host runs the
+   * tests (Joules' own folder in the integration suite, the fixture extension in the VSIX smoke suite).
+   */
+  async select(editor: vscode.NotebookEditor, extension = EXTENSION_ID): Promise<void> {
+    await vscode.commands.executeCommand('notebook.selectKernel', { notebookEditor: editor, id: this.id, extension });
   }
 
   dispose(): void {

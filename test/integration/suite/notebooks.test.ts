@@ -99,8 +99,11 @@ suite('notebooks: energy of every cell', function () {
     const api = await joules();
     // The session is in the history from its start, as `running` (so a crash leaves it recoverable).
     const open = await waitFor('the running notebook session', async () => (await api.runManager.list()).find((r) => r.kind === 'notebook' && r.name === 'cells.ipynb' && r.status === 'running'));
-    // Executing cells changed the outputs: saved, the document closes with its editor.
+    // Executing cells changed the outputs: saved, the document closes with its editor. The save
+    // reports the cells' executions again: each still counts once.
     await editor.notebook.save();
+    await sleep(1500);
+    assert.strictEqual(nb.monitor.totals(editor.notebook)?.cells, 4);
     await closeAll();
     const record = await waitFor('the notebook session in the history', async () => (await api.runManager.list()).find((r) => r.id === open.id && r.status !== 'running'), 30_000);
     assert.strictEqual(record.cells?.length, 4);
