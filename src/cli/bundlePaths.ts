@@ -18,3 +18,12 @@ export function bundledTrace(): string {
   }
   return path.join(__dirname, '..', 'media', 'traces', 'h200-phased-load.jsonl');
 }
+
+/** The notebook runner `joules notebook` starts (media/joules_nbrun.py), from the bundle or from sources. */
+export function notebookRunner(): string {
+  for (const base of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]) {
+    const p = path.join(base, 'media', 'joules_nbrun.py');
+    if (fs.existsSync(p)) return p;
+  }
+  return path.join(__dirname, '..', 'media', 'joules_nbrun.py');
+}

@@ -7,6 +7,7 @@ import { cmdDemo } from './commands/demo';
 import { cmdDevices } from './commands/devices';
 import { cmdFix } from './commands/fix';
 import { cmdHistory } from './commands/history';
+import { cmdNotebook } from './commands/notebook';
 import { cmdReport } from './commands/report';
 import { cmdRun } from './commands/run';
 import type { Io } from './stdio';
@@ -21,6 +22,7 @@ const HELP = `joules ${VERSION}: measure the GPU energy of ML runs (NVML), and s
 Usage:
   joules run [options] -- <command> [args...]   run a command and measure its GPUs
   joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
+  joules notebook [options] <file.ipynb>        run a notebook on a Jupyter kernel, with each cell's GPU energy
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
   joules report <run-id|last> [--json]          show a stored run's summary (with its carbon and cost)
@@ -42,6 +44,14 @@ Options for run:
   --no-analysis       skip the inefficiency findings
   --quiet             no live wattmeter
   --watch-after-s N   keep watching the GPUs N s after the command exits, to catch memory left held
+
+Options for notebook (needs nbclient and ipykernel in the Python it uses):
+  --python P          the Python that runs the kernel (default python3)
+  --kernel NAME       kernel name (default: the notebook's kernelspec)
+  --output FILE       write the executed notebook (with outputs) there
+  --timeout-s N       seconds a cell may run (default: no limit)
+  --json              the session's record (cells included) as one JSON object on stdout
+  --counter           also read the GPUs' energy counters at each cell's edges in the runner (a check)
 
 Carbon and cost (report flags; run, demo and report also read the environment variables):
   --region R          grid region: ISO 3166-1 alpha-3 code or name (JOULES_CARBON_REGION; default: world average)
@@ -71,6 +81,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return await cmdRun(rest, io);
       case 'demo':
         return await cmdDemo(rest, io);
+      case 'notebook':
+        return await cmdNotebook(rest, io);
       case 'devices':
         return cmdDevices(rest, io);
       case 'history':

@@ -70,7 +70,8 @@ export async function cmdRun(argv: string[], io: Io): Promise<number> {
   return await followSession(session, flags, io, warnings);
 }
 
-function probeGpus(): void {
+/** Fails (NvmlLoadError) when NVML cannot be loaded or opens no GPU, before anything starts. */
+export function probeGpus(): void {
   const backend = NvmlBackend.open();
   const count = backend.devices.length;
   const failed = backend.unavailable.map((u) => `GPU ${u.index}: ${u.error}`);
