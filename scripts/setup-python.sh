@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes the Python virtualenv of the CPU smoke run (torch + numpy, CPU wheels) for the fixture
-# corpus. Idempotent: a finished environment is found by its marker and reused. It lives in a cache
+# Makes the Python virtualenv of the CPU smoke run and the Python package's tests (torch + numpy as
+# CPU wheels; pytest; the frameworks the `joules` package integrates with: tqdm, Hugging Face
+# transformers + accelerate, Lightning, wandb; ipykernel + jupyter_client for notebook runs). Idempotent: a finished environment is found by its marker and reused. It lives in a cache
 # folder outside the repository, keyed by the requirements, never in the system site-packages.
 #
 #   JOULES_PY_CACHE   cache root (default: $HOME/.cache/joules-python)
@@ -8,7 +9,7 @@
 # Prints PYTHON=<path of the venv's python> on stdout; progress goes to stderr.
 set -euo pipefail
 
-REQS="torch numpy"
+REQS="torch numpy pytest tqdm transformers accelerate lightning wandb ipykernel jupyter_client"
 PY=${JOULES_PY_BASE:-python3}
 PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 KEY="py${PYVER}-$(printf '%s' "$REQS" | sha1sum | cut -c1-12)-v1"
@@ -29,12 +30,14 @@ if [[ ! -f "$MARKER" ]]; then
   # one (these machines: /opt/wheels); otherwise whatever `pip install torch` resolves to.
   CPU_TORCH=$("$TMP/bin/python" -m pip download --retries 0 --no-deps --quiet -d "$TMP/dl" 'torch==2.13.0+cpu' >&2 2>/dev/null && ls "$TMP"/dl/torch-*.whl 2>/dev/null | head -1 || true)
   if [[ -n "$CPU_TORCH" ]]; then
+    # The CPU wheel first, so that what depends on torch below finds it satisfied.
     "$TMP/bin/python" -m pip install --quiet --retries 0 "$CPU_TORCH" numpy >&2
+    "$TMP/bin/python" -m pip install --quiet --retries 0 ${REQS#torch numpy } >&2
   else
     "$TMP/bin/python" -m pip install --quiet --retries 0 $REQS >&2
   fi
   rm -rf "$TMP/dl"
-  "$TMP/bin/python" -c 'import torch, numpy; print(torch.__version__)' >&2
+  "$TMP/bin/python" -c 'import torch, numpy, pytest, tqdm, transformers, accelerate, lightning, wandb, ipykernel, jupyter_client; print(torch.__version__, transformers.__version__, lightning.__version__)' >&2
   rm -rf "$V"
   mv "$TMP" "$V"
   # venv scripts hold absolute paths; the python binary itself works after the move.

@@ -17,6 +17,21 @@ const MAX_LABEL_CHARS = 200;
 
 export type MarkerEvent = { kind: 'mark'; label: string | undefined } | { kind: 'steps' | 'tokens'; count: number };
 
+/** Whether `line` (without its newline) is a marker line: what the output relay strips from the output. */
+export function isMarkerLine(line: string): boolean {
+  return MARKER_LINE.test(line.replace(/\r$/, '').trim());
+}
+
+/** The event of a marker line, or undefined when it is not one or its argument is not valid. */
+export function parseMarkerLine(line: string): MarkerEvent | undefined {
+  const m = MARKER_LINE.exec(line.replace(/\r$/, '').trim());
+  if (!m) return undefined;
+  const arg = (m[2] ?? '').trim();
+  if (m[1] === 'mark') return { kind: 'mark', label: arg ? arg.slice(0, MAX_LABEL_CHARS) : undefined };
+  const n = Number(arg || '1');
+  return Number.isFinite(n) && n > 0 ? { kind: m[1] === 'steps' ? 'steps' : 'tokens', count: n } : undefined;
+}
+
 /** Finds marker lines in a stream of text chunks (lines may span chunks). */
 export class MarkerScanner {
   private partial = '';
@@ -29,15 +44,8 @@ export class MarkerScanner {
     this.partial = (lines.pop() ?? '').slice(-MAX_PARTIAL_LINE_CHARS);
     const out: MarkerEvent[] = [];
     for (const raw of lines) {
-      const m = MARKER_LINE.exec(raw.replace(/\r$/, '').trim());
-      if (!m) continue;
-      const arg = (m[2] ?? '').trim();
-      if (m[1] === 'mark') {
-        out.push({ kind: 'mark', label: arg ? arg.slice(0, MAX_LABEL_CHARS) : undefined });
-      } else {
-        const n = Number(arg || '1');
-        if (Number.isFinite(n) && n > 0) out.push({ kind: m[1] === 'steps' ? 'steps' : 'tokens', count: n });
-      }
+      const e = parseMarkerLine(raw);
+      if (e) out.push(e);
     }
     return out;
   }
