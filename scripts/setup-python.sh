@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Makes the Python virtualenv of the CPU smoke run and the Python package's tests (torch + numpy as
-# CPU wheels; pytest; the frameworks the `joules` package integrates with: tqdm, Hugging Face
-# transformers + accelerate, Lightning, wandb; ipykernel + jupyter_client for notebook runs). Idempotent: a finished environment is found by its marker and reused. It lives in a cache
-# folder outside the repository, keyed by the requirements, never in the system site-packages.
+# Makes the Python virtualenv of the CPU smoke run and of the Python package's tests: torch + numpy
+# (CPU wheels), pytest, the frameworks the `joules` package integrates with (tqdm, Hugging Face
+# transformers + accelerate, Lightning), ipykernel + jupyter_client for notebook runs, and wandb
+# where it installs (OPTIONAL: its dependencies may be missing from an offline index; the tests
+# that need it are skipped then). Idempotent: a finished environment is found by its marker and
+# reused. It lives in a cache folder outside the repository, keyed by the requirements, never in
+# the system site-packages.
 #
 #   JOULES_PY_CACHE   cache root (default: $HOME/.cache/joules-python)
 #
 # Prints PYTHON=<path of the venv's python> on stdout; progress goes to stderr.
 set -euo pipefail
 
-REQS="torch numpy pytest tqdm transformers accelerate lightning wandb ipykernel jupyter_client"
+REQS="torch numpy pytest tqdm transformers accelerate lightning ipykernel jupyter_client"
+OPTIONAL="wandb"
 PY=${JOULES_PY_BASE:-python3}
 PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-KEY="py${PYVER}-$(printf '%s' "$REQS" | sha1sum | cut -c1-12)-v1"
+KEY="py${PYVER}-$(printf '%s' "$REQS $OPTIONAL" | sha1sum | cut -c1-12)-v1"
 ROOT="${JOULES_PY_CACHE:-${HOME:?}/.cache/joules-python}"
 V="$ROOT/$KEY"
 MARKER="$V/.complete"
@@ -37,7 +41,10 @@ if [[ ! -f "$MARKER" ]]; then
     "$TMP/bin/python" -m pip install --quiet --retries 0 $REQS >&2
   fi
   rm -rf "$TMP/dl"
-  "$TMP/bin/python" -c 'import torch, numpy, pytest, tqdm, transformers, accelerate, lightning, wandb, ipykernel, jupyter_client; print(torch.__version__, transformers.__version__, lightning.__version__)' >&2
+  for opt in $OPTIONAL; do
+    "$TMP/bin/python" -m pip install --quiet --retries 0 "$opt" >&2 2>"$TMP/optional.log" || log "optional $opt not installed (see $V/optional.log)"
+  done
+  "$TMP/bin/python" -c 'import torch, numpy, pytest, tqdm, transformers, accelerate, lightning, ipykernel, jupyter_client; print(torch.__version__, transformers.__version__, lightning.__version__)' >&2
   rm -rf "$V"
   mv "$TMP" "$V"
   # venv scripts hold absolute paths; the python binary itself works after the move.

@@ -83,7 +83,6 @@ function count(v: unknown): number | undefined {
 function label(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   // One line of plain text: control characters would break the CLI's table and the panel's labels.
-  // eslint-disable-next-line no-control-regex
   return v.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, MAX_CHANNEL_LABEL_CHARS);
 }
 

@@ -50,7 +50,7 @@ export class MarkerLineFilter {
     const len = chunk.length;
     const flushHeld = (): void => {
       // Held bytes precede this chunk's: only reached while nothing of the chunk was emitted.
-      if (this.heldLen) parts.push(...this.held);
+      for (const h of this.held) parts.push(h);
       this.held = [];
       this.heldLen = 0;
     };

@@ -1,0 +1,118 @@
+/**
+ * Work inferred from a run's ordinary log, for runs that report none themselves: tqdm progress bars
+ * (which the Hugging Face Trainer and Lightning print too) and the Trainer's closing log dict.
+ *
+ *   tqdm          `desc:  37%|███▋      | 370/1000 [00:10<00:17, 35.2it/s]` (updated with \r)
+ *                 `desc: 370it [00:10, 35.2it/s]` (no total)
+ *   Lightning     `Epoch 0:  40%|████      | 40/100 [00:01<00:01, 35.00it/s, v_num=0]`
+ *   HF Trainer    its tqdm bar (total = max_steps), and `{'train_runtime': 12.3,
+ *                 'train_samples_per_second': 52.1, 'train_steps_per_second': 6.5, ...}` for samples
+ *
+ * Never double counting: bars are grouped into families (the stream, the description with digits
+ * made `#` so "Epoch 0" and "Epoch 1" are one family, and the total); a bar's progress counts only
+ * forward (a count going down is a new bar of the family, counted from 0). The steps are those of
+ * ONE family, the one that advanced most: an outer epoch bar around an inner batch bar is never
+ * added to it. Bars named for validation, evaluation, testing, prediction or a sanity check are
+ * ignored. Pure and bounded: a partial line of at most 4,096 characters, at most 32 families.
+ */
+import { StepPoints } from './stepPoints';
+
+const MAX_PARTIAL_CHARS = 4096;
+const MAX_FAMILIES = 32;
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+/** `desc: NN%|bar| n/total [` */
+const BAR_WITH_TOTAL = /^(.*?)\s*(\d{1,3})%\|[^|]*\|\s*(\d+)\/(\d+)(?=\s|\[|$)/;
+/** `desc: n<unit> [00:01, ...` (a bar without a total) */
+const BAR_WITHOUT_TOTAL = /^(.*?)\s*(\d+)[A-Za-z]* \[(?:\d+:)?\d+:\d+[,\]]/;
+const EVAL_DESC = /\b(val\w*|eval\w*|test\w*|predict\w*|sanity\w*)\b/i;
+const NUM = String.raw`['"]?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)['"]?`;
+const HF_RUNTIME = new RegExp(String.raw`['"]train_runtime['"]\s*:\s*${NUM}`);
+const HF_SAMPLES_PER_S = new RegExp(String.raw`['"]train_samples_per_second['"]\s*:\s*${NUM}`);
+
+interface Family {
+  label: string;
+  lastN: number;
+  count: number;
+  points: StepPoints;
+}
+
+/** What the log told, when it told anything. */
+export interface LogWork {
+  steps: number;
+  stepPoints: StepPoints;
+  /** From the Trainer's closing figures (rounded by the Trainer: an estimate). */
+  samples?: number;
+  /** Which bar the steps come from, e.g. `tqdm bar "Epoch #" (100 per bar)`. */
+  detail: string;
+}
+
+export class LogWorkInference {
+  private readonly partial = { stdout: '', stderr: '' };
+  private readonly families = new Map<string, Family>();
+  private samples: number | undefined;
+
+  /** A chunk of the run's output (marker lines already removed); `tS`: the run's time now. */
+  feed(text: string, stream: 'stdout' | 'stderr', tS: number): void {
+    const all = this.partial[stream] + text;
+    const segments = all.split(/[\r\n]/);
+    this.partial[stream] = (segments.pop() ?? '').slice(-MAX_PARTIAL_CHARS);
+    for (const seg of segments) this.line(seg, stream, tS);
+  }
+
+  private line(raw: string, stream: string, tS: number): void {
+    if (raw.length > MAX_PARTIAL_CHARS) raw = raw.slice(0, MAX_PARTIAL_CHARS);
+    if (raw.includes('train_runtime')) this.trainerTotals(raw);
+    const hasBar = raw.includes('%|') || raw.includes(' [');
+    if (!hasBar) return;
+    const line = raw.includes('\x1b') ? raw.replace(ANSI, '') : raw;
+    let desc: string;
+    let n: number;
+    let total: string;
+    let m = BAR_WITH_TOTAL.exec(line);
+    if (m) {
+      desc = m[1]!;
+      n = Number(m[3]);
+      total = m[4]!;
+    } else {
+      m = BAR_WITHOUT_TOTAL.exec(line);
+      if (!m) return;
+      desc = m[1]!;
+      n = Number(m[2]);
+      total = '?';
+    }
+    desc = desc.trim().replace(/:$/, '').trim();
+    if (EVAL_DESC.test(desc) || !Number.isSafeInteger(n)) return;
+    const family = desc.replace(/\d+/g, '#');
+    const key = `${stream}|${family}|${total}`;
+    let f = this.families.get(key);
+    if (!f) {
+      if (this.families.size >= MAX_FAMILIES) return;
+      f = { label: `tqdm bar${family ? ` "${family}"` : ''}${total === '?' ? '' : ` (${total} per bar)`}`, lastN: 0, count: 0, points: new StepPoints() };
+      this.families.set(key, f);
+    }
+    // A count going down is a new bar of the family (the next epoch's), which starts from 0.
+    const delta = n >= f.lastN ? n - f.lastN : n;
+    f.lastN = n;
+    if (delta > 0) {
+      f.count += delta;
+      f.points.add(tS, delta);
+    }
+  }
+
+  private trainerTotals(line: string): void {
+    const runtime = HF_RUNTIME.exec(line);
+    const sps = HF_SAMPLES_PER_S.exec(line);
+    if (!runtime || !sps) return;
+    const samples = Math.round(Number(runtime[1]) * Number(sps[1]));
+    if (Number.isFinite(samples) && samples > 0) this.samples = (this.samples ?? 0) + samples;
+  }
+
+  /** The steps of the family that advanced most (see the file's comment), or undefined. */
+  result(): LogWork | undefined {
+    let best: Family | undefined;
+    for (const f of this.families.values()) if (f.count > 0 && (!best || f.count > best.count)) best = f;
+    if (!best && this.samples === undefined) return undefined;
+    if (!best) return undefined;
+    return { steps: best.count, stepPoints: best.points, ...(this.samples !== undefined ? { samples: this.samples } : {}), detail: best.label };
+  }
+}
