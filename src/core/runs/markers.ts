@@ -15,6 +15,12 @@ const MARKER_LINE = /^::joules (mark|steps|tokens)(?: (.*))?$/;
 /** Longest partial line kept between chunks: a marker is short; a 1 GB line without newline is not one. */
 const MAX_PARTIAL_LINE_CHARS = 1000;
 const MAX_LABEL_CHARS = 200;
+/**
+ * Markers kept per run. Each is kept in the summary, so a window opened every step of a long run
+ * (a decorated per-step function) must not grow it without end: past this, new marks and windows
+ * are counted (`droppedMarks`) and named in the run's errors, not kept.
+ */
+export const MAX_MARKERS = 5000;
 
 export type MarkerEvent = { kind: 'mark'; label: string | undefined } | { kind: 'steps' | 'tokens'; count: number };
 
@@ -100,6 +106,8 @@ export class MarkRecorder {
   private lastRequestMs = -Infinity;
   private count = 0;
   private closed = false;
+  /** Marks refused because MAX_MARKERS were kept or waiting. */
+  droppedMarks = 0;
 
   constructor(private readonly opts: MarkRecorderOptions) {
     this.minReadIntervalMs = opts.minReadIntervalMs ?? 100;
@@ -107,12 +115,21 @@ export class MarkRecorder {
     this.last = { atMs: opts.nowMs(), tMs: 0, energyJ: 0 };
   }
 
-  /** A mark line arrived now. */
-  mark(label: string | undefined, extra?: MarkerExtra): void {
-    if (this.closed) return;
+  /**
+   * A mark line arrived now. False when it was not kept (the run ended, or MAX_MARKERS were
+   * reached; `force`: kept anyway, for the end of a window whose beginning was kept).
+   */
+  mark(label: string | undefined, extra?: MarkerExtra, force = false): boolean {
+    if (this.closed) return false;
+    // `count`: every mark kept, answered or not (a read in flight holds some of them).
+    if (!force && this.count >= MAX_MARKERS) {
+      this.droppedMarks++;
+      return false;
+    }
     this.count++;
     this.waiting.push({ label: label ?? `mark ${this.count}`, atMs: this.opts.nowMs(), ...(extra ? { extra } : {}) });
     this.schedule();
+    return true;
   }
 
   /** Answers every waiting mark (one last read) and stops; resolves when the markers are final. */
@@ -234,8 +251,8 @@ export class SessionMarkers {
   beginWindow(key: string, label: string): void {
     if (this.windows.has(key)) return;
     const id = this.nextWindowId++;
-    this.windows.set(key, { id, label });
-    this.recorder.mark(label, { window: 'begin', windowId: id });
+    // A window whose beginning was not kept (too many markers) is not kept at its end either.
+    if (this.recorder.mark(label, { window: 'begin', windowId: id })) this.windows.set(key, { id, label });
   }
 
   /** A window closes; `closedAtRunEnd`: by the run's end, not by the program. */
@@ -243,12 +260,17 @@ export class SessionMarkers {
     const w = this.windows.get(key);
     if (!w) return;
     this.windows.delete(key);
-    this.recorder.mark(w.label, { window: 'end', windowId: w.id, ...(closedAtRunEnd ? { closedAtRunEnd: true } : {}) });
+    this.recorder.mark(w.label, { window: 'end', windowId: w.id, ...(closedAtRunEnd ? { closedAtRunEnd: true } : {}) }, true);
   }
 
   /** Markers received so far. */
   list(): RunMarker[] {
     return [...this.recorder.markers];
+  }
+
+  /** Marks and windows not kept because the run already had MAX_MARKERS. */
+  get droppedMarks(): number {
+    return this.recorder.droppedMarks;
   }
 
   /**

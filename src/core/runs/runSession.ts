@@ -5,7 +5,7 @@ import type { EngineBatch, GpuEnergy } from '../sampler/engine';
 import type { GpuInfo, GpuSample, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
-import { SessionMarkers } from './markers';
+import { MAX_MARKERS, SessionMarkers } from './markers';
 import type { ChannelEnergy } from './channel';
 import { CHANNEL_ENV, RunChannel } from './channel';
 import type { Disposable } from '../events';
@@ -434,6 +434,7 @@ export class RunSession {
       summary = this.summaryOf(fallback, exitCode, signal, this.meta.attribution);
     }
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
+    if (this.markers.droppedMarks) summary.errors = { ...(summary.errors ?? {}), [`markers: not kept beyond the first ${MAX_MARKERS}`]: this.markers.droppedMarks };
     const record = await closeRecord({
       writer: this.writer,
       view: this.view,

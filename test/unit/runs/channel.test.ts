@@ -100,8 +100,8 @@ interface Recorded {
 function handlers(rec: Recorded, energy: () => Promise<ChannelEnergy>): ChannelHandlers {
   return {
     step: (n, s, t) => void rec.steps.push([n, s, t]),
-    begin: (key, label) => void rec.events.push(`begin ${label}`),
-    end: (key, atEnd) => void rec.events.push(`end${atEnd ? ' at run end' : ''}`),
+    begin: (_key, label) => void rec.events.push(`begin ${label}`),
+    end: (_key, atEnd) => void rec.events.push(`end${atEnd ? ' at run end' : ''}`),
     mark: (label) => void rec.events.push(`mark ${label}`),
     energy,
   };

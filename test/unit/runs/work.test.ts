@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { LogWorkInference } from '../../../src/core/runs/logWork';
+import type { CounterRead } from '../../../src/core/runs/markers';
+import { MAX_MARKERS, SessionMarkers } from '../../../src/core/runs/markers';
 import { StepPoints } from '../../../src/core/runs/stepPoints';
 import { EnergyTimeline, steadyState, WorkTracker } from '../../../src/core/runs/work';
 
@@ -100,5 +102,27 @@ describe('work tracker', () => {
     assert.equal(e.at(0), 0);
     assert.ok(Math.abs(e.at(500.5) - 1501.5) < 1e-9);
     assert.equal(e.at(5000), 3000);
+  });
+});
+
+describe('session markers: windows', () => {
+  it('pairs window edges, closes at the run end, and keeps at most MAX_MARKERS (a window begun past it is not kept at its end)', async () => {
+    let now = 0;
+    const m = new SessionMarkers(
+      { read: async () => ({ energies: [{ gpu: 0, energyMillijoules: now * 300 }] as CounterRead['energies'], elapsedMs: now }), energyJ: (r) => r.energies[0]!.energyMillijoules / 1000, nowMs: () => now },
+      () => now / 1000,
+    );
+    m.beginWindow('1:a', 'first');
+    now = 500;
+    m.endWindow('1:a', false);
+    for (let i = 0; i < MAX_MARKERS; i++) m.mark(`m${i}`);
+    m.beginWindow('1:b', 'too late');
+    m.endWindow('1:b', false);
+    await m.settle(1000);
+    const f = m.summaryFields(200, 1);
+    assert.equal(f.markers!.length, MAX_MARKERS);
+    assert.equal(m.droppedMarks, 2 + 1); // the last two marks and the late window's beginning
+    const edges = f.markers!.filter((x) => x.window);
+    assert.deepEqual(edges.map((x) => [x.label, x.window, x.windowId]), [['first', 'begin', 1], ['first', 'end', 1]]);
   });
 });
