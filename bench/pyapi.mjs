@@ -37,6 +37,6 @@ console.log(`  step()  (imported name)     ${ns(outside.stepName)}     ${ns(outs
 console.log(`  joules.step()               ${ns(outside.step)}     ${ns(outside.bareAttr)}  obj.f()`);
 console.log(`  step(1, samples=32)         ${ns(outside.stepSamples)}     ${ns(outside.bareArgs)}  f(1, samples=32) ${ns(inside.stepSamples)}`);
 console.log(`  with window('w'): pass      ${ns(outside.window)}     ${ns(outside.nullcontext)}  nullcontext()    ${ns(inside.window)}`);
-console.log(`  energy()                                                ${ns(inside.energy)}`);
+console.log(`  energy()${' '.repeat(66)}${ns(inside.energy)}`);
 console.log('');
 console.log(`outside: ${outside.calls} calls per repeat; inside: ${inside.calls} step calls per repeat (${inside.stepsSent} in all), steps Joules counted: ${summary.steps}${summary.steps === inside.stepsSent ? ' (all)' : ' (MISSING SOME)'}`);
