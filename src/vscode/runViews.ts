@@ -69,7 +69,7 @@ export function toFindingView(f: FindingSummary, index = 0): FindingView {
 /** A marker's label on the charts: a window's two edges say which edge they are. */
 export function markerLabel(m: RunMarker): string {
   if (!m.window) return m.label;
-  const edge = m.window === 'begin' ? 'begin' : m.closedAtRunEnd ? 'end (at the run\'s end: never closed)' : 'end';
+  const edge = m.window === 'begin' ? 'begin' : m.closedAtRunEnd ? 'end, at the run\'s end: never closed' : 'end';
   return clipName(`${m.label} (${edge})`);
 }
 
