@@ -91,3 +91,35 @@ def test_joules_tqdm_and_forked_workers(joules_run, tmp_path):
     assert s["steps"] == 12 + 30
     assert s["workSource"] == "package"
     assert "errors" not in s or not any(k.startswith("channel") for k in s["errors"]), s.get("errors")
+
+
+def test_hf_trainer_no_code_change_inferred(joules_run, tmp_path):
+    count, logs = tmp_path / "count", tmp_path / "logs.json"
+    s, p = joules_run("train_hf.py", count, logs, tmp_path / "out", "--plain")
+    assert p.returncode == 0, p.stderr[-3000:]
+    steps = int(count.read_text())
+    assert_j_per_step(s, steps)
+    assert s["workSource"] == "log"
+    # samples: the Trainer's closing train_samples_per_second x train_runtime (both rounded by it)
+    assert abs(s["samples"] - 8 * steps) <= 1, s.get("samples")
+
+
+def test_lightning_no_code_change_inferred(joules_run, tmp_path):
+    count = tmp_path / "count"
+    s, p = joules_run("train_lightning.py", count, tmp_path / "logs", "--plain")
+    assert p.returncode == 0, p.stderr[-3000:]
+    steps = int(count.read_text())
+    assert_j_per_step(s, steps)
+    assert s["workSource"] == "log"
+    # Lightning's progress bar: tqdm's, or rich's where rich is installed (its default then)
+    assert s["workDetail"].startswith(('tqdm bar "Epoch #', 'rich bar "Epoch #')), s["workDetail"]
+
+
+def test_pythonpath_prepended_never_replaced(joules_run, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "usermod.py").write_text("VALUE = 42\n")
+    s, p = joules_run("pythonpath.py", env={"PYTHONPATH": str(mine)})
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("PATHS ")][0].split(" ", 1)[1].split("|")
+    assert out[0].endswith("python") and out[1] == str(mine), out

@@ -1,13 +1,14 @@
-"""A tiny model trained by the Hugging Face Trainer with the Joules callback."""
+"""A tiny model trained by the Hugging Face Trainer with the Joules callback (`--plain`: without it,
+no Joules code at all)."""
 import json
 import sys
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from joules.hf import attach
 
 out, logs_out, outdir = sys.argv[1], sys.argv[2], sys.argv[3]
+plain = "--plain" in sys.argv
 
 
 class Tiny(torch.nn.Module):
@@ -44,7 +45,10 @@ args = TrainingArguments(output_dir=outdir, per_device_train_batch_size=4, gradi
                          report_to=[], save_strategy="no", use_cpu=True, remove_unused_columns=False, dataloader_num_workers=0)
 capture = Capture()
 trainer = Trainer(model=Tiny(), args=args, train_dataset=Data(), callbacks=[capture])
-attach(trainer)
+if not plain:
+    from joules.hf import attach
+
+    attach(trainer)
 trainer.train()
 open(out, "w").write(str(trainer.state.global_step))
 open(logs_out, "w").write(json.dumps(capture.logs))

@@ -1,16 +1,20 @@
 /**
  * Work inferred from a run's ordinary log, for runs that report none themselves: tqdm progress bars
- * (which the Hugging Face Trainer and Lightning print too) and the Trainer's closing log dict.
+ * (which the Hugging Face Trainer and Lightning print too), rich's bars (Lightning's default when
+ * `rich` is installed) and the Trainer's closing log dict.
  *
  *   tqdm          `desc:  37%|███▋      | 370/1000 [00:10<00:17, 35.2it/s]` (updated with \r)
  *                 `desc: 370it [00:10, 35.2it/s]` (no total)
- *   Lightning     `Epoch 0:  40%|████      | 40/100 [00:01<00:01, 35.00it/s, v_num=0]`
+ *   Lightning     `Epoch 0:  40%|████      | 40/100 [00:01<00:01, 35.00it/s, v_num=0]` (TQDMProgressBar),
+ *                 `Epoch 0/2 ━━━━━━━━━━━━ 40/100 0:00:01 • 0:00:02 35.00it/s` (RichProgressBar, its
+ *                 default where `rich` is installed; without a terminal it prints each bar's last state)
  *   HF Trainer    its tqdm bar (total = max_steps), and `{'train_runtime': 12.3,
  *                 'train_samples_per_second': 52.1, 'train_steps_per_second': 6.5, ...}` for samples
  *
  * Never double counting: bars are grouped into families (the stream, the description with digits
  * made `#` so "Epoch 0" and "Epoch 1" are one family, and the total); a bar's progress counts only
- * forward (a count going down is a new bar of the family, counted from 0). The steps are those of
+ * forward (a count going down is a new bar of the family, counted from 0; for rich's bars, which
+ * print only their last state without a terminal, so is a new description at the same count). The steps are those of
  * ONE family, the one that advanced most: an outer epoch bar around an inner batch bar is never
  * added to it. Bars named for validation, evaluation, testing, prediction or a sanity check are
  * ignored. Pure and bounded: a partial line of at most 4,096 characters, at most 32 families.
@@ -24,6 +28,8 @@ const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const BAR_WITH_TOTAL = /^(.*?)\s*(\d{1,3})%\|[^|]*\|\s*(\d+)\/(\d+)(?=\s|\[|$)/;
 /** `desc: n<unit> [00:01, ...` (a bar without a total) */
 const BAR_WITHOUT_TOTAL = /^(.*?)\s*(\d+)[A-Za-z]* \[(?:\d+:)?\d+:\d+[,\]]/;
+/** rich's bar (Lightning's RichProgressBar): `desc ━━━━━━ n/total 0:00:01` */
+const RICH_BAR = /^(.*?)\s+[\u2501\u2578\u257a]+\s+(\d+)\/(\d+)\s+\d+:\d{2}:\d{2}/;
 const EVAL_DESC = /\b(val\w*|eval\w*|test\w*|predict\w*|sanity\w*)\b/i;
 const NUM = String.raw`['"]?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)['"]?`;
 const HF_RUNTIME = new RegExp(String.raw`['"]train_runtime['"]\s*:\s*${NUM}`);
@@ -32,6 +38,8 @@ const HF_SAMPLES_PER_S = new RegExp(String.raw`['"]train_samples_per_second['"]\
 interface Family {
   label: string;
   lastN: number;
+  /** The last description as printed (digits included): a rich bar of a new epoch changes it. */
+  lastDesc: string;
   count: number;
   points: StepPoints;
 }
@@ -62,17 +70,24 @@ export class LogWorkInference {
   private line(raw: string, stream: string, tS: number): void {
     if (raw.length > MAX_PARTIAL_CHARS) raw = raw.slice(0, MAX_PARTIAL_CHARS);
     if (raw.includes('train_runtime')) this.trainerTotals(raw);
-    const hasBar = raw.includes('%|') || raw.includes(' [');
+    const hasBar = raw.includes('%|') || raw.includes(' [') || raw.includes('\u2501');
     if (!hasBar) return;
     const line = raw.includes('\x1b') ? raw.replace(ANSI, '') : raw;
     let desc: string;
+    let kind = 'tqdm';
     let n: number;
     let total: string;
     let m = BAR_WITH_TOTAL.exec(line);
+    const rich = m ? null : RICH_BAR.exec(line);
     if (m) {
       desc = m[1]!;
       n = Number(m[3]);
       total = m[4]!;
+    } else if (rich) {
+      kind = 'rich';
+      desc = rich[1]!;
+      n = Number(rich[2]);
+      total = rich[3]!;
     } else {
       m = BAR_WITHOUT_TOTAL.exec(line);
       if (!m) return;
@@ -82,17 +97,22 @@ export class LogWorkInference {
     }
     desc = desc.trim().replace(/:$/, '').trim();
     if (EVAL_DESC.test(desc) || !Number.isSafeInteger(n)) return;
-    const family = desc.replace(/\d+/g, '#');
+    const family = desc.replace(/-?\d+/g, '#');
     const key = `${stream}|${family}|${total}`;
     let f = this.families.get(key);
     if (!f) {
       if (this.families.size >= MAX_FAMILIES) return;
-      f = { label: `tqdm bar${family ? ` "${family}"` : ''}${total === '?' ? '' : ` (${total} per bar)`}`, lastN: 0, count: 0, points: new StepPoints() };
+      f = { label: `${kind} bar${family ? ` "${family}"` : ''}${total === '?' ? '' : ` (${total} per bar)`}`, lastN: 0, lastDesc: desc, count: 0, points: new StepPoints() };
       this.families.set(key, f);
     }
-    // A count going down is a new bar of the family (the next epoch's), which starts from 0.
-    const delta = n >= f.lastN ? n - f.lastN : n;
+    // A count going down is a new bar of the family (the next epoch's), which starts from 0. tqdm
+    // prints every bar at 0 first; rich, without a terminal, prints only a bar's last state, so
+    // there a new description (`Epoch 1` after `Epoch 0`) at a count not above the last is a new
+    // bar too. Not for tqdm: a description updated in place (`loss 0.52`) would count bars twice.
+    const newBar = n < f.lastN || (kind === 'rich' && desc !== f.lastDesc && n <= f.lastN);
+    const delta = newBar ? n : n - f.lastN;
     f.lastN = n;
+    f.lastDesc = desc;
     if (delta > 0) {
       f.count += delta;
       f.points.add(tS, delta);

@@ -44,12 +44,33 @@ describe('work inferred from the log', () => {
     assert.equal(inf.result()?.detail, 'tqdm bar "Epoch #" (25 per bar)');
   });
 
+  it('Lightning with rich: the last state of each epoch bar, validation ignored', () => {
+    const inf = new LogWorkInference();
+    inf.feed('Sanity Checking DataLoader 0 \u2501\u2501\u2501 2/2 0:00:00 \u2022 0:00:00 0.00it/s\n', 'stdout', 0);
+    for (let e = 0; e < 3; e++) {
+      inf.feed(`Epoch ${e}/2 ${'\u2501'.repeat(30)} 12/12 0:00:01 \u2022 0:00:00 35.00it/s v_num: 0.000\n`, 'stdout', e + 1);
+      inf.feed(`Validation DataLoader 0 ${'\u2501'.repeat(30)} 5/5 0:00:00 \u2022 0:00:00 90.00it/s\n`, 'stdout', e + 1);
+    }
+    assert.equal(inf.result()?.steps, 36);
+    assert.equal(inf.result()?.detail, 'rich bar "Epoch #/#" (12 per bar)');
+  });
+
   it('nested bars: the inner one counts, the outer one is never added to it', () => {
     const inf = new LogWorkInference();
     let log = '';
     for (let e = 0; e < 3; e++) log += `\x1b[A${bar('epochs: ', 3).slice(0, 0)}` + bar('batches: ', 50, 7) + `\repochs: ${Math.round(((e + 1) * 100) / 3)}%|███| ${e + 1}/3 [00:01<00:00]\n`;
     feedInChunks(inf, log, 64);
     assert.equal(inf.result()?.steps, 150);
+  });
+
+  it('a tqdm description updated in place (a loss in it) does not start a new bar', () => {
+    const inf = new LogWorkInference();
+    let log = '';
+    for (let n = 0; n <= 20; n++) log += `\rloss ${(1 / (n + 1)).toFixed(3)}: ${String(5 * n).padStart(3)}%|##        | ${n}/20 [00:01<00:01]`;
+    // a refresh that changes only the description, at the same count
+    log += '\rloss 0.001: 100%|##########| 20/20 [00:02<00:00]\n';
+    inf.feed(log, 'stderr', 1);
+    assert.equal(inf.result()?.steps, 20);
   });
 
   it('a bar without a total, and nothing from ordinary lines', () => {
