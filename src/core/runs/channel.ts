@@ -22,6 +22,8 @@ export const CHANNEL_ENV = 'JOULES_CHANNEL';
 
 /** Concurrent clients: a run with 64 ranks x 16 DataLoader workers stays under it. */
 const MAX_CONNECTIONS = 4096;
+/** Answers waiting to be read by one client, at most. */
+const MAX_UNREAD_REPLY_BYTES = 64 * 1024;
 /** Bytes a connection may send before presenting its token. */
 const MAX_UNAUTHENTICATED_BYTES = 1024;
 
@@ -195,6 +197,11 @@ export class RunChannel {
 
   private reply(c: Connection, message: object): void {
     if (c.socket.destroyed || !c.socket.writable) return;
+    // A client that asks without reading its answers does not get to grow Joules' memory.
+    if (c.socket.writableLength > MAX_UNREAD_REPLY_BYTES) {
+      this.problem('answers not read by the client');
+      return;
+    }
     c.socket.write(`${JSON.stringify(message)}\n`);
   }
 
