@@ -10,6 +10,8 @@
  *                 default where `rich` is installed; without a terminal it prints each bar's last state)
  *   HF Trainer    its tqdm bar (total = max_steps), and `{'train_runtime': 12.3,
  *                 'train_samples_per_second': 52.1, 'train_steps_per_second': 6.5, ...}` for samples
+ *                 (and for steps when no bar was printed: `disable_tqdm=True`); tokens from the
+ *                 last `'num_input_tokens_seen': N` of its log dicts (`include_num_input_tokens_seen`)
  *
  * Never double counting: bars are grouped into families (the stream, the description with digits
  * made `#` so "Epoch 0" and "Epoch 1" are one family, and the total); a bar's progress counts only
@@ -34,6 +36,8 @@ const EVAL_DESC = /\b(val\w*|eval\w*|test\w*|predict\w*|sanity\w*)\b/i;
 const NUM = String.raw`['"]?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)['"]?`;
 const HF_RUNTIME = new RegExp(String.raw`['"]train_runtime['"]\s*:\s*${NUM}`);
 const HF_SAMPLES_PER_S = new RegExp(String.raw`['"]train_samples_per_second['"]\s*:\s*${NUM}`);
+const HF_STEPS_PER_S = new RegExp(String.raw`['"]train_steps_per_second['"]\s*:\s*${NUM}`);
+const HF_TOKENS_SEEN = new RegExp(String.raw`['"]num_input_tokens_seen['"]\s*:\s*${NUM}`);
 
 interface Family {
   label: string;
@@ -50,6 +54,8 @@ export interface LogWork {
   stepPoints: StepPoints;
   /** From the Trainer's closing figures (rounded by the Trainer: an estimate). */
   samples?: number;
+  /** The Trainer's `num_input_tokens_seen` (cumulative, as it logs it). */
+  tokens?: number;
   /** Which bar the steps come from, e.g. `tqdm bar "Epoch #" (100 per bar)`. */
   detail: string;
 }
@@ -58,6 +64,9 @@ export class LogWorkInference {
   private readonly partial = { stdout: '', stderr: '' };
   private readonly families = new Map<string, Family>();
   private samples: number | undefined;
+  /** Steps from the Trainer's closing figures, used only when no bar was printed. */
+  private trainerSteps: { steps: number; points: StepPoints } | undefined;
+  private tokensSeen: number | undefined;
 
   /** A chunk of the run's output (marker lines already removed); `tS`: the run's time now. */
   feed(text: string, stream: 'stdout' | 'stderr', tS: number): void {
@@ -69,7 +78,11 @@ export class LogWorkInference {
 
   private line(raw: string, stream: string, tS: number): void {
     if (raw.length > MAX_PARTIAL_CHARS) raw = raw.slice(0, MAX_PARTIAL_CHARS);
-    if (raw.includes('train_runtime')) this.trainerTotals(raw);
+    if (raw.includes('train_runtime')) this.trainerTotals(raw, tS);
+    if (raw.includes('num_input_tokens_seen')) {
+      const t = Number(HF_TOKENS_SEEN.exec(raw)?.[1]);
+      if (Number.isSafeInteger(t) && t > (this.tokensSeen ?? 0)) this.tokensSeen = t;
+    }
     const hasBar = raw.includes('%|') || raw.includes(' [') || raw.includes('\u2501');
     if (!hasBar) return;
     const line = raw.includes('\x1b') ? raw.replace(ANSI, '') : raw;
@@ -119,20 +132,28 @@ export class LogWorkInference {
     }
   }
 
-  private trainerTotals(line: string): void {
-    const runtime = HF_RUNTIME.exec(line);
-    const sps = HF_SAMPLES_PER_S.exec(line);
-    if (!runtime || !sps) return;
-    const samples = Math.round(Number(runtime[1]) * Number(sps[1]));
+  private trainerTotals(line: string, tS: number): void {
+    const runtime = Number(HF_RUNTIME.exec(line)?.[1]);
+    const samples = Math.round(runtime * Number(HF_SAMPLES_PER_S.exec(line)?.[1]));
     if (Number.isFinite(samples) && samples > 0) this.samples = (this.samples ?? 0) + samples;
+    const steps = Math.round(runtime * Number(HF_STEPS_PER_S.exec(line)?.[1]));
+    if (Number.isFinite(steps) && steps > 0) {
+      this.trainerSteps ??= { steps: 0, points: new StepPoints() };
+      this.trainerSteps.steps += steps;
+      this.trainerSteps.points.add(tS, steps);
+    }
   }
 
-  /** The steps of the family that advanced most (see the file's comment), or undefined. */
+  /**
+   * The steps of the family that advanced most (see the file's comment), else the Trainer's closing
+   * figures; undefined when the log told nothing.
+   */
   result(): LogWork | undefined {
     let best: Family | undefined;
     for (const f of this.families.values()) if (f.count > 0 && (!best || f.count > best.count)) best = f;
-    if (!best && this.samples === undefined) return undefined;
-    if (!best) return undefined;
-    return { steps: best.count, stepPoints: best.points, ...(this.samples !== undefined ? { samples: this.samples } : {}), detail: best.label };
+    const more = { ...(this.samples !== undefined ? { samples: this.samples } : {}), ...(this.tokensSeen !== undefined ? { tokens: this.tokensSeen } : {}) };
+    if (best) return { steps: best.count, stepPoints: best.points, ...more, detail: best.label };
+    if (this.trainerSteps) return { steps: this.trainerSteps.steps, stepPoints: this.trainerSteps.points, ...more, detail: "the Trainer's closing figures (rounded by it)" };
+    return undefined;
   }
 }

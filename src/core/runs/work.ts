@@ -136,11 +136,12 @@ export class WorkTracker {
     const inferred = source === 'log' ? this.inferred() : undefined;
     const steps = inferred ? inferred.steps : this.steps.steps;
     const samples = inferred ? inferred.samples ?? 0 : this.samples;
+    const tokens = inferred ? inferred.tokens ?? 0 : this.tokens.steps;
     return {
       source,
       ...(steps ? { steps } : {}),
       ...(samples ? { samples } : {}),
-      ...(this.tokens.steps ? { tokens: this.tokens.steps } : {}),
+      ...(tokens ? { tokens } : {}),
       ...(inferred ? { detail: inferred.detail } : {}),
     };
   }
@@ -154,8 +155,9 @@ export class WorkTracker {
     const stepPoints = inferred ? inferred.stepPoints : this.steps;
     const steps = stepPoints.steps;
     const samples = inferred ? inferred.samples ?? 0 : this.samples;
-    const tokens = this.tokens.steps;
-    const steady = tokens ? steadyState(this.tokens, this.energy) : undefined;
+    const tokens = inferred ? inferred.tokens ?? 0 : this.tokens.steps;
+    // The steady state needs token reports over time: the log's cumulative count is not kept so.
+    const steady = tokens && !inferred ? steadyState(this.tokens, this.energy) : undefined;
     return {
       workSource: source,
       ...(inferred ? { workDetail: inferred.detail } : {}),

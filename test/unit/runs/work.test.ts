@@ -35,6 +35,14 @@ describe('work inferred from the log', () => {
     assert.equal(r?.detail, 'tqdm bar (40 per bar)');
   });
 
+  it('Hugging Face Trainer without a bar (disable_tqdm): steps from its closing figures; tokens seen from its log dicts', () => {
+    const inf = new LogWorkInference();
+    inf.feed("{'loss': 0.7, 'num_input_tokens_seen': 4096, 'epoch': 0.5}\n{'loss': 0.6, 'num_input_tokens_seen': 8192, 'epoch': 1.0}\n", 'stdout', 1);
+    inf.feed("{'train_runtime': 4.0, 'train_samples_per_second': 16.0, 'train_steps_per_second': 2.0, 'train_loss': 0.65, 'epoch': 1.0}\n", 'stdout', 4);
+    const r = inf.result()!;
+    assert.deepEqual([r.steps, r.samples, r.tokens, r.detail], [8, 64, 8192, "the Trainer's closing figures (rounded by it)"]);
+  });
+
   it('Lightning: one family over epochs, validation bars ignored', () => {
     const inf = new LogWorkInference();
     let log = bar('Sanity Checking DataLoader 0: ', 2);
