@@ -4,6 +4,8 @@
 // the figures are the Python side's cost, which does not depend on the GPU.
 //   PYTHON=python3.11 npm run bench:pyapi     (default: python3)
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFakeNvml } from '../test/fake-nvml/build.mjs';
@@ -24,10 +26,13 @@ const outside = json(spawnSync(python, [script], { encoding: 'utf8', env }))[0];
 const libs = await buildFakeNvml();
 const runEnv = { ...env, JOULES_NVML_LIBRARY: libs.full, FAKE_NVML_SCENARIO: path.join(root, 'test/fake-nvml/scenarios/constant-300w.scn'), FAKE_NVML_SPEED: '1' };
 // --json: the summary is the last line of stdout, the script's own line goes to stderr.
-const r = spawnSync(process.execPath, [path.join(root, 'bin/joules.js'), 'run', '--json', '--no-analysis', '--', python, script], { encoding: 'utf8', env: runEnv, maxBuffer: 256 * 1024 * 1024 });
+// A store of its own: the benchmark's run does not join the user's history.
+const store = fs.mkdtempSync(path.join(os.tmpdir(), 'joules-pyapi-'));
+const r = spawnSync(process.execPath, [path.join(root, 'bin/joules.js'), 'run', '--json', '--no-analysis', '--store', store, '--', python, script], { encoding: 'utf8', env: runEnv, maxBuffer: 256 * 1024 * 1024 });
 if (r.status !== 0) throw new Error(`in-run bench failed:\n${r.stderr}`);
 const inside = JSON.parse(r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).pop());
 const summary = json(r).pop();
+fs.rmSync(store, { recursive: true, force: true });
 
 const ns = (x) => `${x.toFixed(0).padStart(8)} ns`;
 console.log(`joules Python package, ns per call (Python ${outside.python}, best of 5 repeats)`);
