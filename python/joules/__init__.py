@@ -29,7 +29,7 @@ import os as _os
 from . import _channel
 
 __version__ = "0.1.0"
-__all__ = ["step", "window", "mark", "energy", "active", "tqdm"]
+__all__ = ["step", "window", "mark", "energy", "active"]  # joules.tqdm stays out: `import *` must not shadow tqdm
 
 _ch = _channel.from_env(_os.environ.get(_channel.ENV))
 
