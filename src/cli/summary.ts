@@ -114,7 +114,25 @@ export function formatSummary(s: RunSummary): string {
   }
   if (windows.length) {
     lines.push('', 'Windows (energy between their edges):');
+    // A label used again and again (a decorated function, once a step) is one line: how many, in all, on average.
+    const byLabel = new Map<string, typeof windows>();
     for (const w of windows) {
+      const list = byLabel.get(w.label);
+      if (list) list.push(w);
+      else byLabel.set(w.label, [w]);
+    }
+    const shown = new Set<string>();
+    for (const w of windows) {
+      const same = byLabel.get(w.label)!;
+      if (same.length > 1) {
+        if (shown.has(w.label)) continue;
+        shown.add(w.label);
+        const j = same.reduce((a, x) => a + x.energyJ, 0);
+        const t = same.reduce((a, x) => a + (x.endS - x.startS), 0);
+        const open = same.filter((x) => x.closedAtRunEnd).length;
+        lines.push(`  ${w.startS.toFixed(1).padStart(7)} s  ${`${w.label} x${same.length}`.padEnd(24)} ${formatJoules(j).padStart(9)} in ${formatDuration(t)}, ${formatJoules(j / same.length)} each on average${open ? ` (${open} never closed by the program)` : ''}`);
+        continue;
+      }
       const note = w.closedAtRunEnd ? ' (never closed by the program: ended with the run)' : '';
       lines.push(`  ${w.startS.toFixed(1).padStart(7)} s  ${w.label.padEnd(24)} ${formatJoules(w.energyJ).padStart(9)} in ${formatDuration(w.endS - w.startS)}${note}`);
     }

@@ -42,6 +42,15 @@ describe('work figures on every surface', () => {
     assert.deepEqual(j.steadyState, withWork.steadyState);
   });
 
+  it('a window label used many times is one line: count, total and average', () => {
+    const markers = Array.from({ length: 6 }, (_, i) => [
+      { label: 'eval', tS: 2 * i, energyJ: 100 * i, window: 'begin' as const, windowId: i + 1 },
+      { label: 'eval', tS: 2 * i + 1, energyJ: 100 * i + 30, window: 'end' as const, windowId: i + 1 },
+    ]).flat();
+    const text = formatSummary({ ...base, markers });
+    assert.match(text, /Windows[^\n]*\n\s+0\.0 s {2}eval x6\s+180 J in 6\.0 s, 30 J each on average\n/);
+  });
+
   it('windows pair by id, whatever the order of other markers', () => {
     assert.deepEqual(windowsOf(withWork.markers!).map((w) => [w.label, w.energyJ, w.closedAtRunEnd]), [['eval', 600, false], ['serve', 4500, true]]);
   });
