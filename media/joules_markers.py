@@ -1,7 +1,9 @@
 """Tell Joules about your run's structure: named points (epochs, phases) and work done (steps, tokens).
 
-Joules reads these lines from the run's output; outside Joules they are harmless prints. Copy this
-file next to your script (or paste the three functions): it has no dependencies.
+For Python, prefer the `joules` package (`import joules`; on PYTHONPATH in runs Joules launches): it
+talks to Joules over a socket and also gives samples, windows and framework callbacks. This file is
+the print-based form, for copying next to a script (or porting to another language): it has no
+dependencies.
 
     from joules_markers import mark, steps, tokens
     for epoch in range(3):
@@ -11,9 +13,11 @@ file next to your script (or paste the three functions): it has no dependencies.
             steps(1)            # or steps(100) every 100 steps: each call prints a line
         mark(f"epoch {epoch} end")
 
-At each mark Joules reads the GPUs' energy counters, so the energy between two marks is exact to the
-counter's 100 ms update period. J/step and J/token in the summary are the run's energy divided by the
-steps or tokens reported.
+Joules reads these lines from the run's output and takes them out of it: they do not reach the
+terminal or the stored log (outside Joules they are ordinary prints). At each mark Joules reads the
+GPUs' energy counters, so the energy between two marks is exact to the counter's 100 ms update
+period. J/step and J/token in the summary are the run's energy divided by the steps or tokens
+reported.
 """
 import sys
 

@@ -46,8 +46,12 @@ for (const target of targets) {
   const platform = TARGETS[target];
   if (!platform) throw new Error(`unknown target ${target}; known: ${Object.keys(TARGETS).join(', ')}`);
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), `joules-vsix-${target}-`));
-  for (const item of ['package.json', 'README.md', 'LICENSE', '.vscodeignore', 'dist', 'media', 'bin']) {
-    fs.cpSync(path.join(root, item), path.join(stage, item), { recursive: true, filter: (src) => !src.includes(`${path.sep}vsix`) && !src.endsWith('.map') && !src.includes(`${path.sep}bench`) });
+  // python/: the `joules` package runs find on PYTHONPATH (its tests and caches stay behind).
+  for (const item of ['package.json', 'README.md', 'LICENSE', '.vscodeignore', 'dist', 'media', 'bin', 'python']) {
+    fs.cpSync(path.join(root, item), path.join(stage, item), {
+      recursive: true,
+      filter: (src) => !src.includes(`${path.sep}vsix`) && !src.endsWith('.map') && !src.includes(`${path.sep}bench`) && !src.includes('__pycache__') && !src.includes(`python${path.sep}tests`),
+    });
   }
   fs.cpSync(path.join(root, 'node_modules/koffi'), path.join(stage, 'node_modules/koffi'), { recursive: true });
   let koffiDir;

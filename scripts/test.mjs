@@ -3,7 +3,7 @@
 // every test suite (unit with the fake NVML library, browser with Debian's chromium, integration in
 // a real VS Code extension host). Prints each
 // suite's "N passed, N failed" line and a total as the last line; exits non-zero on any failure.
-// JOULES_TEST_ONLY=unit,cli,browser runs a subset (build, typecheck and lint always run).
+// JOULES_TEST_ONLY=unit,cli,python,browser runs a subset (build, typecheck and lint always run).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +22,8 @@ const steps = [
   { name: 'unit', suite: true, cmd: [bin('mocha')], env: { JOULES_SUITE_LABEL: 'unit' } },
   // The `joules` command end to end (built CLI, fake NVML, real child processes, faults).
   { name: 'cli', suite: true, cmd: [bin('mocha'), '--config', 'test/cli/.mocharc.json'], env: { JOULES_SUITE_LABEL: 'cli' }, needs: 'test/cli/.mocharc.json' },
+  // The `joules` Python package: pytest in the test virtualenv, tiny models under the built CLI.
+  { name: 'python', suite: true, cmd: [process.execPath, 'scripts/testPython.mjs'] },
   { name: 'browser', suite: true, cmd: [bin('mocha'), '--config', 'test/browser/.mocharc.json'], env: { JOULES_SUITE_LABEL: 'browser' }, needs: 'test/browser/.mocharc.json' },
   { name: 'integration', suite: true, cmd: [process.execPath, 'test/integration/suite/runAll.mjs'], needs: 'test/integration/suite/runAll.mjs' },
 ];

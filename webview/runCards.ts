@@ -25,6 +25,13 @@ const energyMethodText = {
   mixed: 'Counter and integrated (per GPU)',
 } as const;
 
+const workSourceText = {
+  package: 'from the joules package',
+  markers: 'from ::joules lines',
+  'package+markers': 'from the joules package and ::joules lines',
+  log: 'inferred from the log',
+} as const;
+
 export class RunCards {
   readonly root: HTMLElement;
   private cards: Card[] = [];
@@ -52,7 +59,9 @@ export class RunCards {
       make('idle', 'Spent idle or starved'),
       make('method', 'Energy method'),
       make('jPerStep', 'Energy per step'),
+      make('jPerSample', 'Energy per sample'),
       make('jPerToken', 'Energy per token'),
+      make('steadyJPerToken', 'Steady-state energy per token'),
       make('carbon', 'Carbon'),
       make('cost', 'Cost'),
       make('relatable', 'Equivalent to'),
@@ -77,10 +86,7 @@ export class RunCards {
     const reasons = [...new Set(s.gpuInfo.map((g) => g.energyMethodReason).filter((r): r is string => !!r))];
     this.setCard('method', energyMethodText[sum.energyMethod],
       sum.energyMethod === 'counter' ? 'nvmlDeviceGetTotalEnergyConsumption' : reasons.join('; ') || 'trapezoid over power samples');
-    const jps = jPerStepOf(sum);
-    this.setCard('jPerStep', jps === undefined ? undefined : `${formatSig(jps)} J/step`, sum.steps === undefined ? '' : `${formatInt(sum.steps)} steps`);
-    const jpt = jPerTokenOf(sum);
-    this.setCard('jPerToken', jpt === undefined ? undefined : `${formatSig(jpt)} J/token`, sum.tokens === undefined ? '' : `${formatInt(sum.tokens)} tokens`);
+    this.renderWork(s, f.energyJ);
     // A live run's carbon and cost follow its energy at the host's rate per joule (both are linear
     // in energy); a stored run shows the host's figures. No figure but a source: the setting's error.
     const live = f.source === 'live';
@@ -92,6 +98,30 @@ export class RunCards {
     const rel = live ? [] : sum.relatable ?? [];
     this.setCard('relatable', rel.length === 0 ? undefined : rel.map((r) => `${formatSig(r.value)} ${r.label}`).join(' · '),
       [...new Set(rel.map((r) => r.source))].join('; '));
+  }
+
+  /**
+   * The efficiency cards: J/step, J/sample, J/token (live: the energy so far over the work so far)
+   * and, for a finished inference run, the steady-state J/token; each says where its work came from.
+   */
+  private renderWork(s: RunStore, energyJ: number): void {
+    const sum = s.summary;
+    const live = s.liveWork();
+    const source = live?.source ?? sum.workSource;
+    const detail = live?.detail ?? sum.workDetail;
+    const from = source === undefined ? '' : ` · ${workSourceText[source]}${detail ? ` (${detail})` : ''}`;
+    const steps = live ? live.steps : sum.steps;
+    const samples = live ? live.samples : sum.samples;
+    const tokens = live ? live.tokens : sum.tokens;
+    const jps = live ? (steps ? energyJ / steps : undefined) : jPerStepOf(sum);
+    this.setCard('jPerStep', jps === undefined ? undefined : `${formatSig(jps)} J/step`, steps === undefined ? '' : `${formatInt(steps)} steps${from}`);
+    const jpsa = live ? (samples ? energyJ / samples : undefined) : sum.jPerSample;
+    this.setCard('jPerSample', jpsa === undefined ? undefined : `${formatSig(jpsa)} J/sample`, samples === undefined ? '' : `${formatInt(samples)} samples${from}`);
+    const jpt = live ? (tokens ? energyJ / tokens : undefined) : jPerTokenOf(sum);
+    this.setCard('jPerToken', jpt === undefined ? undefined : `${formatSig(jpt)} J/token`, tokens === undefined ? '' : `${formatInt(tokens)} tokens${steps ? '' : from}`);
+    const st = live ? undefined : sum.steadyState;
+    this.setCard('steadyJPerToken', st === undefined ? undefined : `${formatSig(st.jPerToken)} J/token`,
+      st === undefined ? '' : `${formatInt(st.tokens)} tokens from ${formatDuration(st.startS)} to ${formatDuration(st.endS)} (first and last 10 % of tokens left out)`);
   }
 
   private setCard(key: string, value: string | undefined, detail = ''): void {

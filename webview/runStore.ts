@@ -312,6 +312,11 @@ export class RunStore {
     return this.stats.figures();
   }
 
+  /** Work of the live run so far (from the host's live figures), for the live J/unit cards. */
+  liveWork(): LiveFiguresView['work'] {
+    return this.running ? this.hostLive?.work : undefined;
+  }
+
   figures(): DisplayFigures {
     // Counted once (overlaps and source findings that refer to telemetry add nothing): see runWastedJ.
     const findingsWaste = this.findings.length > 0 ? runWastedJ(this.findings) : undefined;

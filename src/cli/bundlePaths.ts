@@ -27,3 +27,12 @@ export function notebookRunner(): string {
   }
   return path.join(__dirname, '..', 'media', 'joules_nbrun.py');
 }
+
+/** The folder holding the `joules` Python package: `python/` beside dist/ (bundle) or the repository's. */
+export function pythonPackageDir(): string | undefined {
+  for (const base of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]) {
+    const p = path.join(base, 'python');
+    if (fs.existsSync(path.join(p, 'joules', '__init__.py'))) return p;
+  }
+  return undefined;
+}

@@ -87,6 +87,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     availability,
     state: context.workspaceState,
     workerFile,
+    pythonPackageDir: context.asAbsolutePath('python'),
     // globalStorageUri is a file: URI wherever the extension host runs (local or remote).
     defaultHistoryDir: context.globalStorageUri.scheme === 'file' ? path.join(context.globalStorageUri.fsPath, 'runs') : defaultStoreDir(),
   });

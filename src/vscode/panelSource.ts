@@ -9,7 +9,7 @@ import { exportRuns } from './historyActions';
 import type { PanelDataSource } from './panel/panelHost';
 import type { LiveBatch } from './panel/panelSession';
 import type { ActiveRun, RunManager } from './runManager';
-import { toFindingView, toRunView, toSummaryView } from './runViews';
+import { markerLabel, toFindingView, toRunView, toSummaryView } from './runViews';
 import type { CarbonSettings } from '../core/units/carbon';
 import { carbonViewFields } from '../core/units/carbon';
 
@@ -24,6 +24,7 @@ export function liveFiguresView(l: LiveStatus): LiveFiguresView {
     ...(l.avgUtilPct !== undefined ? { avgUtilPct: l.avgUtilPct } : {}),
     countedGpus: l.countedGpus,
     energyMethod: l.energyMethod,
+    ...(l.work ? { work: l.work } : {}),
   };
 }
 
@@ -87,7 +88,7 @@ export class RunManagerPanelSource implements PanelDataSource, vscode.Disposable
       gpus: live.gpus.map((g) => ({ index: g.index, name: g.name, uuid: s.gpus.find((x) => x.index === g.index)?.uuid ?? '', energyJ: g.energyJ ?? 0, avgPowerW: live.elapsedS > 0 ? (g.energyJ ?? 0) / live.elapsedS : 0 })),
       ...(this.carbon ? carbonViewFields(live.energyJ, this.carbon()) : {}),
     };
-    const markers = s.runMarkers().map((m) => ({ tS: m.tS, label: m.label, kind: 'event' as const }));
+    const markers = s.runMarkers().map((m) => ({ tS: m.tS, label: markerLabel(m), kind: 'event' as const }));
     // The session keeps min/max per time bucket (bounded), not every sample: that is what the charts
     // draw. With it, the number of the last batch it includes: the batches after it follow.
     return { summary, gpus: s.gpus, samples: s.viewSamples(), seq: this.live?.seq ?? 0, live: liveFiguresView(live), ...(markers.length ? { markers } : {}) };

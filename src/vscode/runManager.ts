@@ -50,6 +50,8 @@ export interface RunManagerOptions {
   state: vscode.Memento;
   /** dist/samplerWorker.js of this extension. */
   workerFile: string;
+  /** The extension's `python/` folder (the `joules` package), put on each run's PYTHONPATH. */
+  pythonPackageDir?: string;
   /** History folder when `joules.history.directory` is empty (globalStorage/runs). */
   defaultHistoryDir: string;
   /** Findings for each run's summary (the diagnostics work plugs in here). */
@@ -307,6 +309,7 @@ export class RunManager implements vscode.Disposable {
         workerFile: this.o.workerFile,
       },
       stdin: 'pipe',
+      ...(this.o.pythonPackageDir ? { pythonPackageDir: this.o.pythonPackageDir } : {}),
       stopGraceS: this.o.config.stopGraceS,
       afterRunMs: this.o.config.watchAfterExitS * 1000,
       live: { starvedUtilPct: this.o.config.starvedUtilPct },

@@ -5,7 +5,7 @@
 import type { FindingView, RunSummaryView, RunView } from '../core/protocol/panel';
 import type { FindingSummary } from '../core/analysis/findings';
 import { runWastedJ } from '../core/analysis/findings';
-import type { RunRecord, RunSummary } from '../core/runs/types';
+import type { RunMarker, RunRecord, RunSummary } from '../core/runs/types';
 import { clipName } from '../core/protocol/panel';
 import type { SampleGap } from '../core/sampler/types';
 import type { CarbonSettings } from '../core/units/carbon';
@@ -47,6 +47,11 @@ export function toSummaryView(s: RunSummary, carbon?: CarbonSettings): RunSummar
   if (s.jPerStep !== undefined) view.jPerStep = s.jPerStep;
   if (s.jPerToken !== undefined) view.jPerToken = s.jPerToken;
   if (carbon) Object.assign(view, carbonViewFields(s.energyJ, carbon));
+  if (s.samples !== undefined) view.samples = s.samples;
+  if (s.jPerSample !== undefined) view.jPerSample = s.jPerSample;
+  if (s.workSource !== undefined) view.workSource = s.workSource;
+  if (s.workDetail !== undefined) view.workDetail = clipName(s.workDetail);
+  if (s.steadyState !== undefined) view.steadyState = s.steadyState;
   return view;
 }
 
@@ -65,11 +70,18 @@ export function toFindingView(f: FindingSummary, index = 0): FindingView {
   };
 }
 
+/** A marker's label on the charts: a window's two edges say which edge they are. */
+export function markerLabel(m: RunMarker): string {
+  if (!m.window) return m.label;
+  const edge = m.window === 'begin' ? 'begin' : m.closedAtRunEnd ? 'end, at the run\'s end: never closed' : 'end';
+  return clipName(`${m.label} (${edge})`);
+}
+
 export function toRunView(record: Pick<RunRecord, 'summary' | 'gpus' | 'samples'> & { gaps?: SampleGap[] }, carbon?: CarbonSettings): RunView {
   const view: RunView = { summary: toSummaryView(record.summary, carbon), gpus: record.gpus, samples: record.samples };
   if (record.summary.findings?.length) view.findings = record.summary.findings.map(toFindingView);
   // `::joules mark` lines: drawn as event lines on the charts.
-  if (record.summary.markers?.length) view.markers = record.summary.markers.map((m) => ({ tS: m.tS, label: m.label, kind: 'event' }));
+  if (record.summary.markers?.length) view.markers = record.summary.markers.map((m) => ({ tS: m.tS, label: markerLabel(m), kind: 'event' }));
   // When the run reached its steps: Compare aligns runs "by training step" with these.
   if (record.summary.stepPoints?.length) view.steps = record.summary.stepPoints;
   if (record.gaps?.length) view.gaps = record.gaps;

@@ -4,7 +4,7 @@
  */
 import type { EnergyMethod, GpuInfo, GpuSample } from '../core/sampler/types';
 import { ClockEventReason } from '../core/sampler/types';
-import type { LiveStatus } from '../core/runs/types';
+import type { LiveStatus, LiveWork } from '../core/runs/types';
 import { formatBytes, formatDuration, formatJoules, formatWatts } from '../core/units/format';
 
 /** One GPU row of the tooltip (the live run's or the ambient reading's). */
@@ -109,6 +109,25 @@ export function energyMethodText(method: EnergyMethod): string {
     : 'integrated from sampled power (no hardware energy counter)';
 }
 
+const WORK_SOURCE_TEXT: Record<LiveWork['source'], string> = {
+  package: 'reported by the joules package',
+  markers: 'reported by ::joules lines',
+  'package+markers': 'reported by the joules package and ::joules lines',
+  log: 'inferred from the log',
+};
+
+/** Energy per unit of work so far (the run's energy over the work reported or inferred). */
+export function workText(live: Pick<LiveStatus, 'energyJ' | 'work'>): string[] {
+  const w = live.work;
+  if (!w) return [];
+  const parts: string[] = [];
+  if (w.steps) parts.push(`${formatJoules(live.energyJ / w.steps)}/step (${w.steps} steps)`);
+  if (w.samples) parts.push(`${formatJoules(live.energyJ / w.samples)}/sample`);
+  if (w.tokens) parts.push(`${(live.energyJ / w.tokens).toFixed(3)} J/token (${w.tokens} tokens)`);
+  if (!parts.length) return [];
+  return ['', `${parts.join(' · ')}, ${WORK_SOURCE_TEXT[w.source]}${w.detail ? ` (${escapeMd(w.detail)})` : ''}.`];
+}
+
 /** Markdown tooltip during a run. */
 export function runTooltip(name: string, live: LiveStatus, reason: string | undefined, replay: boolean): string {
   const lines = [
@@ -119,6 +138,7 @@ export function runTooltip(name: string, live: LiveStatus, reason: string | unde
     ...gpuTable(live.gpus, true),
     '',
     `Energy: ${energyMethodText(live.energyMethod)}.`,
+    ...workText(live),
   ];
   const attributed = live.gpus.filter((g) => g.attributed).length;
   if (live.gpus.length > 1) {

@@ -6,7 +6,7 @@ import { RunSession } from '../../core/runs/runSession';
 import { analyzeForCli } from '../analysis';
 import type { FlagSpec } from '../args';
 import { parseArgs, UsageError } from '../args';
-import { workerFile } from '../bundlePaths';
+import { pythonPackageDir, workerFile } from '../bundlePaths';
 import { followSession } from '../followSession';
 import { rawArgs } from '../rawArgv';
 import type { Io } from '../stdio';
@@ -48,10 +48,13 @@ export async function cmdRun(argv: string[], io: Io): Promise<number> {
   const scriptPath = rest.slice(1).find((a) => a.endsWith('.py'));
   // Arguments that are not valid UTF-8 reach the command byte for byte (Linux; see rawArgv.ts).
   const argvBytes = shell ? undefined : rawArgs(rest);
+  // `import joules` works in the run without installing anything (README: Python package).
+  const packageDir = pythonPackageDir();
   const options: RunOptions = {
     store,
     sampler: { backend: { kind: 'nvml' }, intervalMs, powerSamplesPerSecond: powerSps, powerRing, ...(thread === 'main' ? { onOwnThread: ownThreadLoop } : {}), workerFile: workerFile() },
     stdin: 'inherit',
+    ...(packageDir ? { pythonPackageDir: packageDir } : {}),
     afterRunMs: watchAfterS * 1000,
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
   };

@@ -11,7 +11,7 @@ import type { FindingSummary } from '../analysis/findings';
 import type { ViewColumns, ViewMetric } from '../runs/minMaxView';
 import { VIEW_METRICS } from '../runs/minMaxView';
 import type { StepPoint } from '../runs/stepPoints';
-import type { RunStatus, RunSummary } from '../runs/types';
+import type { LiveWork, RunStatus, RunSummary } from '../runs/types';
 import type { EnergyMethod, GpuInfo, GpuSample, SampleBatch, SampleGap } from '../sampler/types';
 
 /** The run's status, the stored summary's own type. */
@@ -48,7 +48,7 @@ export interface CostView {
  * The fields it shares with the stored summary (`RunSummary`) mean the same and are copied as they are.
  */
 export interface RunSummaryView
-  extends Pick<RunSummary, 'id' | 'name' | 'startedAt' | 'durationS' | 'exitCode' | 'energyJ' | 'avgPowerW' | 'peakPowerW' | 'avgUtilPct' | 'replay' | 'steps' | 'tokens' | 'jPerStep' | 'jPerToken'> {
+  extends Pick<RunSummary, 'id' | 'name' | 'startedAt' | 'durationS' | 'exitCode' | 'energyJ' | 'avgPowerW' | 'peakPowerW' | 'avgUtilPct' | 'replay' | 'steps' | 'tokens' | 'jPerStep' | 'jPerToken' | 'samples' | 'jPerSample' | 'workSource' | 'workDetail' | 'steadyState'> {
   status: RunStatus;
   /** `mixed` when the GPUs of one run used different methods. */
   energyMethod: EnergyMethod | 'mixed';
@@ -105,6 +105,8 @@ export interface LiveFiguresView {
   /** NVML indices the figures count (the run's attributed GPUs, or all while none is). */
   countedGpus: number[];
   energyMethod: EnergyMethod;
+  /** Work reported (or inferred from the log) so far: the live J/step, J/sample, J/token. */
+  work?: LiveWork;
 }
 
 /** Everything the panel needs to draw one run. */

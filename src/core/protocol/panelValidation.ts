@@ -10,6 +10,7 @@ import type {
   RunSummaryView, RunView, StepPoint, ToPanel,
 } from './panel';
 import { VIEW_METRICS } from '../runs/minMaxView';
+import type { LiveWork, SteadyState } from '../runs/types';
 import type { GpuInfo, GpuSample, PowerPoint, SampleBatch, SampleGap } from '../sampler/types';
 
 /** Limits for validation; generous, but they bound what a bad message can make either side allocate. */
@@ -155,14 +156,30 @@ export function isRunSummaryView(v: unknown): v is RunSummaryView {
   if (!isNonNeg(v.energyJ) || !isNonNeg(v.avgPowerW) || !isNonNeg(v.peakPowerW)) return false;
   if (v.energyMethod !== 'mixed' && !(typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod))) return false;
   if (!optional(v.avgUtilPct, isPct)) return false;
-  for (const k of ['idleEnergyJ', 'steps', 'tokens', 'jPerStep', 'jPerToken', 'carbonG', 'carbonGPerJ', 'costPerJ'] as const) {
+  for (const k of ['idleEnergyJ', 'steps', 'tokens', 'jPerStep', 'jPerToken', 'samples', 'jPerSample', 'carbonG', 'carbonGPerJ', 'costPerJ'] as const) {
     if (!optional(v[k], isNonNeg)) return false;
   }
   if (!optional(v.replay, (x) => typeof x === 'boolean')) return false;
+  if (!optional(v.workSource, isWorkSource) || !optional(v.workDetail, text) || !optional(v.steadyState, isSteadyState)) return false;
   return optional(v.carbonSource, text) && optional(v.cost, isCost)
     && optional(v.relatable, (r) => every(r, ProtocolLimits.relatable, isRelatable))
     && every(v.gpus, ProtocolLimits.gpus, isGpuSummary)
     && optional(v.countedGpus, (g) => every(g, ProtocolLimits.gpus, isIndex));
+}
+
+const workSources: readonly string[] = ['package', 'markers', 'package+markers', 'log'] satisfies ReadonlyArray<LiveWork['source']>;
+
+function isWorkSource(v: unknown): v is LiveWork['source'] {
+  return typeof v === 'string' && workSources.includes(v);
+}
+
+function isSteadyState(v: unknown): v is SteadyState {
+  return isObj(v) && isNonNeg(v.startS) && isNonNeg(v.endS) && v.endS >= v.startS && isNonNeg(v.tokens) && isNonNeg(v.energyJ) && isNonNeg(v.jPerToken);
+}
+
+function isLiveWork(v: unknown): v is LiveWork {
+  return isObj(v) && isWorkSource(v.source) && optional(v.steps, isNonNeg) && optional(v.samples, isNonNeg) && optional(v.tokens, isNonNeg)
+    && optional(v.detail, text);
 }
 
 function isStretch(v: unknown): boolean {
@@ -201,7 +218,7 @@ export function isRunView(v: unknown): v is RunView {
 function isLiveFigures(v: unknown): v is LiveFiguresView {
   return isObj(v) && isNonNeg(v.elapsedS) && isNonNeg(v.energyJ) && optional(v.powerW, isNonNeg) && isNonNeg(v.avgPowerW)
     && isNonNeg(v.peakPowerW) && optional(v.avgUtilPct, isPct) && every(v.countedGpus, ProtocolLimits.gpus, isIndex)
-    && typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod);
+    && typeof v.energyMethod === 'string' && energyMethods.includes(v.energyMethod) && optional(v.work, isLiveWork);
 }
 
 /** Type guard for host -> webview messages; the webview drops (and logs) whatever fails it. */

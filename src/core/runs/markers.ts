@@ -1,7 +1,8 @@
 import { delay } from './processes';
 import type { GpuEnergy } from '../sampler/engine';
-import { StepPoints } from './stepPoints';
 import type { RunMarker, RunSummary } from './types';
+import type { WorkFields } from './work';
+import { WorkTracker } from './work';
 
 /**
  * Lines a run prints to talk to Joules (media/joules_markers.py prints them):
@@ -14,8 +15,29 @@ const MARKER_LINE = /^::joules (mark|steps|tokens)(?: (.*))?$/;
 /** Longest partial line kept between chunks: a marker is short; a 1 GB line without newline is not one. */
 const MAX_PARTIAL_LINE_CHARS = 1000;
 const MAX_LABEL_CHARS = 200;
+/**
+ * Markers kept per run. Each is kept in the summary, so a window opened every step of a long run
+ * (a decorated per-step function) must not grow it without end: past this, new marks and windows
+ * are counted (`droppedMarks`) and named in the run's errors, not kept.
+ */
+export const MAX_MARKERS = 5000;
 
 export type MarkerEvent = { kind: 'mark'; label: string | undefined } | { kind: 'steps' | 'tokens'; count: number };
+
+/** Whether `line` (without its newline) is a marker line: what the output relay strips from the output. */
+export function isMarkerLine(line: string): boolean {
+  return MARKER_LINE.test(line.replace(/\r$/, '').trim());
+}
+
+/** The event of a marker line, or undefined when it is not one or its argument is not valid. */
+export function parseMarkerLine(line: string): MarkerEvent | undefined {
+  const m = MARKER_LINE.exec(line.replace(/\r$/, '').trim());
+  if (!m) return undefined;
+  const arg = (m[2] ?? '').trim();
+  if (m[1] === 'mark') return { kind: 'mark', label: arg ? arg.slice(0, MAX_LABEL_CHARS) : undefined };
+  const n = Number(arg || '1');
+  return Number.isFinite(n) && n > 0 ? { kind: m[1] === 'steps' ? 'steps' : 'tokens', count: n } : undefined;
+}
 
 /** Finds marker lines in a stream of text chunks (lines may span chunks). */
 export class MarkerScanner {
@@ -29,15 +51,8 @@ export class MarkerScanner {
     this.partial = (lines.pop() ?? '').slice(-MAX_PARTIAL_LINE_CHARS);
     const out: MarkerEvent[] = [];
     for (const raw of lines) {
-      const m = MARKER_LINE.exec(raw.replace(/\r$/, '').trim());
-      if (!m) continue;
-      const arg = (m[2] ?? '').trim();
-      if (m[1] === 'mark') {
-        out.push({ kind: 'mark', label: arg ? arg.slice(0, MAX_LABEL_CHARS) : undefined });
-      } else {
-        const n = Number(arg || '1');
-        if (Number.isFinite(n) && n > 0) out.push({ kind: m[1] === 'steps' ? 'steps' : 'tokens', count: n });
-      }
+      const e = parseMarkerLine(raw);
+      if (e) out.push(e);
     }
     return out;
   }
@@ -64,9 +79,13 @@ export interface MarkRecorderOptions {
   minReadIntervalMs?: number;
 }
 
+/** What a marker carries besides its label, time and energy (the window fields). */
+export type MarkerExtra = Pick<RunMarker, 'window' | 'windowId' | 'closedAtRunEnd'>;
+
 interface Waiting {
   label: string;
   atMs: number;
+  extra?: MarkerExtra;
 }
 
 /**
@@ -87,6 +106,8 @@ export class MarkRecorder {
   private lastRequestMs = -Infinity;
   private count = 0;
   private closed = false;
+  /** Marks refused because MAX_MARKERS were kept or waiting. */
+  droppedMarks = 0;
 
   constructor(private readonly opts: MarkRecorderOptions) {
     this.minReadIntervalMs = opts.minReadIntervalMs ?? 100;
@@ -94,12 +115,21 @@ export class MarkRecorder {
     this.last = { atMs: opts.nowMs(), tMs: 0, energyJ: 0 };
   }
 
-  /** A mark line arrived now. */
-  mark(label: string | undefined): void {
-    if (this.closed) return;
+  /**
+   * A mark line arrived now. False when it was not kept (the run ended, or MAX_MARKERS were
+   * reached; `force`: kept anyway, for the end of a window whose beginning was kept).
+   */
+  mark(label: string | undefined, extra?: MarkerExtra, force = false): boolean {
+    if (this.closed) return false;
+    // `count`: every mark kept, answered or not (a read in flight holds some of them).
+    if (!force && this.count >= MAX_MARKERS) {
+      this.droppedMarks++;
+      return false;
+    }
     this.count++;
-    this.waiting.push({ label: label ?? `mark ${this.count}`, atMs: this.opts.nowMs() });
+    this.waiting.push({ label: label ?? `mark ${this.count}`, atMs: this.opts.nowMs(), ...(extra ? { extra } : {}) });
     this.schedule();
+    return true;
   }
 
   /** Answers every waiting mark (one last read) and stops; resolves when the markers are final. */
@@ -137,7 +167,7 @@ export class MarkRecorder {
         read = await this.opts.read();
       } catch {
         // The sampler is gone (the run is ending): the marks keep the last known figures.
-        for (const w of batch) this.markers.push({ label: w.label, tS: this.last.tMs / 1000, energyJ: this.last.energyJ, energySource: 'interpolated' });
+        for (const w of batch) this.markers.push({ label: w.label, tS: this.last.tMs / 1000, energyJ: this.last.energyJ, energySource: 'interpolated', ...w.extra });
         return;
       }
       const now = { atMs: this.opts.nowMs(), tMs: read.elapsedMs, energyJ: this.opts.energyJ(read) };
@@ -146,7 +176,7 @@ export class MarkRecorder {
         // Known by how the read started, not by comparing clocks: a GC pause between the mark and
         // the read's start once made the first mark of a burst "interpolated".
         if (i === 0 && askedByMark && batch.length === 1) {
-          this.markers.push({ label: w.label, tS: now.tMs / 1000, energyJ: now.energyJ, energySource: 'counter' });
+          this.markers.push({ label: w.label, tS: now.tMs / 1000, energyJ: now.energyJ, energySource: 'counter', ...w.extra });
           return;
         }
         const span = now.atMs - this.last.atMs;
@@ -156,6 +186,7 @@ export class MarkRecorder {
           tS: (this.last.tMs + f * (now.tMs - this.last.tMs)) / 1000,
           energyJ: this.last.energyJ + f * (now.energyJ - this.last.energyJ),
           energySource: 'interpolated',
+          ...w.extra,
         });
       });
       this.last = now;
@@ -169,18 +200,19 @@ export class MarkRecorder {
   }
 }
 
-/** The summary's fields that come from the run's markers. */
-export type MarkerFields = Pick<RunSummary, 'markers' | 'steps' | 'stepPoints' | 'jPerStep' | 'tokens' | 'jPerToken'>;
+/** The summary's fields that come from the run's markers and its work. */
+export type MarkerFields = Pick<RunSummary, 'markers'> & WorkFields;
 
 /**
- * A run's markers as the session sees them: marker lines scanned from both output streams (each
- * stream keeps its own partial line), marks read against the energy, steps and tokens counted.
+ * A run's markers and work as the session sees them: `::joules` lines (removed from the output by
+ * the relay, handed over here), the Python package's messages (channel.ts), and the output itself
+ * for work inferred from the log. Marks and window edges are read against the energy counter.
  */
 export class SessionMarkers {
-  private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
   private readonly recorder: MarkRecorder;
-  private readonly stepPoints = new StepPoints();
-  private tokens = 0;
+  readonly work = new WorkTracker();
+  private readonly windows = new Map<string, { id: number; label: string }>();
+  private nextWindowId = 1;
   /** The markers as answered when the run ended (the recorder's own list until then). */
   private final: RunMarker[] | undefined;
 
@@ -192,18 +224,53 @@ export class SessionMarkers {
     this.recorder = new MarkRecorder(recorder);
   }
 
-  /** A chunk of the run's output. */
-  scan(text: string, stream: 'stdout' | 'stderr'): void {
-    for (const e of this.scanners[stream].scan(text)) {
-      if (e.kind === 'mark') this.recorder.mark(e.label);
-      else if (e.kind === 'steps') this.stepPoints.add(this.runTimeS(), e.count);
-      else this.tokens += e.count;
-    }
+  /** A `::joules` line (without its newline). */
+  markerLine(line: string): void {
+    const e = parseMarkerLine(line);
+    if (!e) return;
+    if (e.kind === 'mark') this.recorder.mark(e.label);
+    else this.work.report('markers', this.runTimeS(), e.kind === 'steps' ? { steps: e.count } : { tokens: e.count });
+  }
+
+  /** A chunk of the run's output without marker lines (work inferred from the log). */
+  output(text: string, stream: 'stdout' | 'stderr'): void {
+    this.work.output(text, stream, this.runTimeS());
+  }
+
+  /** `joules.step(n, samples, tokens)`. */
+  step(n: number, samples: number | undefined, tokens: number | undefined): void {
+    this.work.report('package', this.runTimeS(), { steps: n, ...(samples !== undefined ? { samples } : {}), ...(tokens !== undefined ? { tokens } : {}) });
+  }
+
+  /** A named point from the package. */
+  mark(label: string): void {
+    this.recorder.mark(label);
+  }
+
+  /** A window opens (`key`: unique in the run). */
+  beginWindow(key: string, label: string): void {
+    if (this.windows.has(key)) return;
+    const id = this.nextWindowId++;
+    // A window whose beginning was not kept (too many markers) is not kept at its end either.
+    if (this.recorder.mark(label, { window: 'begin', windowId: id })) this.windows.set(key, { id, label });
+  }
+
+  /** A window closes; `closedAtRunEnd`: by the run's end, not by the program. */
+  endWindow(key: string, closedAtRunEnd: boolean): void {
+    const w = this.windows.get(key);
+    if (!w) return;
+    this.windows.delete(key);
+    this.recorder.mark(w.label, { window: 'end', windowId: w.id, ...(closedAtRunEnd ? { closedAtRunEnd: true } : {}) }, true);
   }
 
   /** Markers received so far. */
   list(): RunMarker[] {
     return [...this.recorder.markers];
+  }
+
+  /** Marks and windows not kept because the run already had MAX_MARKERS. */
+  get droppedMarks(): number {
+    return this.recorder.droppedMarks;
   }
 
   /**
@@ -215,15 +282,12 @@ export class SessionMarkers {
     this.final = (await Promise.race([this.recorder.flush(), delay(timeoutMs).then(() => undefined)])) ?? this.recorder.markers;
   }
 
-  /** The summary's marker fields; `energyJ` is the run's, for J/step and J/token. */
-  summaryFields(energyJ: number): MarkerFields {
+  /** The summary's marker and work fields; `energyJ` and `durationS` are the run's. */
+  summaryFields(energyJ: number, durationS: number): MarkerFields {
     const markers = this.final ?? this.recorder.markers;
-    const steps = this.stepPoints.steps;
     return {
       ...(markers.length ? { markers: [...markers].sort((a, b) => a.tS - b.tS) } : {}),
-      ...(steps ? { steps, stepPoints: this.stepPoints.toArray(), jPerStep: energyJ / steps } : {}),
-      ...(this.tokens ? { tokens: this.tokens, jPerToken: energyJ / this.tokens } : {}),
+      ...this.work.summaryFields(energyJ, durationS),
     };
   }
 }
-

@@ -1,10 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { EngineBatch, GpuEnergy } from '../sampler/engine';
 import type { GpuInfo, GpuSample, SampleBatch } from '../sampler/types';
 import type { SamplerOptions } from '../sampler/workerSampler';
 import { WorkerSampler } from '../sampler/workerSampler';
-import { SessionMarkers } from './markers';
+import { MAX_MARKERS, SessionMarkers } from './markers';
+import type { ChannelEnergy } from './channel';
+import { CHANNEL_ENV, RunChannel } from './channel';
 import type { Disposable } from '../events';
 import { Emitter } from '../events';
 import type { ByteSink, OutputStreamName } from './output';
@@ -52,6 +55,12 @@ export interface RunOptions {
   afterRunMs?: number;
   /** stdin of the child: `pipe` lets a pseudoterminal type into it. Default `ignore`. */
   stdin?: 'pipe' | 'ignore' | 'inherit';
+  /**
+   * The folder holding the `joules` Python package (the repository's `python/`): put first on the
+   * run's PYTHONPATH (the user's own PYTHONPATH stays after it), so `import joules` works in runs
+   * Joules launches without installing anything.
+   */
+  pythonPackageDir?: string;
 }
 
 /**
@@ -99,6 +108,10 @@ export class RunSession {
   private meta!: StoredRun;
   private readonly output = new OutputRelay();
   private readonly markers: SessionMarkers;
+  /** The run's channel to the `joules` Python package (absent in a replay or when it could not open). */
+  private channel: RunChannel | undefined;
+  /** The last answered `joules.energy()` read, shared by requests within the counter's update period. */
+  private energyRead: { atMs: number; answer: Promise<ChannelEnergy> } | undefined;
 
   private constructor(
     readonly spec: LaunchSpec,
@@ -118,16 +131,14 @@ export class RunSession {
     this.markers = new SessionMarkers(
       {
         read: () => this.sampler.mark(),
-        energyJ: ({ energies }) => {
-          const counted = this.attribution.countedGpus();
-          return energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
-        },
+        energyJ: ({ energies }) => this.countedEnergyJ(energies),
         nowMs: () => performance.now(),
       },
       () => this.liveState.nowS(),
     );
+    this.output.onMarkerLine((line) => this.markers.markerLine(line));
     this.output.onText((text, stream) => {
-      this.markers.scan(text, stream);
+      this.markers.output(text, stream);
       this.writer.appendOutput(text);
       this.outputEvent.fire(text, stream);
     });
@@ -135,6 +146,49 @@ export class RunSession {
 
   get gpus(): GpuInfo[] {
     return this.sampler.gpus;
+  }
+
+  /** Energy of the GPUs that count for the run, in J, from a counter read. */
+  private countedEnergyJ(energies: readonly GpuEnergy[]): number {
+    const counted = this.attribution.countedGpus();
+    return energies.filter((e) => counted.has(e.gpu)).reduce((a, e) => a + e.energyMillijoules, 0) / 1000;
+  }
+
+  /**
+   * Opens the run's channel and puts its address (and the Python package) into the run's
+   * environment. A channel that cannot open is an error of the run, not a reason to refuse it.
+   */
+  private async openChannel(env: NodeJS.ProcessEnv): Promise<void> {
+    const dir = this.options.pythonPackageDir;
+    // Prepended, never replacing: the user's own PYTHONPATH keeps working after it.
+    if (dir) env.PYTHONPATH = env.PYTHONPATH ? `${dir}${path.delimiter}${env.PYTHONPATH}` : dir;
+    try {
+      this.channel = await RunChannel.open({
+        step: (n, samples, tokens) => this.markers.step(n, samples, tokens),
+        begin: (key, label) => this.markers.beginWindow(key, label),
+        end: (key, closedAtRunEnd) => this.markers.endWindow(key, closedAtRunEnd),
+        mark: (label) => this.markers.mark(label),
+        energy: () => this.channelEnergy(),
+      });
+      env[CHANNEL_ENV] = this.channel.envValue;
+    } catch (e) {
+      const key = `channel: could not open (${(e as Error).message})`;
+      this.errors[key] = (this.errors[key] ?? 0) + 1;
+    }
+  }
+
+  /** `joules.energy()`: a counter read, shared by the requests of one 100 ms (the counter's update period). */
+  private channelEnergy(): Promise<ChannelEnergy> {
+    const now = performance.now();
+    if (this.energyRead && now - this.energyRead.atMs < 100) return this.energyRead.answer;
+    const answer = this.sampler.mark().then(({ energies, elapsedMs }) => {
+      const counted = this.attribution.countedGpus();
+      const energyJ: Record<string, number> = {};
+      for (const e of energies) if (counted.has(e.gpu)) energyJ[String(e.gpu)] = e.energyMillijoules / 1000;
+      return { tS: elapsedMs / 1000, energyJ, totalJ: Object.values(energyJ).reduce((a, b) => a + b, 0) };
+    });
+    this.energyRead = { atMs: now, answer };
+    return answer;
   }
 
   get pid(): number | undefined {
@@ -156,6 +210,7 @@ export class RunSession {
     const id = makeRunId(spec.name ?? runName(spec));
     const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.begin();
+    await session.openChannel(env);
     let child: ChildProcess;
     try {
       child = spawnRun(spec, env, options.stdin ?? 'ignore');
@@ -222,6 +277,8 @@ export class RunSession {
     }
     if (this.ended) return;
     this.liveState.tick(energies, elapsedMs);
+    // The energy over time, for the steady-state J/token (work.ts).
+    this.markers.work.energy.add(elapsedMs / 1000, this.countedEnergyJ(energies));
     this.ingest(batch);
     this.liveState.observe(this.attribution.runGpus().gpus);
     const out: SampleBatch = { samples: batch.samples, powerPoints: batch.powerPoints, gaps: batch.gaps };
@@ -267,7 +324,9 @@ export class RunSession {
 
   /** Figures for the status bar, the panel and the CLI right now: the one live model (liveFigures.ts). */
   live(): LiveStatus {
-    return this.liveState.read(this.attribution.runGpus().gpus);
+    const live = this.liveState.read(this.attribution.runGpus().gpus);
+    const work = this.markers.work.live();
+    return work ? { ...live, work } : live;
   }
 
   /** The run's output as text, decoded across chunk edges. */
@@ -331,6 +390,9 @@ export class RunSession {
     let summary: RunSummary | undefined;
     let runGpus: number[] = [];
     try {
+      // Windows the program left open end here (labelled so), before the last marks are answered.
+      this.channel?.close();
+      for (const [k, v] of Object.entries(this.channel?.problems ?? {})) this.errors[`channel: ${k}`] = v;
       // Markers asked for before the exit are answered before the worker stops.
       await this.markers.settle(2000);
       const watchMs = !this.replay && !this.stopRequested ? (this.options.afterRunMs ?? 0) : 0;
@@ -372,6 +434,7 @@ export class RunSession {
       summary = this.summaryOf(fallback, exitCode, signal, this.meta.attribution);
     }
     if (error) summary.errors = { ...(summary.errors ?? {}), [error]: 1 };
+    if (this.markers.droppedMarks) summary.errors = { ...(summary.errors ?? {}), [`markers: not kept beyond the first ${MAX_MARKERS}`]: this.markers.droppedMarks };
     const record = await closeRecord({
       writer: this.writer,
       view: this.view,
@@ -410,7 +473,7 @@ export class RunSession {
       ...(signal ? { signal } : {}),
       attribution,
       ...(Object.keys(this.errors).length ? { errors: { ...this.errors } } : {}),
-      ...this.markers.summaryFields(figures.energyJ),
+      ...this.markers.summaryFields(figures.energyJ, figures.durationS),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
       ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),
     };

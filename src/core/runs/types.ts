@@ -108,7 +108,11 @@ export interface RunSummary {
   wastedJ?: number;
   /** Markers the run printed (`::joules mark <label>`), with the energy at that moment (counter read). */
   markers?: RunMarker[];
-  /** Work the run reported (`::joules steps N`, `::joules tokens N`), and energy per unit of it. */
+  /**
+   * Work the run did and energy per unit of it (work.ts): steps, samples and tokens reported by the
+   * Python package or `::joules` lines, or steps (and the HF Trainer's samples) inferred from the log.
+   * Each J/unit is the run's whole energy divided by the units.
+   */
   steps?: number;
   /** When the run reached its steps, bounded (see stepPoints.ts): Compare aligns runs by step with them. */
   stepPoints?: StepPoint[];
@@ -117,6 +121,35 @@ export interface RunSummary {
   jPerToken?: number;
   /** Notebook sessions: the cells executed while Joules sampled, in order, as measured windows. */
   cells?: CellEnergy[];
+  samples?: number;
+  jPerSample?: number;
+  /** Where the work figures come from; `log`: inferred from the log (see `workDetail`). */
+  workSource?: WorkSource;
+  /** For `log`: what was read, e.g. `tqdm bar "Epoch #" (100 per bar)`. */
+  workDetail?: string;
+  /** Inference: energy per token between warm-up and drain (work.ts). */
+  steadyState?: SteadyState;
+}
+
+/** `package`: the `joules` Python package; `markers`: `::joules` lines; `log`: inferred from the log. */
+export type WorkSource = 'package' | 'markers' | 'package+markers' | 'log';
+
+/** Steady-state J/token: tokens and energy between the 10 % and 90 % token reports (work.ts). */
+export interface SteadyState {
+  startS: number;
+  endS: number;
+  tokens: number;
+  energyJ: number;
+  jPerToken: number;
+}
+
+/** Work done so far in a live run. */
+export interface LiveWork {
+  source: WorkSource;
+  steps?: number;
+  samples?: number;
+  tokens?: number;
+  detail?: string;
 }
 
 /** A point in a run named by the run itself, e.g. an epoch boundary. */
@@ -130,6 +163,14 @@ export interface RunMarker {
    * counter's update period), so its time and energy lie between the two reads around it.
    */
   energySource?: 'counter' | 'interpolated';
+  /**
+   * Set on the two markers of a window (`joules.window(label)`): `begin` and `end` share `windowId`
+   * (unique in the run). `closedAtRunEnd`: the program never closed the window (it crashed or
+   * forgot); the end marker is the run's end.
+   */
+  window?: 'begin' | 'end';
+  windowId?: number;
+  closedAtRunEnd?: boolean;
 }
 
 /** Live figures of a running run, for the status bar and the panel. */
@@ -163,6 +204,8 @@ export interface LiveStatus {
   /** Seconds the run's GPUs have been continuously idle (util 0) or starved up to now. */
   idleForS: number;
   starvedForS: number;
+  /** Work reported (or inferred) so far: J/unit live is `energyJ` over it. */
+  work?: LiveWork;
 }
 
 /** A stored run: its summary, GPUs and full sample series. */
