@@ -19,8 +19,10 @@ import argparse
 import ctypes
 import json
 import os
+import re
 import sys
 import time
+import warnings
 
 
 def nvml_counters():
@@ -72,7 +74,11 @@ def main():
         return 3
 
     counters = nvml_counters() if args.counter else None
-    nb = nbformat.read(args.notebook, as_version=4)
+    # Notebooks saved by older tools have cells without ids: nbformat adds them in memory and warns
+    # about it, which is not the user's concern here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nb = nbformat.read(args.notebook, as_version=4)
     starts = {}
 
     def on_start(notebook=None, **_):
@@ -113,7 +119,9 @@ def main():
     try:
         client.execute()
     except CellExecutionError as e:
-        ok, error = False, str(e).strip().splitlines()[-1] if str(e).strip() else "a cell failed"
+        # The kernel's last traceback line ("ValueError: bad batch"), without its terminal colours.
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+        ok, error = False, text.splitlines()[-1] if text else "a cell failed"
     except KeyboardInterrupt:
         ok, error = False, "interrupted"
     except Exception as e:  # the kernel died, a timeout: say it, never a traceback of ours
