@@ -72,9 +72,12 @@ suite('Joules smoke: the installed VSIX', function () {
     assert.strictEqual(during.figures?.source, 'live');
     const summary = await api.runManager.waitForEnd(id);
     assert.ok(summary, 'the demo ended');
-    const after = await waitFor('the final figures in the panel', async () => {
+    // The page draws on animation frames: the state can hold the new figures a frame before the
+    // cards show them, so wait until the cards have caught up (a card that never does fails here).
+    const after = await waitFor('the final figures in the panel and its cards', async () => {
       const s = await panelState();
-      return s?.figures?.source === 'host' ? s : undefined;
+      const shown = s?.cards.find((c) => c.key === 'energy')?.detail;
+      return s?.figures?.source === 'host' && shown === formatJoules(s.figures.energyJ) ? s : undefined;
     }, 10_000, 500);
     // Every batch after the snapshot arrived: the charts reach the end of the run.
     assert.strictEqual(after.batchesSkipped.gap, 0);
