@@ -46,7 +46,7 @@ export interface JoulesApi {
   notebooks(): NotebookHandle | undefined;
 }
 
-let active: { runs: RunManager; ambient: AmbientMeter } | undefined;
+let active: { runs: RunManager; ambient: AmbientMeter; notebooks: () => NotebookHandle | undefined } | undefined;
 
 export function activate(context: vscode.ExtensionContext): JoulesApi {
   try {
@@ -61,7 +61,8 @@ export function activate(context: vscode.ExtensionContext): JoulesApi {
 export async function deactivate(): Promise<void> {
   const a = active;
   active = undefined;
-  if (a) await Promise.all([a.runs.dispose(), a.ambient.dispose()]);
+  // Open notebook sessions are written to the history as they stand (not left `running`).
+  if (a) await Promise.all([a.runs.dispose(), a.ambient.dispose(), a.notebooks()?.monitor.dispose()]);
 }
 
 function compose(context: vscode.ExtensionContext): JoulesApi {
@@ -140,7 +141,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     { dispose: () => panelHost?.dispose() },
     { dispose: () => panelSource?.dispose() },
   );
-  active = { runs, ambient };
+  active = { runs, ambient, notebooks: () => notebooks };
 
   let notebooks: NotebookHandle | undefined;
   const ready = new Promise<void>((resolve) => {

@@ -134,7 +134,9 @@ describe('monitored runs (fake NVML)', function () {
 
   it('keeps sampling the other GPUs when one is lost, and records the gap', async () => {
     const opts = await options('gpu-lost.scn');
-    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(2)'], cwd: os.tmpdir() }, opts);
+    // 3 s: the loss is at 1 s of scenario time, so well over a second of sampling follows it even
+    // when a loaded machine starts Python late (2 s left about 0.5 s, and under 6 samples, there).
+    const session = await RunSession.start({ command: 'python3', args: ['-c', 'import time; time.sleep(3)'], cwd: os.tmpdir() }, opts);
     const s = await session.done;
     assert.equal(s.status, 'succeeded');
     const rec = opts.store.load(s.id)!;
