@@ -5,6 +5,7 @@ import { UsageError } from './args';
 import { cmdCheck } from './commands/check';
 import { cmdDemo } from './commands/demo';
 import { cmdDevices } from './commands/devices';
+import { cmdExporter } from './commands/exporter';
 import { cmdFix } from './commands/fix';
 import { cmdHistory } from './commands/history';
 import { cmdReport } from './commands/report';
@@ -26,6 +27,9 @@ Usage:
   joules report <run-id|last> [--json]          show a stored run's summary
   joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
   joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
+  joules exporter [--port N] [--listen ADDR] [--host NAME]
+                                                serve every GPU's power, energy, utilization, memory and
+                                                temperature for Prometheus on /metrics (default 127.0.0.1:9471)
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -40,6 +44,8 @@ Options for run:
   --no-analysis       skip the inefficiency findings
   --quiet             no live wattmeter
   --watch-after-s N   keep watching the GPUs N s after the command exits, to catch memory left held
+  --metrics-port N    serve this run's GPU and energy metrics for Prometheus on /metrics while it runs
+  --metrics-listen A  address for --metrics-port (default 127.0.0.1)
 
 Environment:
   JOULES_NVML_LIBRARY  path of libnvidia-ml.so.1 / nvml.dll when it is not found by itself
@@ -72,6 +78,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return await cmdFix(rest, io);
       case 'check':
         return await cmdCheck(rest, io);
+      case 'exporter':
+        return await cmdExporter(rest, io);
       case undefined:
       case 'help':
       case '--help':
