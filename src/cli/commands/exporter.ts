@@ -15,9 +15,8 @@ import type { Io } from '../stdio';
 export const DEFAULT_EXPORTER_PORT = 9471;
 
 /**
- * How often the exporter reads the hardware energy counter (the run default is 60 s, because a
- * read costs ~4 ms of CPU on an H200). A scrape every 15 s should see a counter-anchored figure:
- * every 10 s keeps the carried-forward part small at ~0.4 ms/s per GPU.
+ * How often the exporter reads the hardware energy counter between scrapes (the run default is
+ * 60 s, because a read costs ~4 ms of CPU on an H200); every scrape reads it too (see scrape()).
  */
 const EXPORTER_COUNTER_INTERVAL_MS = 10_000;
 
@@ -63,7 +62,7 @@ export async function cmdExporter(argv: string[], io: Io): Promise<number> {
   const metrics = new GpuMetrics(host, sampler.gpus, Date.now());
   let server: MetricsServer;
   try {
-    server = await serveMetrics({ listen, port, families: () => metrics.families() });
+    server = await serveMetrics({ listen, port, families: () => scrape(sampler, metrics) });
   } catch (e) {
     await sampler.terminate();
     throw e;
@@ -94,4 +93,23 @@ export async function cmdExporter(argv: string[], io: Io): Promise<number> {
   }
   io.stderr.write('joules exporter: stopped\n');
   return 0;
+}
+
+/** How long a scrape waits for the counter read before answering with the last batch's figures. */
+const SCRAPE_COUNTER_WAIT_MS = 2000;
+
+/**
+ * A scrape reads the energy counters first (~4 ms a GPU on an H200; dcgm-exporter reads them on
+ * every collection too), so the published counter is as of the scrape's timestamp: Prometheus'
+ * increase() over any window is then the hardware counter's, not off by the batch period.
+ */
+async function scrape(sampler: WorkerSampler, metrics: GpuMetrics): Promise<ReturnType<GpuMetrics['families']>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const read = await Promise.race([
+    sampler.mark().catch(() => undefined),
+    new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), SCRAPE_COUNTER_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (read) metrics.addEnergies(read.energies);
+  return metrics.families();
 }

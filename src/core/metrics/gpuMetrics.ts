@@ -60,6 +60,14 @@ export class GpuMetrics {
     }
   }
 
+  /**
+   * Energies read at a scrape (the sampler's `mark()`: the hardware counter read just now), so the
+   * scraped counter is as of the scrape's time rather than the last batch's (up to a second older).
+   */
+  addEnergies(energies: ReadonlyArray<{ gpu: number; energyMillijoules: number }>): void {
+    for (const e of energies) this.energyMj.set(e.gpu, Math.max(this.energyMj.get(e.gpu) ?? 0, e.energyMillijoules));
+  }
+
   /** A GPU that fell off the bus: `joules_gpu_up` goes to 0 and its gauges are no longer published. */
   markLost(gpu: number): void {
     this.lost.add(gpu);

@@ -18,7 +18,7 @@ export interface MetricsServer {
  * Listen on `listen:port`. Rejects with a one-line reason when the address cannot be bound (port
  * in use, no permission), so the CLI can say so before it samples anything.
  */
-export function serveMetrics(o: { listen: string; port: number; families: () => MetricFamily[] }): Promise<MetricsServer> {
+export function serveMetrics(o: { listen: string; port: number; families: () => MetricFamily[] | Promise<MetricFamily[]> }): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -34,15 +34,17 @@ export function serveMetrics(o: { listen: string; port: number; families: () => 
       return;
     }
     const format = negotiateFormat(req.headers.accept);
-    let body: string;
-    try {
-      body = formatExposition(o.families(), format);
-    } catch (e) {
-      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`joules exporter: ${e instanceof Error ? e.message : String(e)}\n`);
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    void (async () => {
+      let body: string;
+      try {
+        body = formatExposition(await o.families(), format);
+      } catch (e) {
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`joules exporter: ${e instanceof Error ? e.message : String(e)}\n`);
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    })();
   });
   // Scrapers keep connections alive; close() must not wait for them.
   server.keepAliveTimeout = 65_000;
