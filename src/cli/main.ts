@@ -7,6 +7,7 @@ import { cmdDemo } from './commands/demo';
 import { cmdDevices } from './commands/devices';
 import { cmdExporter } from './commands/exporter';
 import { cmdFix } from './commands/fix';
+import { cmdJob } from './commands/promJob';
 import { cmdHistory } from './commands/history';
 import { cmdReport } from './commands/report';
 import { cmdRun } from './commands/run';
@@ -30,6 +31,9 @@ Usage:
   joules exporter [--port N] [--listen ADDR] [--host NAME]
                                                 serve every GPU's power, energy, utilization, memory and
                                                 temperature for Prometheus on /metrics (default 127.0.0.1:9471)
+  joules job --prometheus URL --selector '{job="train"}' [--from T] [--to T | --live] [--steps N] [--json]
+                                                a job's GPUs across nodes from Prometheus (Joules' exporter
+                                                or dcgm-exporter): energy per node and GPU, J/step, stragglers
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -80,6 +84,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return await cmdCheck(rest, io);
       case 'exporter':
         return await cmdExporter(rest, io);
+      case 'job':
+        return await cmdJob(rest, io);
       case undefined:
       case 'help':
       case '--help':
