@@ -2,6 +2,7 @@ import { NvmlLoadError } from '../core/nvml/nvmlError';
 import { CommandNotFoundError } from '../core/runs/processes';
 import { defaultStoreDir, StoreError } from '../core/runs/store';
 import { UsageError } from './args';
+import { cmdAttach } from './commands/attach';
 import { cmdCheck } from './commands/check';
 import { cmdDemo } from './commands/demo';
 import { cmdDevices } from './commands/devices';
@@ -22,6 +23,8 @@ const HELP = `joules ${VERSION}: measure the GPU energy of ML runs (NVML), and s
 
 Usage:
   joules run [options] -- <command> [args...]   run a command and measure its GPUs
+  joules attach <pid> [--name N] [--json]       measure a running process Joules did not launch (and its
+                                                children) until it exits; Ctrl-C detaches, it keeps running
   joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
   joules devices [--json]                       list GPUs and what Joules can measure on them
   joules history [--json] [--limit N]           list stored runs, newest first
@@ -86,6 +89,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return await cmdExporter(rest, io);
       case 'job':
         return await cmdJob(rest, io);
+      case 'attach':
+        return await cmdAttach(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -21,6 +21,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     exitCode: s.exitCode,
     ...(s.signal ? { signal: s.signal } : {}),
     command: s.command,
+    ...(s.attached ? { attached: s.attached } : {}),
     attribution: s.attribution,
     sampleIntervalMs: s.sampleIntervalMs,
     ...(s.driverVersion ? { driverVersion: s.driverVersion } : {}),

@@ -73,6 +73,12 @@ export interface RunSummary {
   command: string[];
   cwd: string;
   scriptPath?: string;
+  /**
+   * Set for a run measured by attaching to a process Joules did not launch (`joules attach`): its
+   * pid, and whether the measurement ended because it `exited` (its exit code is not visible to a
+   * non-parent) or was `detached` (the process runs on). Such a run's status is `stopped`.
+   */
+  attached?: { pid: number; end: 'exited' | 'detached' };
   /** Energy of the run's GPUs (attributed ones; all GPUs when none could be attributed). */
   energyJ: number;
   /**
