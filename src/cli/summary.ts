@@ -49,6 +49,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     ...(s.markers
       ? { markers: s.markers.map((m) => ({ label: m.label, tS: round(m.tS, 3), energyJ: round(m.energyJ, 3), ...(m.energySource ? { energySource: m.energySource } : {}) })) }
       : {}),
+    ...(s.ranks ? { ranks: s.ranks.map((r) => ({ ...r, energyJ: round(r.energyJ, 3) })) } : {}),
     ...(s.steps ? { steps: s.steps, jPerStep: round(s.jPerStep ?? 0, 4) } : {}),
     ...(s.stepPoints?.length ? { stepPoints: s.stepPoints.map((p) => ({ tS: round(p.tS, 3), step: p.step })) } : {}),
     ...(s.tokens ? { tokens: s.tokens, jPerToken: round(s.jPerToken ?? 0, 5) } : {}),
@@ -85,6 +86,10 @@ export function formatSummary(s: RunSummary): string {
   }
   for (const u of s.unavailableGpus ?? []) {
     lines.push(`  GPU ${u.index} not measured: it could not be opened (${u.error})`);
+  }
+  for (const r of s.ranks ?? []) {
+    const who = r.rank !== undefined ? `rank ${r.rank}${r.localRank !== undefined && r.localRank !== r.rank ? ` (local ${r.localRank})` : ''}` : `process ${r.pid}`;
+    lines.push(`  ${who.padEnd(10)} GPU ${r.gpus.join('+')}: ${formatJoules(r.energyJ)}${r.sharedGpu ? ' (GPU shared with another rank: split evenly)' : ''}${r.rank !== undefined ? `, pid ${r.pid}` : ''}`);
   }
   if (s.steps) lines.push(`  per step   ${formatJoules(s.jPerStep ?? 0)} (${s.steps} steps)`);
   if (s.tokens) lines.push(`  per token  ${(s.jPerToken ?? 0).toFixed(3)} J (${s.tokens} tokens)`);

@@ -21,6 +21,7 @@ import { LiveTracker } from './liveFigures';
 import { RunAttribution } from './attribution';
 import { closeRecord, createWriter, initialMeta, launchEnv, makeRunId, runName, spawnRun, stripStored } from './lifecycle';
 import { watchExit } from './attach';
+import { RankTracker } from './ranks';
 
 /**
  * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
@@ -102,6 +103,8 @@ export class RunSession {
   private readonly markers: SessionMarkers;
   /** Set by {@link RunSession.attach}: the process measured, which this session did not launch. */
   private attachedPid: number | undefined;
+  /** Per-rank figures of a run across several GPUs (ranks.ts). */
+  private readonly ranks = new RankTracker();
   private detached = false;
 
   private constructor(
@@ -267,7 +270,10 @@ export class RunSession {
     for (const [k, v] of Object.entries(batch.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const n of batch.notices) this.unsupported.add(n);
     const rootPid = this.child?.pid ?? this.attachedPid;
-    if (batch.processes && rootPid) this.attribution.observe(batch.processes, rootPid);
+    if (batch.processes && rootPid) {
+      this.attribution.observe(batch.processes, rootPid);
+      this.ranks.observe(batch.processes, (pid) => this.attribution.isRunPid(pid));
+    }
     if (this.afterExitSamples <= MAX_AFTER_EXIT_SAMPLES) {
       this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
       // The stored run's overview is written from this view and must agree with the samples file,
@@ -441,8 +447,14 @@ export class RunSession {
       ...this.markers.summaryFields(figures.energyJ),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
       ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),
+      ...this.rankFields(figures),
       ...(this.attachedPid !== undefined ? { attached: { pid: this.attachedPid, end: this.detached ? 'detached' : 'exited' } } : {}),
     };
+  }
+
+  private rankFields(figures: RunFigures): Pick<RunSummary, 'ranks'> {
+    const ranks = this.ranks.figures(new Map(figures.gpus.map((g) => [g.index, g.energyJ])));
+    return ranks ? { ranks } : {};
   }
 
   /** Output tail kept in memory. */
