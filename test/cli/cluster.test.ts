@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { fakeNvml, writeScenario } from '../support/fakeNvml';
 import { httpGet, startServing } from './metricsSupport';
-import { joules, nvmlEnv, ROOT, tempDir } from './support';
+import { exited, joules, nvmlEnv, ROOT, startJoules, tempDir, waitFor } from './support';
 
 /** A node of the fake cluster: its GPUs' power as step functions of scenario time (s -> W), and utilization. */
 interface FakeGpu {
@@ -254,6 +254,22 @@ describe('joules job against a real Prometheus server (issue 12)', function () {
     assert.match(human.stdout, /node dgx-1: [\d,.]+ k?J over 2 GPU\(s\), energy counter/);
     assert.match(human.stdout, /warning: Node dgx-2: its GPUs sat at 3 % utilization/);
     assert.match(human.stdout, /DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION\{job="dcgm"\}\[/);
+  });
+
+  it('--live redraws a line per refresh and prints the report at Ctrl-C', async () => {
+    const child = startJoules(['job', '--prometheus', promUrl, '--selector', '{job="dcgm"}', '--live', '--refresh-s', '1', '--from', fromS.toFixed(3), '--json']);
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    await waitFor('two live lines', () => (err.match(/total [\d,.]+ k?J {2}dgx-1 /g) ?? []).length >= 2 || child.exitCode !== null, 30_000);
+    child.kill('SIGINT');
+    assert.equal(await exited(child), 0, err);
+    const r = JSON.parse(out) as JobJson & { toS: number };
+    assert.equal(r.source, 'dcgm');
+    // Up to now: longer than the fixed window, as the job went on.
+    assert.ok(r.toS > toS, `live report ends at ${r.toS}, after ${toS}`);
+    assert.ok(r.energyJ > 0);
   });
 
   it('a selector that matches nothing, and a server that is not there, are one-line errors', async () => {
