@@ -85,6 +85,29 @@ describe('joules exporter', function () {
     }
   });
 
+  it('a GPU lost mid-way reads joules_gpu_up 0, loses its gauges and keeps its last energy; the other GPU goes on', async () => {
+    const { child, url, stderr } = await startServing(['exporter', '--port', '0', '--host', 'node-l'], nvmlEnv(lib, 'gpu-lost.scn'));
+    try {
+      let body = '';
+      for (let i = 0; i < 60 && !/^joules_gpu_up\{[^}]*gpu="1"[^}]*\} 0$/m.test(body); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        body = (await httpGet(url)).body;
+      }
+      assert.match(body, /^joules_gpu_up\{[^}]*gpu="1"[^}]*\} 0$/m);
+      assert.match(body, /^joules_gpu_up\{[^}]*gpu="0"[^}]*\} 1$/m);
+      assert.doesNotMatch(body, /^joules_gpu_power_watts\{[^}]*gpu="1"/m);
+      assert.match(body, /^joules_gpu_power_watts\{[^}]*gpu="0"/m);
+      const lost = valueOf(body, /^joules_gpu_energy_joules_total\{[^}]*gpu="1"/);
+      assert.ok(lost > 0, `GPU 1's energy before it was lost: ${lost}`);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(valueOf((await httpGet(url)).body, /^joules_gpu_energy_joules_total\{[^}]*gpu="1"/), lost, 'the lost GPU\'s counter stays');
+      child.kill('SIGTERM');
+      assert.equal(await exited(child), 0, stderr());
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   it('a port in use is a clear one-line error, and no GPU is exit code 3', async () => {
     const busy = http.createServer().listen(0, '127.0.0.1');
     await new Promise((r) => busy.once('listening', r));

@@ -140,6 +140,7 @@ export function jobReport(data: JobSeries, o: JobReportOptions = {}): JobReport 
     const prev = counterByGpu.get(g);
     counterByGpu.set(g, { points: mergePoints(prev?.points, s.points.map(([t, v]) => [t, v * src.energyToJ] as const)), method: src.counterMethod(s.labels) });
   }
+  const measured = new Set<JobGpu>();
   for (const g of gpus.values()) {
     const power = powerByGpu.get(g) ?? [];
     const counter = counterByGpu.get(g);
@@ -155,10 +156,8 @@ export function jobReport(data: JobSeries, o: JobReportOptions = {}): JobReport 
       g.energyMethod = 'integrated';
       delete g.errorBoundJ;
     }
-    if (!e) {
-      notes.push(`${g.host} GPU ${g.gpu}: fewer than two samples in the window; no energy figure`);
-      continue;
-    }
+    if (!e) continue;
+    measured.add(g);
     Object.assign(g, { energyJ: e.energyJ, coveredS: e.coveredS, gapS: e.gapS, resets: e.resets, intervalS: e.intervalS });
     if (e.coveredS > 0) g.avgPowerW = e.energyJ / e.coveredS;
   }
@@ -174,7 +173,9 @@ export function jobReport(data: JobSeries, o: JobReportOptions = {}): JobReport 
     utilGrid.set(g.host, byT);
   }
 
-  const list = [...gpus.values()].sort((a, b) => a.host.localeCompare(b.host) || Number(a.gpu) - Number(b.gpu) || a.gpu.localeCompare(b.gpu));
+  // A GPU without two energy or power samples has no figure: named in a note, not counted as 0 J.
+  for (const g of gpus.values()) if (!measured.has(g)) notes.push(`${g.host} GPU ${g.gpu}: fewer than two energy or power samples in the window; no energy figure`);
+  const list = [...measured].sort((a, b) => a.host.localeCompare(b.host) || Number(a.gpu) - Number(b.gpu) || a.gpu.localeCompare(b.gpu));
   const nodes = new Map<string, JobNode>();
   for (const g of list) {
     const n = nodes.get(g.host) ?? { host: g.host, energyJ: 0, energyMethod: g.energyMethod, gpus: 0 };

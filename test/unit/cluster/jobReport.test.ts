@@ -113,6 +113,17 @@ describe('jobReport', () => {
     assert.equal(r.nodes[0]!.energyMethod, 'counter+integrated');
   });
 
+  it('a GPU with utilization but no energy or power samples is noted, not counted as 0 J', () => {
+    const d = dcgmJob();
+    d.util.push(series(DCGM_SOURCE.util, { Hostname: 'a', gpu: '7', UUID: 'GPU-a7' }, 100, 5, () => 50));
+    d.power.push({ metric: DCGM_SOURCE.power, labels: { Hostname: 'a', gpu: '8', UUID: 'GPU-a8' }, points: [[T0 + 3, 100]] });
+    const r = jobReport(d);
+    assert.equal(r.gpus.length, 6);
+    assert.equal(r.nodes.find((n) => n.host === 'a')!.gpus, 2);
+    assert.ok(r.notes.includes('a GPU 7: fewer than two energy or power samples in the window; no energy figure'), r.notes.join('\n'));
+    assert.ok(r.notes.includes('a GPU 8: fewer than two energy or power samples in the window; no energy figure'), r.notes.join('\n'));
+  });
+
   it('notes a GPU whose series cover only part of the window', () => {
     const d = dcgmJob();
     d.toS = T0 + 200;
