@@ -117,7 +117,7 @@ export class GpuMetrics {
         name: M.energy,
         type: 'counter',
         unit: 'joules',
-        help: 'GPU energy since the exporter started sampling. method="counter": NVML hardware energy counter (carried forward by integrated power between reads); method="integrated": integrated power, the GPU has no usable counter.',
+        help: 'GPU energy since the exporter started sampling. method="counter": the NVML hardware energy counter, read at each scrape; method="integrated": the GPU has no usable counter, its power is integrated (as of the last sampler batch).',
         samples: energy,
       },
       { name: M.util, type: 'gauge', unit: 'percent', help: 'GPU utilization (NVML: share of time a kernel ran).', samples: util },
