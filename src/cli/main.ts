@@ -8,6 +8,7 @@ import { cmdDemo } from './commands/demo';
 import { cmdDevices } from './commands/devices';
 import { cmdExporter } from './commands/exporter';
 import { cmdFix } from './commands/fix';
+import { cmdProcesses } from './commands/processes';
 import { cmdJob } from './commands/promJob';
 import { cmdHistory } from './commands/history';
 import { cmdReport } from './commands/report';
@@ -23,6 +24,7 @@ const HELP = `joules ${VERSION}: measure the GPU energy of ML runs (NVML), and s
 
 Usage:
   joules run [options] -- <command> [args...]   run a command and measure its GPUs
+  joules processes [--json]                     every process on every GPU: user, command, memory, SM share
   joules attach <pid> [--name N] [--json]       measure a running process Joules did not launch (and its
                                                 children) until it exits; Ctrl-C detaches, it keeps running
   joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
@@ -91,6 +93,8 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return await cmdJob(rest, io);
       case 'attach':
         return await cmdAttach(rest, io);
+      case 'processes':
+        return cmdProcesses(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fakeNvml, writeScenario } from '../support/fakeNvml';
 import { exited, isAlive, joules, nvmlEnv, ROOT, startJoules, tempDir, waitFor } from './support';
@@ -67,6 +68,20 @@ describe('joules attach', function () {
     const target = startOutside(60);
     outside.push(target);
     await waitFor('the Python child', () => processTree(target.pid!).length >= 2);
+    // `joules processes` shows the GPU process (the Python child) with its user and command line.
+    const child = processTree(target.pid!).find((p) => p !== target.pid)!;
+    const listed = joules(['processes', '--json'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const gpus = (JSON.parse(listed.stdout) as { gpus: Array<{ index: number; processes?: Array<{ pid: number; user?: string; command?: string; usedGpuMemoryBytes?: number }> }> }).gpus;
+    assert.deepEqual(gpus[0]!.processes, []);
+    const row = gpus[1]!.processes!.find((p) => p.pid === child);
+    assert.ok(row, `pid ${child} on GPU 1: ${listed.stdout}`);
+    assert.equal(row.usedGpuMemoryBytes, 4 * 2 ** 30);
+    assert.match(row.command ?? '', /python3 -c import time; time\.sleep\(60\) joules-attach-target/);
+    assert.equal(row.user, os.userInfo().username);
+    const human = joules(['processes'], env);
+    assert.match(human.stdout, new RegExp(`^  ${child}\\s+\\S+\\s+4\\.0 GiB\\s+--\\s+\\S*python3 -c`, 'm'));
+    assert.match(human.stdout, /^GPU 0 NVIDIA H100 \(fake\): 300 W, util 90 %/m);
     const store = tempDir('joules-attach-');
     const j = startJoules(['attach', String(target.pid), '--json', '--store', store, '--name', 'outside-job'], env);
     let out = '';
