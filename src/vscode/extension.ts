@@ -13,6 +13,7 @@ import { AmbientMeter } from './ambientMeter';
 import type { PanelCommands } from './commands';
 import { announceEnd, registerCommands, reportStartFailure } from './commands';
 import { registerPrometheusJobCommand } from './prometheusJob';
+import { registerGpuProcessesView } from './gpuProcessesView';
 import { Config } from './config';
 import { GpuAvailability } from './gpuAvailability';
 import { NoGpuNotice } from './noGpuNotice';
@@ -119,6 +120,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     vscode.tasks.registerTaskProvider(TASK_TYPE, taskProvider),
     ...registerCommands(deps),
     registerPrometheusJobCommand(context.workspaceState, context.asAbsolutePath(path.join('dist', 'cli.js'))),
+    ...registerGpuProcessesView({ cliPath: context.asAbsolutePath(path.join('dist', 'cli.js')), storeDir: () => runs.store.root, onRunStored: () => tree.refresh() }),
     runs.onDidEnd(({ run, summary }) => announceEnd(deps, summary, run.request)),
     config.onDidChange((affects) => {
       if (affects('history.directory')) runs.historyFolderChanged();

@@ -1,6 +1,6 @@
 import { NvmlBackend } from '../../core/nvml/nvmlBackend';
 import { NvmlLoadError } from '../../core/nvml/nvmlError';
-import type { GpuProcessRow } from '../../core/runs/attachTargets';
+import type { GpuProcessesListing, GpuProcessRow } from '../../core/runs/attachTargets';
 import { describeGpuProcesses } from '../../core/runs/attachTargets';
 import type { GpuProcessUse } from '../../core/sampler/types';
 import { formatBytes, formatWatts } from '../../core/units/format';
@@ -20,7 +20,7 @@ export function cmdProcesses(argv: string[], io: Io): number {
   const backend = NvmlBackend.open();
   try {
     if (!backend.devices.length) throw new NvmlLoadError('NVML loaded but no GPU could be opened', []);
-    const gpus = backend.devices.map((d) => {
+    const gpus: GpuProcessesListing['gpus'] = backend.devices.map((d) => {
       const tick = d.readTick(true);
       const procs: GpuProcessUse[] | undefined = d.processes();
       return {
@@ -31,12 +31,13 @@ export function cmdProcesses(argv: string[], io: Io): number {
         ...(tick.utilGpuPct !== undefined ? { utilPct: tick.utilGpuPct } : {}),
         ...(tick.memUsedBytes !== undefined ? { memUsedBytes: tick.memUsedBytes } : {}),
         ...(d.info.memTotalBytes !== undefined ? { memTotalBytes: d.info.memTotalBytes } : {}),
-        // undefined: the process list is not supported (e.g. some vGPUs), not "no processes".
-        processes: procs ? describeGpuProcesses(procs) : undefined,
+        // Absent: the process list is not supported (e.g. some vGPUs), not "no processes".
+        ...(procs ? { processes: describeGpuProcesses(procs) } : {}),
       };
     });
     if (flags.json) {
-      io.stdout.write(JSON.stringify({ gpus }) + '\n');
+      const listing: GpuProcessesListing = { gpus };
+      io.stdout.write(JSON.stringify(listing) + '\n');
       return 0;
     }
     const lines: string[] = [];

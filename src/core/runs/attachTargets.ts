@@ -18,6 +18,21 @@ export interface GpuProcessRow {
   smUtilPct?: number;
 }
 
+/** `joules processes --json`: each GPU now, with its processes (what the editor's GPU Processes view shows). */
+export interface GpuProcessesListing {
+  gpus: Array<{
+    index: number;
+    name: string;
+    uuid: string;
+    powerW?: number;
+    utilPct?: number;
+    memUsedBytes?: number;
+    memTotalBytes?: number;
+    /** Undefined where NVML does not list processes on this GPU (not the same as none). */
+    processes?: GpuProcessRow[];
+  }>;
+}
+
 /** How /proc and /etc/passwd are read (real files by default). */
 export interface ProcReader {
   status(pid: number): string | undefined;
