@@ -80,6 +80,12 @@ ensure_apt() {
   local lock=(-o DPkg::Lock::Timeout=900)
   "${sudo[@]}" apt-get "${lock[@]}" update >&2
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y --no-install-recommends "${missing[@]}" >&2
+  # Only prometheus' binary is wanted (the cluster test starts its own server). Where systemd runs,
+  # Debian starts the package's service on install, listening on every interface: stop it and keep
+  # it from starting at boot.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    "${sudo[@]}" systemctl disable --now prometheus >&2 || true
+  fi
 }
 
 ensure_apt
