@@ -38,7 +38,9 @@ ensure_apt() {
   [[ "${JOULES_HARNESS_SKIP_APT:-}" == 1 ]] && return 0
   local missing=()
   local p
-  for p in chromium libkrb5-dev g++ make gcc libc6-dev python3 python3-venv; do
+  # prometheus: the cluster test (test/cli/cluster.test.ts) starts its own server from this binary,
+  # with a temporary config and TSDB on a loopback port; the package's system service is not used.
+  for p in chromium libkrb5-dev g++ make gcc libc6-dev python3 python3-venv prometheus; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   # chromium may come from elsewhere (JOULES_CHROMIUM); only its binary matters then.
@@ -48,7 +50,8 @@ ensure_apt() {
     missing=("${rest[@]}")
   fi
   # With the harness installed, its build-only packages are no longer needed; chromium (browser
-  # suite), the C compiler (fake NVML library) and python3 (test workloads) always are.
+  # suite), the C compiler (fake NVML library), python3 (test workloads) and prometheus (cluster
+  # test) always are.
   if [[ -f "$MARKER" ]]; then
     local rest=()
     for p in "${missing[@]}"; do [[ "$p" == libkrb5-dev || "$p" == g++ || "$p" == make ]] || rest+=("$p"); done
@@ -77,6 +80,12 @@ ensure_apt() {
   local lock=(-o DPkg::Lock::Timeout=900)
   "${sudo[@]}" apt-get "${lock[@]}" update >&2
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y --no-install-recommends "${missing[@]}" >&2
+  # Only prometheus' binary is wanted (the cluster test starts its own server). Where systemd runs,
+  # Debian starts the package's service on install, listening on every interface: stop it and keep
+  # it from starting at boot.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    "${sudo[@]}" systemctl disable --now prometheus >&2 || true
+  fi
 }
 
 ensure_apt

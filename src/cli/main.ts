@@ -2,10 +2,14 @@ import { NvmlLoadError } from '../core/nvml/nvmlError';
 import { CommandNotFoundError } from '../core/runs/processes';
 import { defaultStoreDir, StoreError } from '../core/runs/store';
 import { UsageError } from './args';
+import { cmdAttach } from './commands/attach';
 import { cmdCheck } from './commands/check';
 import { cmdDemo } from './commands/demo';
 import { cmdDevices } from './commands/devices';
+import { cmdExporter } from './commands/exporter';
 import { cmdFix } from './commands/fix';
+import { cmdProcesses } from './commands/processes';
+import { cmdJob } from './commands/promJob';
 import { cmdHistory } from './commands/history';
 import { cmdNotebook } from './commands/notebook';
 import { cmdReport } from './commands/report';
@@ -21,6 +25,9 @@ const HELP = `joules ${VERSION}: measure the GPU energy of ML runs (NVML), and s
 
 Usage:
   joules run [options] -- <command> [args...]   run a command and measure its GPUs
+  joules processes [--json]                     every process on every GPU: user, command, memory, SM share
+  joules attach <pid> [--name N] [--json]       measure a running process Joules did not launch (and its
+                                                children) until it exits; Ctrl-C detaches, it keeps running
   joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
   joules notebook [options] <file.ipynb>        run a notebook on a Jupyter kernel, with each cell's GPU energy
   joules devices [--json]                       list GPUs and what Joules can measure on them
@@ -30,6 +37,12 @@ Usage:
                                                 tensorboard DIR, mlflow DIR [--experiment NAME]
   joules fix <run-id|last> [--apply]            the quick fixes for a run's findings (--apply applies the safe ones)
   joules check <script.py> [--json]             static hints for a script, without a run (nothing measured)
+  joules exporter [--port N] [--listen ADDR] [--host NAME]
+                                                serve every GPU's power, energy, utilization, memory and
+                                                temperature for Prometheus on /metrics (default 127.0.0.1:9471)
+  joules job --prometheus URL --selector '{job="train"}' [--from T] [--to T | --live] [--steps N] [--json]
+                                                a job's GPUs across nodes from Prometheus (Joules' exporter
+                                                or dcgm-exporter): energy per node and GPU, J/step, stragglers
 
 Options for run:
   --json              print the summary as one JSON object on stdout (the command's stdout goes to stderr)
@@ -44,6 +57,8 @@ Options for run:
   --no-analysis       skip the inefficiency findings
   --quiet             no live wattmeter
   --watch-after-s N   keep watching the GPUs N s after the command exits, to catch memory left held
+  --metrics-port N    serve this run's GPU and energy metrics for Prometheus on /metrics while it runs
+  --metrics-listen A  address for --metrics-port (default 127.0.0.1)
 
 Options for notebook (needs nbclient and ipykernel in the Python it uses):
   --python P          the Python that runs the kernel (default python3)
@@ -93,6 +108,14 @@ export async function main(argv: string[], io: Io = processStdio()): Promise<num
         return await cmdFix(rest, io);
       case 'check':
         return await cmdCheck(rest, io);
+      case 'exporter':
+        return await cmdExporter(rest, io);
+      case 'job':
+        return await cmdJob(rest, io);
+      case 'attach':
+        return await cmdAttach(rest, io);
+      case 'processes':
+        return cmdProcesses(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -23,6 +23,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     exitCode: s.exitCode,
     ...(s.signal ? { signal: s.signal } : {}),
     command: s.command,
+    ...(s.attached ? { attached: s.attached } : {}),
     attribution: s.attribution,
     sampleIntervalMs: s.sampleIntervalMs,
     ...(s.driverVersion ? { driverVersion: s.driverVersion } : {}),
@@ -61,6 +62,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
       : {}),
     ...(s.workSource ? { workSource: s.workSource } : {}),
     ...(s.workDetail ? { workDetail: s.workDetail } : {}),
+    ...(s.ranks ? { ranks: s.ranks.map((r) => ({ ...r, energyJ: round(r.energyJ, 3) })) } : {}),
     ...(s.steps ? { steps: s.steps, jPerStep: round(s.jPerStep ?? 0, 4) } : {}),
     ...(s.stepPoints?.length ? { stepPoints: s.stepPoints.map((p) => ({ tS: round(p.tS, 3), step: p.step })) } : {}),
     ...(s.samples ? { samples: s.samples, jPerSample: round(s.jPerSample ?? 0, 5) } : {}),
@@ -101,6 +103,10 @@ export function formatSummary(s: RunSummary, carbon?: CarbonSettings): string {
   }
   for (const u of s.unavailableGpus ?? []) {
     lines.push(`  GPU ${u.index} not measured: it could not be opened (${u.error})`);
+  }
+  for (const r of s.ranks ?? []) {
+    const who = r.rank !== undefined ? `rank ${r.rank}${r.localRank !== undefined && r.localRank !== r.rank ? ` (local ${r.localRank})` : ''}` : `process ${r.pid}`;
+    lines.push(`  ${who.padEnd(10)} GPU ${r.gpus.join('+')}: ${formatJoules(r.energyJ)}${r.sharedGpu ? ' (GPU shared with another rank: split evenly)' : ''}${r.rank !== undefined ? `, pid ${r.pid}` : ''}`);
   }
   for (const l of workLines(s)) lines.push(l);
   for (const line of carbonSummaryLines(s, carbon)) lines.push(line);

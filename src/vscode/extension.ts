@@ -14,6 +14,8 @@ import { defaultStoreDir } from '../core/runs/store';
 import { AmbientMeter } from './ambientMeter';
 import type { PanelCommands } from './commands';
 import { announceEnd, registerCommands, reportStartFailure } from './commands';
+import { registerPrometheusJobCommand } from './prometheusJob';
+import { registerGpuProcessesView } from './gpuProcessesView';
 import { Config } from './config';
 import { GpuAvailability } from './gpuAvailability';
 import { NoGpuNotice } from './noGpuNotice';
@@ -126,6 +128,8 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     new NoGpuNotice(availability, notifier, context.globalState),
     vscode.tasks.registerTaskProvider(TASK_TYPE, taskProvider),
     ...registerCommands(deps),
+    registerPrometheusJobCommand(context.workspaceState, context.asAbsolutePath(path.join('dist', 'cli.js'))),
+    ...registerGpuProcessesView({ cliPath: context.asAbsolutePath(path.join('dist', 'cli.js')), storeDir: () => runs.store.root, onRunStored: () => tree.refresh() }),
     runs.onDidEnd(({ run, summary }) => announceEnd(deps, summary, run.request)),
     config.onDidChange((affects) => {
       if (affects('history.directory')) runs.historyFolderChanged();

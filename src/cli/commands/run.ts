@@ -12,6 +12,8 @@ import { rawArgs } from '../rawArgv';
 import type { Io } from '../stdio';
 import { storeFromFlags } from '../storeAccess';
 import { ownThreadLoop } from '../../core/sampler/ownThreadLoop';
+import { serveRunMetrics } from '../../core/metrics/runMetrics';
+import { listenAddress } from './exporter';
 
 const RUN_FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean' },
@@ -25,6 +27,8 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   'power-samples-per-second': { type: 'number', min: 1, max: 50 },
   'power-ring': { type: 'string' },
   'sampler-thread': { type: 'string' },
+  'metrics-port': { type: 'number', integer: true, min: 0, max: 65_535 },
+  'metrics-listen': { type: 'string' },
 };
 
 /** `joules run [options] -- <command> [args...]`: runs the command and measures its GPUs. */
@@ -70,6 +74,17 @@ export async function cmdRun(argv: string[], io: Io): Promise<number> {
     },
     options,
   );
+  // Prometheus metrics of this run while it runs (see `joules exporter`); a port that cannot be
+  // bound is reported and the run goes on: the measurement is worth more than the endpoint.
+  if (typeof flags['metrics-port'] === 'number') {
+    try {
+      const server = await serveRunMetrics(session, { listen: listenAddress(flags['metrics-listen']), port: flags['metrics-port'] });
+      io.stderr.write(`joules: metrics of this run at http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/metrics\n`);
+      void session.done.then(() => server.close());
+    } catch (e) {
+      io.stderr.write(`joules: ${e instanceof Error ? e.message : String(e)}; the run goes on without it\n`);
+    }
+  }
   return await followSession(session, flags, io, warnings);
 }
 

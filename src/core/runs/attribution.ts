@@ -59,6 +59,11 @@ export class RunAttribution {
     }
   }
 
+  /** Whether `pid` was classified as the run's (after `observe` saw it). */
+  isRunPid(pid: number): boolean {
+    return this.runPids.has(pid);
+  }
+
   /** GPUs attributed to the run so far (see `RunSummary.attribution`). */
   runGpus(): { gpus: number[]; attribution: RunSummary['attribution'] } {
     if (this.o.replay) return { gpus: this.o.gpus.map((g) => g.index), attribution: 'processes' };

@@ -23,6 +23,8 @@ import type { Finding } from '../analysis/findings';
 import { LiveTracker } from './liveFigures';
 import { RunAttribution } from './attribution';
 import { closeRecord, createWriter, initialMeta, launchEnv, makeRunId, runName, spawnRun, stripStored } from './lifecycle';
+import { watchExit } from './attach';
+import { RankTracker } from './ranks';
 
 /**
  * Everything the analysis needs about a finished run. The samples stay on disk: the analysis
@@ -112,6 +114,11 @@ export class RunSession {
   private channel: RunChannel | undefined;
   /** The last answered `joules.energy()` read, shared by requests within the counter's update period. */
   private energyRead: { atMs: number; answer: Promise<ChannelEnergy> } | undefined;
+  /** Set by {@link RunSession.attach}: the process measured, which this session did not launch. */
+  private attachedPid: number | undefined;
+  /** Per-rank figures of a run across several GPUs (ranks.ts). */
+  private readonly ranks = new RankTracker();
+  private detached = false;
 
   private constructor(
     readonly spec: LaunchSpec,
@@ -222,6 +229,23 @@ export class RunSession {
     return session;
   }
 
+  /**
+   * Measure a running process (and its descendants) that Joules did not launch, from now until it
+   * exits or `stop()`, which detaches: the process is never signalled. Its exit code is not visible
+   * to a non-parent, so the run ends `stopped`, with `attached` saying how.
+   */
+  static async attach(pid: number, spec: LaunchSpec, options: RunOptions): Promise<RunSession> {
+    const sampler = await WorkerSampler.start(options.sampler);
+    const id = makeRunId(spec.name ?? runName(spec));
+    const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
+    session.attachedPid = pid;
+    session.attribution.addRoot(pid);
+    session.begin();
+    const unwatch = watchExit(pid, () => void session.finish(null, null));
+    void session.done.then(unwatch);
+    return session;
+  }
+
   /** Replay a recorded trace through the same pipeline (`joules demo`). */
   static async replay(tracePath: string, speed: number, options: RunOptions, name = 'demo: recorded H200 phased load'): Promise<RunSession> {
     const sampler = await WorkerSampler.start({ ...options.sampler, backend: { kind: 'replay', tracePath, speed } });
@@ -302,7 +326,11 @@ export class RunSession {
     for (const p of batch.powerPoints) if (this.exitMs === undefined || p.tMs <= this.exitMs) this.figures.addPowerPoint(p);
     for (const [k, v] of Object.entries(batch.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const n of batch.notices) this.unsupported.add(n);
-    if (batch.processes && this.child?.pid) this.attribution.observe(batch.processes, this.child.pid);
+    const rootPid = this.child?.pid ?? this.attachedPid;
+    if (batch.processes && rootPid) {
+      this.attribution.observe(batch.processes, rootPid);
+      this.ranks.observe(batch.processes, (pid) => this.attribution.isRunPid(pid));
+    }
     if (this.afterExitSamples <= MAX_AFTER_EXIT_SAMPLES) {
       this.writer.appendBatch(batch.samples, batch.powerPoints, batch.gaps);
       // The stored run's overview is written from this view and must agree with the samples file,
@@ -364,6 +392,12 @@ export class RunSession {
     if (this.replay) {
       this.stopRequested = true;
       void this.finish(null, 'SIGINT');
+      return this.done;
+    }
+    if (this.attachedPid !== undefined) {
+      // Detach: the measurement ends, the process runs on.
+      if (!this.ended) this.detached = true;
+      void this.finish(null, null);
       return this.done;
     }
     const pid = this.child?.pid;
@@ -463,7 +497,7 @@ export class RunSession {
   }
 
   private summaryOf(figures: RunFigures, exitCode: number | null, signal: NodeJS.Signals | null, attribution: RunSummary['attribution']): RunSummary {
-    const status: RunStatus = this.stopRequested ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
+    const status: RunStatus = this.stopRequested || this.attachedPid !== undefined ? 'stopped' : exitCode === 0 ? 'succeeded' : 'failed';
     const code = exitCode ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null);
     return {
       ...stripStored(this.meta),
@@ -476,7 +510,14 @@ export class RunSession {
       ...this.markers.summaryFields(figures.energyJ, figures.durationS),
       ...(this.unsupported.size ? { unsupported: [...this.unsupported] } : {}),
       ...(this.sampler.ready.unavailableGpus ? { unavailableGpus: this.sampler.ready.unavailableGpus } : {}),
+      ...this.rankFields(figures),
+      ...(this.attachedPid !== undefined ? { attached: { pid: this.attachedPid, end: this.detached ? 'detached' : 'exited' } } : {}),
     };
+  }
+
+  private rankFields(figures: RunFigures): Pick<RunSummary, 'ranks'> {
+    const ranks = this.ranks.figures(new Map(figures.gpus.map((g) => [g.index, g.energyJ])));
+    return ranks ? { ranks } : {};
   }
 
   /** Output tail kept in memory. */

@@ -1,5 +1,6 @@
 import type { FindingSummary } from '../analysis/findings';
 import type { CellEnergy } from '../notebooks/cellMeter';
+import type { RankFigure } from './ranks';
 import type { StepPoint } from './stepPoints';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod,UnavailableGpu } from '../sampler/types';
 
@@ -76,6 +77,18 @@ export interface RunSummary {
   command: string[];
   cwd: string;
   scriptPath?: string;
+  /**
+   * Set for a run measured by attaching to a process Joules did not launch (`joules attach`): its
+   * pid, and whether the measurement ended because it `exited` (its exit code is not visible to a
+   * non-parent) or was `detached` (the process runs on). Such a run's status is `stopped`.
+   */
+  attached?: { pid: number; end: 'exited' | 'detached' };
+  /**
+   * A run whose processes spanned several GPUs (torchrun and other launchers): each rank (a run
+   * process NVML listed on a GPU), its RANK/LOCAL_RANK where its environment was readable, its
+   * GPU(s) and their energy. See ranks.ts.
+   */
+  ranks?: RankFigure[];
   /** Energy of the run's GPUs (attributed ones; all GPUs when none could be attributed). */
   energyJ: number;
   /**

@@ -1,0 +1,51 @@
+/**
+ * The pure part of the GPU Processes view (no `vscode` import, so it is unit-tested): reading
+ * `joules processes --json`, the words of each row, and the command line of an attach.
+ */
+import type { GpuProcessesListing, GpuProcessRow } from '../core/runs/attachTargets';
+import { formatBytes, formatWatts } from '../core/units/format';
+
+type ListedGpu = GpuProcessesListing['gpus'][number];
+
+/** Parse the CLI's listing; throws with one line when it is not one. */
+export function parseListing(text: string): GpuProcessesListing {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new Error(`joules processes gave no JSON: ${text.slice(0, 120)}`);
+  }
+  const gpus = (data as { gpus?: unknown }).gpus;
+  if (!Array.isArray(gpus)) throw new Error('joules processes gave no GPU list');
+  for (const g of gpus as ListedGpu[]) {
+    if (typeof g.index !== 'number' || typeof g.name !== 'string') throw new Error('joules processes gave a GPU without index or name');
+    if (g.processes !== undefined && !Array.isArray(g.processes)) throw new Error(`joules processes gave GPU ${g.index} a process list that is not a list`);
+  }
+  return data as GpuProcessesListing;
+}
+
+/** `GPU 0 · NVIDIA H100` and `300 W · 90 % · 30.0 GiB / 80.0 GiB · 2 processes`. */
+export function gpuText(g: ListedGpu): { label: string; description: string } {
+  const parts = [formatWatts(g.powerW)];
+  if (g.utilPct !== undefined) parts.push(`${g.utilPct} %`);
+  if (g.memUsedBytes !== undefined) parts.push(`${formatBytes(g.memUsedBytes)}${g.memTotalBytes !== undefined ? ` / ${formatBytes(g.memTotalBytes)}` : ''}`);
+  const n = g.processes?.length;
+  parts.push(n === undefined ? 'process list not supported' : n === 1 ? '1 process' : `${n} processes`);
+  return { label: `GPU ${g.index} · ${g.name}`, description: parts.join(' · ') };
+}
+
+/** `12345 python3 train.py` and `alice · 4.0 GiB · SM 80 %`; the whole command line in the tooltip. */
+export function processText(p: GpuProcessRow, attached: boolean): { label: string; description: string; tooltip: string } {
+  const cmd = p.command ?? '(not visible from here: another PID namespace?)';
+  const short = cmd.length > 80 ? `${cmd.slice(0, 79)}…` : cmd;
+  const parts = [p.user ?? '?'];
+  if (p.usedGpuMemoryBytes !== undefined) parts.push(formatBytes(p.usedGpuMemoryBytes));
+  if (p.smUtilPct !== undefined) parts.push(`SM ${p.smUtilPct} % (estimate)`);
+  if (attached) parts.push('attached');
+  return { label: `${p.pid} ${short}`, description: parts.join(' · '), tooltip: `pid ${p.pid}, user ${p.user ?? 'unknown'}\n${cmd}` };
+}
+
+/** The CLI's arguments for attaching to `pid`, storing the run where the editor's history is. */
+export function attachArgs(cliPath: string, pid: number, storeDir: string): string[] {
+  return [cliPath, 'attach', String(pid), '--store', storeDir];
+}

@@ -1,0 +1,181 @@
+/**
+ * The GPU Processes view (`joules.gpuProcesses`): every process on every GPU, nvitop-like, from
+ * the bundled CLI's `joules processes --json` (a child process: NVML stays off the extension host's
+ * thread). Attach runs `joules attach <pid>` in a terminal, storing the run in the editor's
+ * history; Detach is Ctrl-C in that terminal, which leaves the process running.
+ */
+import { execFile } from 'node:child_process';
+import * as vscode from 'vscode';
+import type { GpuProcessesListing, GpuProcessRow } from '../core/runs/attachTargets';
+import { attachArgs, gpuText, parseListing, processText } from './gpuProcessesModel';
+
+/** While the view is visible it refreshes this often (each refresh opens NVML in a short child process). */
+const REFRESH_MS = 5000;
+/** A listing is a few lines per process. */
+const MAX_LISTING_BYTES = 8 * 1024 * 1024;
+
+type ListedGpu = GpuProcessesListing['gpus'][number];
+
+class GpuItem extends vscode.TreeItem {
+  constructor(readonly gpu: ListedGpu) {
+    const t = gpuText(gpu);
+    super(t.label, gpu.processes?.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    this.id = `gpu:${gpu.uuid}`;
+    this.description = t.description;
+    this.iconPath = new vscode.ThemeIcon('circuit-board');
+    this.contextValue = 'joulesGpu';
+  }
+}
+
+export class ProcessItem extends vscode.TreeItem {
+  constructor(
+    readonly row: GpuProcessRow,
+    attached: boolean,
+  ) {
+    const t = processText(row, attached);
+    super(t.label, vscode.TreeItemCollapsibleState.None);
+    this.id = `proc:${row.gpu}:${row.pid}`;
+    this.description = t.description;
+    this.tooltip = t.tooltip;
+    this.iconPath = new vscode.ThemeIcon(attached ? 'debug-alt' : 'terminal');
+    // Attach or Detach in the item's menu (package.json matches on it).
+    this.contextValue = attached ? 'joulesGpuProcess.attached' : 'joulesGpuProcess';
+  }
+}
+
+/** GPUs, their processes, or one line saying why nothing could be listed. */
+type Item = vscode.TreeItem;
+
+export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<Item | undefined>();
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  private listing: GpuProcessesListing | undefined;
+  private error: string | undefined;
+  private loading: Promise<void> | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Attach terminals by pid. */
+  private readonly attached = new Map<number, vscode.Terminal>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly cliPath: string,
+    private readonly storeDir: () => string,
+    private readonly onRunStored: () => void,
+  ) {
+    this.subscriptions.push(
+      vscode.window.onDidCloseTerminal((t) => {
+        for (const [pid, term] of this.attached) {
+          if (term !== t) continue;
+          this.attached.delete(pid);
+          // The attach ended (the process exited, or Ctrl-C detached): its run is in the history now.
+          this.onRunStored();
+          this.changeEmitter.fire(undefined);
+        }
+      }),
+    );
+  }
+
+  /** Refresh while `visible` (the view's visibility), every REFRESH_MS. */
+  setVisible(visible: boolean): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!visible) return;
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
+  }
+
+  /** List the processes again (one listing at a time). */
+  refresh(): Promise<void> {
+    this.loading ??= this.load().finally(() => {
+      this.loading = undefined;
+      this.changeEmitter.fire(undefined);
+    });
+    return this.loading;
+  }
+
+  private load(): Promise<void> {
+    return new Promise((resolve) => {
+      // The extension host's binary runs the CLI as plain Node (Electron's switch; ignored by Node).
+      execFile(process.execPath, [this.cliPath, 'processes', '--json'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: MAX_LISTING_BYTES, timeout: 30_000 }, (err, stdout, stderr) => {
+        if (err) {
+          this.listing = undefined;
+          this.error = (String(stderr).split('\n').find((l) => l.trim()) ?? err.message).replace(/^joules: /, '');
+        } else {
+          try {
+            this.listing = parseListing(String(stdout));
+            this.error = undefined;
+          } catch (e) {
+            this.listing = undefined;
+            this.error = (e as Error).message;
+          }
+        }
+        resolve();
+      });
+    });
+  }
+
+  getTreeItem(element: Item): vscode.TreeItem {
+    return element;
+  }
+
+  async getChildren(element?: Item): Promise<vscode.TreeItem[]> {
+    if (element instanceof GpuItem) return (element.gpu.processes ?? []).map((p) => new ProcessItem(p, this.attached.has(p.pid)));
+    if (element) return [];
+    if (!this.listing && !this.error) await this.refresh();
+    if (this.error) {
+      const item = new vscode.TreeItem(this.error);
+      item.iconPath = new vscode.ThemeIcon('warning');
+      return [item];
+    }
+    return (this.listing?.gpus ?? []).map((g) => new GpuItem(g));
+  }
+
+  /** `joules attach <pid>` in a terminal of its own; the run goes to the editor's history. */
+  attach(item: ProcessItem | undefined): void {
+    if (!item) return;
+    const pid = item.row.pid;
+    const open = this.attached.get(pid);
+    if (open) {
+      open.show();
+      return;
+    }
+    const [cli, ...args] = attachArgs(this.cliPath, pid, this.storeDir());
+    const terminal = vscode.window.createTerminal({
+      name: `Joules: attached to ${pid}`,
+      shellPath: process.execPath,
+      shellArgs: [cli!, ...args],
+      env: { ELECTRON_RUN_AS_NODE: '1' },
+      isTransient: true,
+    });
+    this.attached.set(pid, terminal);
+    terminal.show(true);
+    this.changeEmitter.fire(undefined);
+  }
+
+  /** Ctrl-C to the attach terminal: the CLI detaches, stores the run, and the process runs on. */
+  detach(item: ProcessItem | undefined): void {
+    const terminal = item ? this.attached.get(item.row.pid) : undefined;
+    terminal?.sendText('\u0003', false);
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.subscriptions) s.dispose();
+    this.changeEmitter.dispose();
+  }
+}
+
+/** The view, its refresh on visibility, and its three commands. */
+export function registerGpuProcessesView(o: { cliPath: string; storeDir: () => string; onRunStored: () => void }): vscode.Disposable[] {
+  const provider = new GpuProcessesProvider(o.cliPath, o.storeDir, o.onRunStored);
+  const view = vscode.window.createTreeView('joules.gpuProcesses', { treeDataProvider: provider });
+  provider.setVisible(view.visible);
+  return [
+    provider,
+    view,
+    view.onDidChangeVisibility((e) => provider.setVisible(e.visible)),
+    vscode.commands.registerCommand('joules.gpuProcesses.refresh', () => provider.refresh()),
+    vscode.commands.registerCommand('joules.gpuProcesses.attach', (item?: ProcessItem) => provider.attach(item)),
+    vscode.commands.registerCommand('joules.gpuProcesses.detach', (item?: ProcessItem) => provider.detach(item)),
+  ];
+}

@@ -1,0 +1,42 @@
+import * as assert from 'node:assert/strict';
+import { attachArgs, gpuText, parseListing, processText } from '../../../src/vscode/gpuProcessesModel';
+
+const GiB = 2 ** 30;
+
+describe('GPU Processes view: rows', () => {
+  const listing = JSON.stringify({
+    gpus: [
+      { index: 0, name: 'NVIDIA H100', uuid: 'GPU-0', powerW: 300.4, utilPct: 90, memUsedBytes: 30 * GiB, memTotalBytes: 80 * GiB, processes: [{ gpu: 0, pid: 42, user: 'alice', command: 'python3 train.py', usedGpuMemoryBytes: 30 * GiB, smUtilPct: 80 }] },
+      { index: 1, name: 'NVIDIA H100', uuid: 'GPU-1', processes: [] },
+      { index: 2, name: 'GRID vGPU', uuid: 'GPU-2' },
+    ],
+  });
+
+  it('reads `joules processes --json` and refuses what is not a listing', () => {
+    assert.equal(parseListing(listing).gpus.length, 3);
+    assert.throws(() => parseListing('joules: no NVIDIA GPU'), /gave no JSON/);
+    assert.throws(() => parseListing('{}'), /no GPU list/);
+    assert.throws(() => parseListing('{"gpus":[{"index":0,"name":"x","processes":3}]}'), /not a list/);
+  });
+
+  it('a GPU: power, utilization, memory and its process count (or that NVML does not list them)', () => {
+    const [a, b, c] = parseListing(listing).gpus;
+    assert.deepEqual(gpuText(a!), { label: 'GPU 0 · NVIDIA H100', description: '300 W · 90 % · 30.0 GiB / 80.0 GiB · 1 process' });
+    assert.equal(gpuText(b!).description, '-- W · 0 processes');
+    assert.equal(gpuText(c!).description, '-- W · process list not supported');
+  });
+
+  it('a process: pid and command, user, memory, SM share marked an estimate, attached', () => {
+    const p = parseListing(listing).gpus[0]!.processes![0]!;
+    assert.deepEqual(processText(p, false), { label: '42 python3 train.py', description: 'alice · 30.0 GiB · SM 80 % (estimate)', tooltip: 'pid 42, user alice\npython3 train.py' });
+    assert.match(processText(p, true).description, / · attached$/);
+    const hidden = processText({ gpu: 0, pid: 7 }, false);
+    assert.equal(hidden.label, '7 (not visible from here: another PID namespace?)');
+    assert.equal(hidden.description, '?');
+    assert.equal(processText({ gpu: 0, pid: 8, command: 'x'.repeat(200) }, false).label.length, '8 '.length + 80);
+  });
+
+  it('attach runs the bundled CLI into the editor\'s history folder', () => {
+    assert.deepEqual(attachArgs('/ext/dist/cli.js', 42, '/h/runs'), ['/ext/dist/cli.js', 'attach', '42', '--store', '/h/runs']);
+  });
+});
