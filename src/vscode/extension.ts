@@ -15,6 +15,7 @@ import { AmbientMeter } from './ambientMeter';
 import type { PanelCommands } from './commands';
 import { announceEnd, registerCommands, reportStartFailure } from './commands';
 import { registerPrometheusJobCommand } from './prometheusJob';
+import type { GpuProcessesProvider } from './gpuProcessesView';
 import { registerGpuProcessesView } from './gpuProcessesView';
 import { Config } from './config';
 import { GpuAvailability } from './gpuAvailability';
@@ -44,6 +45,8 @@ export interface JoulesApi {
   panelCounters(): Readonly<{ posted: number; samples: number; skippedHidden: number; rejected: number }> | undefined;
   /** The runs the panel shows (opened or compared); empty while it follows the live run; undefined with no panel. */
   panelSelection(): readonly string[] | undefined;
+  /** The GPU Processes view's data (attach and detach). */
+  readonly gpuProcesses: GpuProcessesProvider;
   /** Notebook cell energy and the idle-GPU watchdog, once start-up has registered them. */
   notebooks(): NotebookHandle | undefined;
 }
@@ -109,6 +112,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     return panelHost;
   };
 
+  const gpuProcesses = registerGpuProcessesView({ cliPath: context.asAbsolutePath(path.join('dist', 'cli.js')), storeDir: () => runs.store.root, onRunStored: () => runs.historyWritten() });
   const taskProvider = new JoulesTaskProvider(config, runs, (e) => reportStartFailure({ notifier }, e));
   const deps = {
     config,
@@ -129,7 +133,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     vscode.tasks.registerTaskProvider(TASK_TYPE, taskProvider),
     ...registerCommands(deps),
     registerPrometheusJobCommand(context.workspaceState, context.asAbsolutePath(path.join('dist', 'cli.js'))),
-    ...registerGpuProcessesView({ cliPath: context.asAbsolutePath(path.join('dist', 'cli.js')), storeDir: () => runs.store.root, onRunStored: () => tree.refresh() }),
+    ...gpuProcesses.disposables,
     runs.onDidEnd(({ run, summary }) => announceEnd(deps, summary, run.request)),
     config.onDidChange((affects) => {
       if (affects('history.directory')) runs.historyFolderChanged();
@@ -156,7 +160,7 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
       });
     }, 0);
   });
-  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters, panelSelection: () => panelHost?.selection, notebooks: () => notebooks };
+  return { config, runManager: runs, statusBar, runsTree: tree, tasks: taskProvider, ambient, notifier, ready, panelCounters: () => panelHost?.counters, panelSelection: () => panelHost?.selection, notebooks: () => notebooks, gpuProcesses: gpuProcesses.provider };
 }
 
 /** The deferred part of activation: disk, worker threads and the analysis, after activate() has returned. */

@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import type { GpuProcessesListing, GpuProcessRow } from '../core/runs/attachTargets';
-import { attachArgs, gpuText, parseListing, processText } from './gpuProcessesModel';
+import type { GpuEnergySince } from './gpuProcessesModel';
+import { attachArgs, FirstSeenCounters, gpuText, parseListing, processText } from './gpuProcessesModel';
 
 /** While the view is visible it refreshes this often (each refresh opens NVML in a short child process). */
 const REFRESH_MS = 5000;
@@ -31,8 +32,9 @@ export class ProcessItem extends vscode.TreeItem {
   constructor(
     readonly row: GpuProcessRow,
     attached: boolean,
+    since?: GpuEnergySince,
   ) {
-    const t = processText(row, attached);
+    const t = processText(row, attached, since);
     super(t.label, vscode.TreeItemCollapsibleState.None);
     this.id = `proc:${row.gpu}:${row.pid}`;
     this.description = t.description;
@@ -50,9 +52,16 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
   private readonly changeEmitter = new vscode.EventEmitter<Item | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private listing: GpuProcessesListing | undefined;
+  private listedAtMs = 0;
+  private readonly firstSeen = new FirstSeenCounters();
   private error: string | undefined;
   private loading: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Whether Joules is attached to `pid` from this view. */
+  isAttached(pid: number): boolean {
+    return this.attached.has(pid);
+  }
+
   /** Attach terminals by pid. */
   private readonly attached = new Map<number, vscode.Terminal>();
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -103,6 +112,8 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
         } else {
           try {
             this.listing = parseListing(String(stdout));
+            this.listedAtMs = Date.now();
+            this.firstSeen.update(this.listing, this.listedAtMs);
             this.error = undefined;
           } catch (e) {
             this.listing = undefined;
@@ -119,7 +130,10 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
   }
 
   async getChildren(element?: Item): Promise<vscode.TreeItem[]> {
-    if (element instanceof GpuItem) return (element.gpu.processes ?? []).map((p) => new ProcessItem(p, this.attached.has(p.pid)));
+    if (element instanceof GpuItem) {
+      const listing = this.listing;
+      return (element.gpu.processes ?? []).map((p) => new ProcessItem(p, this.attached.has(p.pid), listing ? this.firstSeen.since(listing, p, this.listedAtMs) : undefined));
+    }
     if (element) return [];
     if (!this.listing && !this.error) await this.refresh();
     if (this.error) {
@@ -165,12 +179,12 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
   }
 }
 
-/** The view, its refresh on visibility, and its three commands. */
-export function registerGpuProcessesView(o: { cliPath: string; storeDir: () => string; onRunStored: () => void }): vscode.Disposable[] {
+/** The view, its refresh on visibility, and its three commands; the provider is returned for the tests. */
+export function registerGpuProcessesView(o: { cliPath: string; storeDir: () => string; onRunStored: () => void }): { provider: GpuProcessesProvider; disposables: vscode.Disposable[] } {
   const provider = new GpuProcessesProvider(o.cliPath, o.storeDir, o.onRunStored);
   const view = vscode.window.createTreeView('joules.gpuProcesses', { treeDataProvider: provider });
   provider.setVisible(view.visible);
-  return [
+  const disposables = [
     provider,
     view,
     view.onDidChangeVisibility((e) => provider.setVisible(e.visible)),
@@ -178,4 +192,5 @@ export function registerGpuProcessesView(o: { cliPath: string; storeDir: () => s
     vscode.commands.registerCommand('joules.gpuProcesses.attach', (item?: ProcessItem) => provider.attach(item)),
     vscode.commands.registerCommand('joules.gpuProcesses.detach', (item?: ProcessItem) => provider.detach(item)),
   ];
+  return { provider, disposables };
 }

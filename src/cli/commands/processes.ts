@@ -23,6 +23,7 @@ export function cmdProcesses(argv: string[], io: Io): number {
     const gpus: GpuProcessesListing['gpus'] = backend.devices.map((d) => {
       const tick = d.readTick(true);
       const procs: GpuProcessUse[] | undefined = d.processes();
+      const counterMj = d.info.energyMethod === 'counter' ? d.readEnergyCounterMj() : undefined;
       return {
         index: d.info.index,
         name: d.info.name,
@@ -31,6 +32,7 @@ export function cmdProcesses(argv: string[], io: Io): number {
         ...(tick.utilGpuPct !== undefined ? { utilPct: tick.utilGpuPct } : {}),
         ...(tick.memUsedBytes !== undefined ? { memUsedBytes: tick.memUsedBytes } : {}),
         ...(d.info.memTotalBytes !== undefined ? { memTotalBytes: d.info.memTotalBytes } : {}),
+        ...(counterMj !== undefined ? { energyCounterJ: counterMj / 1000 } : {}),
         // Absent: the process list is not supported (e.g. some vGPUs), not "no processes".
         ...(procs ? { processes: describeGpuProcesses(procs) } : {}),
       };

@@ -28,6 +28,12 @@ export interface GpuProcessesListing {
     utilPct?: number;
     memUsedBytes?: number;
     memTotalBytes?: number;
+    /**
+     * The GPU's energy counter (nvmlDeviceGetTotalEnergyConsumption, J since the driver loaded), when
+     * the GPU has one: two listings' difference is the GPU's energy in between (the view's
+     * "energy of its GPU while listed").
+     */
+    energyCounterJ?: number;
     /** Undefined where NVML does not list processes on this GPU (not the same as none). */
     processes?: GpuProcessRow[];
   }>;

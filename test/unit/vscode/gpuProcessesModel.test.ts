@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { attachArgs, gpuText, parseListing, processText } from '../../../src/vscode/gpuProcessesModel';
+import type { GpuProcessesListing } from '../../../src/core/runs/attachTargets';
+import { attachArgs, FirstSeenCounters, gpuText, parseListing, processText } from '../../../src/vscode/gpuProcessesModel';
 
 const GiB = 2 ** 30;
 
@@ -38,5 +39,34 @@ describe('GPU Processes view: rows', () => {
 
   it('attach runs the bundled CLI into the editor\'s history folder', () => {
     assert.deepEqual(attachArgs('/ext/dist/cli.js', 42, '/h/runs'), ['/ext/dist/cli.js', 'attach', '42', '--store', '/h/runs']);
+  });
+});
+
+describe('GPU processes view: the energy of a process\'s GPU since it was first listed', () => {
+  const row = { gpu: 1, pid: 42, user: 'alice', command: 'python3 idle.py', usedGpuMemoryBytes: 2 ** 30 };
+  const listing = (counterJ: number | undefined, procs = [row]): GpuProcessesListing => ({
+    gpus: [{ index: 1, name: 'H100', uuid: 'GPU-1', ...(counterJ !== undefined ? { energyCounterJ: counterJ } : {}), processes: procs }],
+  });
+
+  it('is the counter difference since the first listing, over the time between them', () => {
+    const seen = new FirstSeenCounters();
+    seen.update(listing(1000), 0);
+    const later = listing(1600);
+    seen.update(later, 10_000);
+    const since = seen.since(later, row, 10_000);
+    assert.deepStrictEqual(since, { energyJ: 600, seconds: 10 });
+    const t = processText(row, false, since);
+    assert.match(t.description, /GPU 1: 600 J in 10\.0 s/);
+    assert.match(t.tooltip, /GPU 1 used 600 J \(60 W\) in the 10\.0 s since this view first listed the process/);
+  });
+
+  it('says nothing without a counter, and forgets a process that left', () => {
+    const seen = new FirstSeenCounters();
+    seen.update(listing(undefined), 0);
+    assert.strictEqual(seen.since(listing(undefined), row, 5000), undefined);
+    seen.update(listing(100), 0);
+    seen.update(listing(200, []), 1000);
+    seen.update(listing(300), 2000);
+    assert.deepStrictEqual(seen.since(listing(300), row, 2000), { energyJ: 0, seconds: 0 });
   });
 });
