@@ -289,6 +289,8 @@ static char g_nvml_version[80];
 /* Time base. */
 static double g_speed = 1.0;
 static double g_offset = 0.0;
+/* FAKE_NVML_EPOCH_S: Unix time (s) at which scenario time OFFSET happens; 0 = at the first init. */
+static double g_epoch = 0.0;
 static int g_clock_started;
 static struct timespec g_mono0;
 static long long g_real0_us;
@@ -1061,7 +1063,8 @@ static int load_all(void)
     snprintf(g_driver_version, sizeof g_driver_version, "560.35.03");
     snprintf(g_nvml_version, sizeof g_nvml_version, "12.560.35.03");
     if (parse_env_double("FAKE_NVML_SPEED", 1.0, 0.0, &g_speed) != 0 ||
-        parse_env_double("FAKE_NVML_TIME_OFFSET_S", 0.0, -INFINITY, &g_offset) != 0)
+        parse_env_double("FAKE_NVML_TIME_OFFSET_S", 0.0, -INFINITY, &g_offset) != 0 ||
+        parse_env_double("FAKE_NVML_EPOCH_S", 0.0, 0.0, &g_epoch) != 0)
         return -1;
 
     const char *path = getenv("FAKE_NVML_SCENARIO");
@@ -1148,6 +1151,10 @@ static nvmlReturn_t do_init(void)
         clock_gettime(CLOCK_MONOTONIC, &g_mono0);
         clock_gettime(CLOCK_REALTIME, &rt);
         g_real0_us = (long long)rt.tv_sec * 1000000LL + rt.tv_nsec / 1000;
+        /* A shared epoch: every process loading the library sees the same scenario time (a driver
+           loaded since then), so counters read by separate processes can be subtracted. */
+        if (g_epoch > 0)
+            g_offset += ((double)rt.tv_sec + (double)rt.tv_nsec / 1e9 - g_epoch) * g_speed;
         g_clock_started = 1;
     }
     g_refcount++;

@@ -12,11 +12,15 @@ suite('GPU processes view: attach and detach', function () {
   this.timeout(90_000);
   const children: number[] = [];
   suiteTeardown(() => {
+    delete process.env.FAKE_NVML_EPOCH_S;
     for (const pid of children) if (pidAlive(pid)) process.kill(pid);
   });
 
   test('lists a process it did not launch, attaches to it, detaches, and leaves it running', async () => {
     const api = await joules();
+    // Each listing is a CLI process of its own: with a shared epoch the fake library's counters
+    // run on from one listing to the next, as a real driver's do.
+    process.env.FAKE_NVML_EPOCH_S = String(Date.now() / 1000);
     const child = spawn('python3', [fixture('idle_user.py'), '60'], { stdio: 'ignore', detached: true });
     const pid = child.pid!;
     children.push(pid);
