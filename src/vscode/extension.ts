@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Finding } from '../core/analysis/findings';
 import type { AnalysisInput } from '../core/runs/runSession';
+import { attachSpec } from '../core/runs/attach';
 import { defaultStoreDir } from '../core/runs/store';
 import { AmbientMeter } from './ambientMeter';
 import type { PanelCommands } from './commands';
@@ -112,7 +113,27 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     return panelHost;
   };
 
-  const gpuProcesses = registerGpuProcessesView({ cliPath: context.asAbsolutePath(path.join('dist', 'cli.js')), storeDir: () => runs.store.root, onRunStored: () => runs.historyWritten() });
+  const gpuProcesses = registerGpuProcessesView({
+    cliPath: context.asAbsolutePath(path.join('dist', 'cli.js')),
+    runs: {
+      attach: async (pid) => {
+        try {
+          const spec = attachSpec(pid);
+          await runs.start({ kind: 'attach', pid, spec, origin: 'user', label: [spec.command, ...spec.args].join(' ').slice(0, 200) });
+        } catch (e) {
+          reportStartFailure({ notifier }, e, `could not attach to process ${pid}`);
+        }
+      },
+      detach: async () => {
+        await runs.stop();
+      },
+      attachedPid: () => {
+        const r = runs.current?.request;
+        return r?.kind === 'attach' ? r.pid : undefined;
+      },
+      onDidChange: (cb) => vscode.Disposable.from(runs.onDidStart(cb), runs.onDidEnd(cb)),
+    },
+  });
   const taskProvider = new JoulesTaskProvider(config, runs, (e) => reportStartFailure({ notifier }, e));
   const deps = {
     config,

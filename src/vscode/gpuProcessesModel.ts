@@ -1,6 +1,6 @@
 /**
  * The pure part of the GPU Processes view (no `vscode` import, so it is unit-tested): reading
- * `joules processes --json`, the words of each row, and the command line of an attach.
+ * `joules processes --json`, the words of each row, and the energy of a process's GPU since it was listed.
  */
 import type { GpuProcessesListing, GpuProcessRow } from '../core/runs/attachTargets';
 import { formatBytes, formatDuration, formatJoules, formatWatts } from '../core/units/format';
@@ -83,7 +83,3 @@ export class FirstSeenCounters {
   }
 }
 
-/** The CLI's arguments for attaching to `pid`, storing the run where the editor's history is. */
-export function attachArgs(cliPath: string, pid: number, storeDir: string): string[] {
-  return [cliPath, 'attach', String(pid), '--store', storeDir];
-}

@@ -1,14 +1,15 @@
 /**
  * The GPU Processes view (`joules.gpuProcesses`): every process on every GPU, nvitop-like, from
  * the bundled CLI's `joules processes --json` (a child process: NVML stays off the extension host's
- * thread). Attach runs `joules attach <pid>` in a terminal, storing the run in the editor's
- * history; Detach is Ctrl-C in that terminal, which leaves the process running.
+ * thread). Attach measures the process as the editor's run (RunSession.attach through the
+ * RunManager: the status bar, the live panel, findings and history, as for a launched run); Detach
+ * stops measuring and leaves the process running.
  */
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import type { GpuProcessesListing, GpuProcessRow } from '../core/runs/attachTargets';
 import type { GpuEnergySince } from './gpuProcessesModel';
-import { attachArgs, FirstSeenCounters, gpuText, parseListing, processText } from './gpuProcessesModel';
+import { FirstSeenCounters, gpuText, parseListing, processText } from './gpuProcessesModel';
 
 /** While the view is visible it refreshes this often (each refresh opens NVML in a short child process). */
 const REFRESH_MS = 5000;
@@ -48,6 +49,18 @@ export class ProcessItem extends vscode.TreeItem {
 /** GPUs, their processes, or one line saying why nothing could be listed. */
 type Item = vscode.TreeItem;
 
+/** What the view needs of the RunManager. */
+export interface AttachRuns {
+  /** Start measuring `pid` as the editor's run; rejects (with the reason shown) when it cannot. */
+  attach(pid: number): Promise<void>;
+  /** Stop the attached run (detach). */
+  detach(): Promise<void>;
+  /** The pid of the attached run being measured, if any. */
+  attachedPid(): number | undefined;
+  /** A run started or ended. */
+  onDidChange(cb: () => void): vscode.Disposable;
+}
+
 export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<Item | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -57,31 +70,19 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
   private error: string | undefined;
   private loading: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
-  /** Whether Joules is attached to `pid` from this view. */
+  /** Whether Joules is measuring `pid` as an attached run. */
   isAttached(pid: number): boolean {
-    return this.attached.has(pid);
+    return this.runs.attachedPid() === pid;
   }
 
-  /** Attach terminals by pid. */
-  private readonly attached = new Map<number, vscode.Terminal>();
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
     private readonly cliPath: string,
-    private readonly storeDir: () => string,
-    private readonly onRunStored: () => void,
+    private readonly runs: AttachRuns,
   ) {
-    this.subscriptions.push(
-      vscode.window.onDidCloseTerminal((t) => {
-        for (const [pid, term] of this.attached) {
-          if (term !== t) continue;
-          this.attached.delete(pid);
-          // The attach ended (the process exited, or Ctrl-C detached): its run is in the history now.
-          this.onRunStored();
-          this.changeEmitter.fire(undefined);
-        }
-      }),
-    );
+    // An attached run that ends (detached, or the process exited) changes the items' state.
+    this.subscriptions.push(runs.onDidChange(() => this.changeEmitter.fire(undefined)));
   }
 
   /** Refresh while `visible` (the view's visibility), every REFRESH_MS. */
@@ -132,7 +133,7 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
   async getChildren(element?: Item): Promise<vscode.TreeItem[]> {
     if (element instanceof GpuItem) {
       const listing = this.listing;
-      return (element.gpu.processes ?? []).map((p) => new ProcessItem(p, this.attached.has(p.pid), listing ? this.firstSeen.since(listing, p, this.listedAtMs) : undefined));
+      return (element.gpu.processes ?? []).map((p) => new ProcessItem(p, this.isAttached(p.pid), listing ? this.firstSeen.since(listing, p, this.listedAtMs) : undefined));
     }
     if (element) return [];
     if (!this.listing && !this.error) await this.refresh();
@@ -144,32 +145,18 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
     return (this.listing?.gpus ?? []).map((g) => new GpuItem(g));
   }
 
-  /** `joules attach <pid>` in a terminal of its own; the run goes to the editor's history. */
-  attach(item: ProcessItem | undefined): void {
+  /** Measure the process as the editor's run, from now on (one run at a time, as for launches). */
+  async attach(item: ProcessItem | undefined): Promise<void> {
     if (!item) return;
-    const pid = item.row.pid;
-    const open = this.attached.get(pid);
-    if (open) {
-      open.show();
-      return;
-    }
-    const [cli, ...args] = attachArgs(this.cliPath, pid, this.storeDir());
-    const terminal = vscode.window.createTerminal({
-      name: `Joules: attached to ${pid}`,
-      shellPath: process.execPath,
-      shellArgs: [cli!, ...args],
-      env: { ELECTRON_RUN_AS_NODE: '1' },
-      isTransient: true,
-    });
-    this.attached.set(pid, terminal);
-    terminal.show(true);
+    await this.runs.attach(item.row.pid);
     this.changeEmitter.fire(undefined);
   }
 
-  /** Ctrl-C to the attach terminal: the CLI detaches, stores the run, and the process runs on. */
-  detach(item: ProcessItem | undefined): void {
-    const terminal = item ? this.attached.get(item.row.pid) : undefined;
-    terminal?.sendText('\u0003', false);
+  /** Stop measuring it; the process runs on, and its run is stored (`attached.end: "detached"`). */
+  async detach(item: ProcessItem | undefined): Promise<void> {
+    if (!item || !this.isAttached(item.row.pid)) return;
+    await this.runs.detach();
+    this.changeEmitter.fire(undefined);
   }
 
   dispose(): void {
@@ -180,8 +167,8 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
 }
 
 /** The view, its refresh on visibility, and its three commands; the provider is returned for the tests. */
-export function registerGpuProcessesView(o: { cliPath: string; storeDir: () => string; onRunStored: () => void }): { provider: GpuProcessesProvider; disposables: vscode.Disposable[] } {
-  const provider = new GpuProcessesProvider(o.cliPath, o.storeDir, o.onRunStored);
+export function registerGpuProcessesView(o: { cliPath: string; runs: AttachRuns }): { provider: GpuProcessesProvider; disposables: vscode.Disposable[] } {
+  const provider = new GpuProcessesProvider(o.cliPath, o.runs);
   const view = vscode.window.createTreeView('joules.gpuProcesses', { treeDataProvider: provider });
   provider.setVisible(view.visible);
   const disposables = [

@@ -14,7 +14,9 @@ export type LaunchOrigin = 'user' | 'workspace';
 
 export type LaunchRequest =
   | { kind: 'process'; spec: LaunchSpec; origin: LaunchOrigin; label: string }
-  | { kind: 'replay'; tracePath: string; speed: number; origin: 'user'; label: string };
+  | { kind: 'replay'; tracePath: string; speed: number; origin: 'user'; label: string }
+  /** A process Joules did not launch, measured from now on (the GPU Processes view's Attach). */
+  | { kind: 'attach'; pid: number; spec: LaunchSpec; origin: 'user'; label: string };
 
 /** The `joules` task type (package.json `taskDefinitions`). */
 export interface JoulesTaskDefinition {

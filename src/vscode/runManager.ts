@@ -227,17 +227,20 @@ export class RunManager implements vscode.Disposable {
         }
         throw e;
       }
-      if (request.kind === 'process') this.o.availability.available(session.gpus.length, 'run');
+      if (request.kind !== 'replay') this.o.availability.available(session.gpus.length, 'run');
       const terminal = pty ?? this.openTerminal(request);
       const run: ActiveRun = { id: session.id, request, session, terminal };
       this.activeRun = run;
       if (request.kind === 'replay') {
         terminal.write('\x1b[1mJoules: replay of a recorded trace\x1b[0m, not a measurement of this machine (one NVIDIA H200, driver 580.159.04, 30 s phased PyTorch load).\r\n');
+      } else if (request.kind === 'attach') {
+        terminal.write(`\x1b[1mJoules: attached to process ${request.pid}\x1b[0m (${request.label}): measured from now on; Stop detaches and leaves it running.\r\n`);
       } else if (session.gpus.length === 0) {
         terminal.write('\x1b[33mJoules: NVML lists no GPU; nothing is measured.\x1b[0m\r\n');
       }
       terminal.attach(session);
-      void this.o.state.update(LAST_LAUNCH_KEY, request);
+      // An attach cannot be re-run (the process is its own): Re-run keeps the last launch.
+      if (request.kind !== 'attach') void this.o.state.update(LAST_LAUNCH_KEY, request);
       void vscode.commands.executeCommand('setContext', 'joules.running', true);
       void session.done.then((summary) => this.ended(run, summary));
       this.startEmitter.fire(run);
@@ -325,6 +328,8 @@ export class RunManager implements vscode.Disposable {
         sampler: { ...options.sampler, backend: { kind: 'replay', tracePath: request.tracePath, speed: request.speed } },
       });
     }
+    // Stopping an attached run detaches: the process runs on (RunSession.stop).
+    if (request.kind === 'attach') return RunSession.attach(request.pid, request.spec, options);
     return RunSession.start(request.spec, options);
   }
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { GpuProcessesListing } from '../../../src/core/runs/attachTargets';
-import { attachArgs, FirstSeenCounters, gpuText, parseListing, processText } from '../../../src/vscode/gpuProcessesModel';
+import { FirstSeenCounters, gpuText, parseListing, processText } from '../../../src/vscode/gpuProcessesModel';
 
 const GiB = 2 ** 30;
 
@@ -35,10 +35,6 @@ describe('GPU Processes view: rows', () => {
     assert.equal(hidden.label, '7 (not visible from here: another PID namespace?)');
     assert.equal(hidden.description, '?');
     assert.equal(processText({ gpu: 0, pid: 8, command: 'x'.repeat(200) }, false).label.length, '8 '.length + 80);
-  });
-
-  it('attach runs the bundled CLI into the editor\'s history folder', () => {
-    assert.deepEqual(attachArgs('/ext/dist/cli.js', 42, '/h/runs'), ['/ext/dist/cli.js', 'attach', '42', '--store', '/h/runs']);
   });
 });
 
