@@ -28,6 +28,8 @@ Usage:
   joules processes [--json]                     every process on every GPU: user, command, memory, SM share
   joules attach <pid> [--name N] [--json]       measure a running process Joules did not launch (and its
                                                 children) until it exits; Ctrl-C detaches, it keeps running
+  joules attach --container <id> [--name N]     the same for all of a container's processes (by cgroup,
+                                                \`docker exec\` ones included) until the container stops
   joules demo [--speed N] [--json]              replay a recorded H200 run (no GPU needed)
   joules notebook [options] <file.ipynb>        run a notebook on a Jupyter kernel, with each cell's GPU energy
   joules devices [--json]                       list GPUs and what Joules can measure on them

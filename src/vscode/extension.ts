@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import type { Finding } from '../core/analysis/findings';
 import type { AnalysisInput } from '../core/runs/runSession';
 import { attachSpec } from '../core/runs/attach';
+import { containerProcesses } from '../core/runs/containers';
 import { defaultStoreDir } from '../core/runs/store';
 import { AmbientMeter } from './ambientMeter';
 import type { PanelCommands } from './commands';
@@ -122,6 +123,16 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
           await runs.start({ kind: 'attach', pid, spec, origin: 'user', label: [spec.command, ...spec.args].join(' ').slice(0, 200) });
         } catch (e) {
           reportStartFailure({ notifier }, e, `could not attach to process ${pid}`);
+        }
+      },
+      attachContainer: async (id) => {
+        try {
+          const found = containerProcesses(id);
+          if (found.init === undefined) throw new Error(`no process of container ${id.slice(0, 12)} runs on this host`);
+          const spec = attachSpec(found.init, `container ${id.slice(0, 12)}`);
+          await runs.start({ kind: 'attach', pid: found.init, spec, container: id, origin: 'user', label: `container ${id.slice(0, 12)} (${found.pids.length} processes)` });
+        } catch (e) {
+          reportStartFailure({ notifier }, e, `could not attach to container ${id.slice(0, 12)}`);
         }
       },
       detach: async () => {

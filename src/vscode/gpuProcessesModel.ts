@@ -48,6 +48,7 @@ export function processText(p: GpuProcessRow, attached: boolean, since?: GpuEner
   if (p.usedGpuMemoryBytes !== undefined) parts.push(formatBytes(p.usedGpuMemoryBytes));
   if (p.smUtilPct !== undefined) parts.push(`SM ${p.smUtilPct} % (estimate)`);
   if (since && since.seconds > 0) parts.push(`GPU ${p.gpu}: ${formatJoules(since.energyJ)} in ${formatDuration(since.seconds)}`);
+  if (p.container) parts.push(`container ${p.container.slice(0, 12)}`);
   if (attached) parts.push('attached');
   const energy = since && since.seconds > 0
     ? `\nGPU ${p.gpu} used ${formatJoules(since.energyJ)} (${formatWatts(since.energyJ / since.seconds)}) in the ${formatDuration(since.seconds)} since this view first listed the process (the GPU's energy counter; the whole GPU, shared with any other process on it)`

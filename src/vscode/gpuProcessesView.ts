@@ -41,8 +41,9 @@ export class ProcessItem extends vscode.TreeItem {
     this.description = t.description;
     this.tooltip = t.tooltip;
     this.iconPath = new vscode.ThemeIcon(attached ? 'debug-alt' : 'terminal');
-    // Attach or Detach in the item's menu (package.json matches on it).
-    this.contextValue = attached ? 'joulesGpuProcess.attached' : 'joulesGpuProcess';
+    // Attach or Detach in the item's menu (package.json matches on it); a container's process can
+    // also attach its whole container.
+    this.contextValue = attached ? 'joulesGpuProcess.attached' : row.container ? 'joulesGpuProcess.container' : 'joulesGpuProcess';
   }
 }
 
@@ -53,6 +54,8 @@ type Item = vscode.TreeItem;
 export interface AttachRuns {
   /** Start measuring `pid` as the editor's run; rejects (with the reason shown) when it cannot. */
   attach(pid: number): Promise<void>;
+  /** Start measuring every process of a container (its full id) as the editor's run. */
+  attachContainer(id: string): Promise<void>;
   /** Stop the attached run (detach). */
   detach(): Promise<void>;
   /** The pid of the attached run being measured, if any. */
@@ -152,6 +155,13 @@ export class GpuProcessesProvider implements vscode.TreeDataProvider<Item>, vsco
     this.changeEmitter.fire(undefined);
   }
 
+  /** Measure all of the item's container (by cgroup, `docker exec` processes included) as the editor's run. */
+  async attachContainer(item: ProcessItem | undefined): Promise<void> {
+    if (!item?.row.container) return;
+    await this.runs.attachContainer(item.row.container);
+    this.changeEmitter.fire(undefined);
+  }
+
   /** Stop measuring it; the process runs on, and its run is stored (`attached.end: "detached"`). */
   async detach(item: ProcessItem | undefined): Promise<void> {
     if (!item || !this.isAttached(item.row.pid)) return;
@@ -178,6 +188,7 @@ export function registerGpuProcessesView(o: { cliPath: string; runs: AttachRuns 
     vscode.commands.registerCommand('joules.gpuProcesses.refresh', () => provider.refresh()),
     vscode.commands.registerCommand('joules.gpuProcesses.attach', (item?: ProcessItem) => provider.attach(item)),
     vscode.commands.registerCommand('joules.gpuProcesses.detach', (item?: ProcessItem) => provider.detach(item)),
+    vscode.commands.registerCommand('joules.gpuProcesses.attachContainer', (item?: ProcessItem) => provider.attachContainer(item)),
   ];
   return { provider, disposables };
 }

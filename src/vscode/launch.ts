@@ -15,8 +15,11 @@ export type LaunchOrigin = 'user' | 'workspace';
 export type LaunchRequest =
   | { kind: 'process'; spec: LaunchSpec; origin: LaunchOrigin; label: string }
   | { kind: 'replay'; tracePath: string; speed: number; origin: 'user'; label: string }
-  /** A process Joules did not launch, measured from now on (the GPU Processes view's Attach). */
-  | { kind: 'attach'; pid: number; spec: LaunchSpec; origin: 'user'; label: string };
+  /**
+   * A process Joules did not launch, measured from now on (the GPU Processes view's Attach); with
+   * `container` (its full id), every process of that container, `pid` being its init.
+   */
+  | { kind: 'attach'; pid: number; spec: LaunchSpec; origin: 'user'; label: string; container?: string };
 
 /** The `joules` task type (package.json `taskDefinitions`). */
 export interface JoulesTaskDefinition {

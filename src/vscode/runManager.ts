@@ -4,6 +4,7 @@ import type { RunOptions } from '../core/runs/runSession';
 import { RunSession } from '../core/runs/runSession';
 import type { StoredRun } from '../core/runs/store';
 import { RunStore } from '../core/runs/store';
+import { inContainer } from '../core/runs/containers';
 import type { RunSummary } from '../core/runs/types';
 import type { AmbientMeter } from './ambientMeter';
 import type { Config } from './config';
@@ -329,7 +330,7 @@ export class RunManager implements vscode.Disposable {
       });
     }
     // Stopping an attached run detaches: the process runs on (RunSession.stop).
-    if (request.kind === 'attach') return RunSession.attach(request.pid, request.spec, options);
+    if (request.kind === 'attach') return RunSession.attach(request.pid, request.spec, options, request.container ? inContainer(request.container) : undefined);
     return RunSession.start(request.spec, options);
   }
 

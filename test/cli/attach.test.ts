@@ -125,4 +125,14 @@ describe('joules attach', function () {
     assert.match(r.stderr, /joules: no process 999999999/);
     assert.equal(joules(['attach', 'abc'], env).code, 2);
   });
+
+  it('a container id with no process on this host, or a bad one, is a usage error that says why', () => {
+    const none = joules(['attach', '--container', '0123456789abcdef'], env);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /joules: no process of container 0123456789abcdef runs on this host/);
+    const bad = joules(['attach', '--container', 'xyz'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /not a container id: "xyz"/);
+    assert.equal(joules(['attach', '--container', '0123456789abcdef', '42'], env).code, 2, 'a pid and a container at once');
+  });
 });

@@ -1,4 +1,5 @@
 import { AttachError, attachSpec } from '../../core/runs/attach';
+import { containerProcesses, inContainer } from '../../core/runs/containers';
 import type { RunOptions } from '../../core/runs/runSession';
 import { RunSession } from '../../core/runs/runSession';
 import { ownThreadLoop } from '../../core/sampler/ownThreadLoop';
@@ -20,6 +21,7 @@ const ATTACH_FLAGS: Record<string, FlagSpec> = {
   'no-analysis': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   'interval-ms': { type: 'number', integer: true, min: 20, max: 10_000 },
+  container: { type: 'string' },
 };
 
 /**
@@ -29,13 +31,31 @@ const ATTACH_FLAGS: Record<string, FlagSpec> = {
  */
 export async function cmdAttach(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, ATTACH_FLAGS);
-  if (positionals.length !== 1 || !/^\d+$/.test(positionals[0]!)) throw new UsageError('usage: joules attach <pid> [--name NAME] [--json]');
-  const pid = Number(positionals[0]);
+  const container = typeof flags.container === 'string' ? flags.container : undefined;
+  const usage = 'usage: joules attach <pid> [--name NAME] [--json], or joules attach --container <id> [--name NAME] [--json]';
+  if (container !== undefined ? positionals.length !== 0 : positionals.length !== 1 || !/^\d+$/.test(positionals[0]!)) throw new UsageError(usage);
+  let pid: number;
+  let member: ((pid: number) => boolean) | undefined;
+  let what: string;
   let spec;
   try {
-    spec = attachSpec(pid, typeof flags.name === 'string' ? flags.name : undefined);
+    if (container !== undefined) {
+      // Every process of the container, `docker exec` ones included, by cgroup; the run ends with
+      // the container's init (its first process).
+      const found = containerProcesses(container);
+      if (found.init === undefined || found.fullId === undefined) throw new AttachError(`no process of container ${container} runs on this host (containers are read from /proc: run Joules on the host, not in another container)`);
+      pid = found.init;
+      member = inContainer(found.fullId);
+      what = `container ${found.fullId.slice(0, 12)} (${found.pids.length} process${found.pids.length === 1 ? '' : 'es'} now, its init pid ${pid})`;
+      spec = attachSpec(pid, typeof flags.name === 'string' ? flags.name : `container ${found.fullId.slice(0, 12)}`);
+    } else {
+      pid = Number(positionals[0]);
+      spec = attachSpec(pid, typeof flags.name === 'string' ? flags.name : undefined);
+      what = `process ${pid} (${[spec.command, ...spec.args].join(' ').slice(0, 120)})`;
+    }
   } catch (e) {
     if (e instanceof AttachError) throw new UsageError(e.message);
+    if (e instanceof Error && container !== undefined) throw new UsageError(e.message);
     throw e;
   }
   const { store, warnings } = storeFromFlags(flags, io.stderr, { forWriting: true });
@@ -53,9 +73,9 @@ export async function cmdAttach(argv: string[], io: Io): Promise<number> {
     },
     ...(flags['no-analysis'] ? {} : { analyze: analyzeForCli }),
   };
-  const session = await RunSession.attach(pid, spec, options);
+  const session = await RunSession.attach(pid, spec, options, member);
   const json = flags.json === true;
-  io.stderr.write(`joules: attached to process ${pid} (${[spec.command, ...spec.args].join(' ').slice(0, 120)}); Ctrl-C detaches and leaves it running\n`);
+  io.stderr.write(`joules: attached to ${what}; Ctrl-C detaches and leaves it running\n`);
   const meter = !json && !flags.quiet && io.stderr.isTTY === true ? new LiveMeter(session, io.stderr) : undefined;
   const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const onSignal = (): void => {

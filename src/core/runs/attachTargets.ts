@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import type { GpuProcessUse } from '../sampler/types';
+import { containerIdOf } from './containers';
 
 export interface GpuProcessRow {
   gpu: number;
@@ -14,6 +15,8 @@ export interface GpuProcessRow {
   /** The command line, arguments joined by spaces; undefined where not readable. */
   command?: string;
   usedGpuMemoryBytes?: number;
+  /** The container the process runs in (its full id, from /proc/<pid>/cgroup; containers.ts), if any. */
+  container?: string;
   /** From nvmlDeviceGetProcessUtilization, which NVML gives only while several processes share a GPU (an estimate). */
   smUtilPct?: number;
 }
@@ -42,12 +45,14 @@ export interface GpuProcessesListing {
 /** How /proc and /etc/passwd are read (real files by default). */
 export interface ProcReader {
   status(pid: number): string | undefined;
+  cgroup?(pid: number): string | undefined;
   cmdline(pid: number): string | undefined;
   passwd(): string | undefined;
 }
 
 const realProc: ProcReader = {
   status: (pid) => readOrUndefined(`/proc/${pid}/status`),
+  cgroup: (pid) => readOrUndefined(`/proc/${pid}/cgroup`),
   cmdline: (pid) => readOrUndefined(`/proc/${pid}/cmdline`),
   passwd: () => readOrUndefined('/etc/passwd'),
 };
@@ -59,11 +64,14 @@ export function describeGpuProcesses(procs: readonly GpuProcessUse[], reader: Pr
     const uid = /^Uid:\s+(\d+)/m.exec(reader.status(p.pid) ?? '')?.[1];
     const cmd = reader.cmdline(p.pid);
     const command = cmd === undefined ? undefined : cmd.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1).join(' ');
+    const cgroup = reader.cgroup?.(p.pid);
+    const container = cgroup === undefined ? undefined : containerIdOf(cgroup);
     return {
       gpu: p.gpu,
       pid: p.pid,
       ...(uid !== undefined ? { user: users.get(uid) ?? uid } : {}),
       ...(command ? { command } : {}),
+      ...(container ? { container } : {}),
       ...(p.usedGpuMemoryBytes !== undefined ? { usedGpuMemoryBytes: p.usedGpuMemoryBytes } : {}),
       ...(p.smUtilPct !== undefined ? { smUtilPct: p.smUtilPct } : {}),
     };

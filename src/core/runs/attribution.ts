@@ -31,13 +31,23 @@ export class RunAttribution {
     this.runPids.add(pid);
   }
 
+  /**
+   * The run's processes are those `member` accepts, instead of the root's descendants: a
+   * container's processes share its cgroup but not a parent (containers.ts).
+   */
+  setMembership(member: (pid: number) => boolean): void {
+    this.member = member;
+  }
+
+  private member: ((pid: number) => boolean) | undefined;
+
   /** Classify the processes a batch saw on the GPUs; `rootPid` is the run's root process. */
   observe(procs: readonly GpuProcessUse[], rootPid: number): void {
     // This runs on the owner's thread (the extension host): classify only PIDs not seen before,
     // each by its parent chain, rather than listing every process on the machine.
     for (const p of procs) {
       if (this.runPids.has(p.pid) || this.foreignPids.has(p.pid)) continue;
-      if (descendsFrom(p.pid, rootPid)) this.runPids.add(p.pid);
+      if (this.member ? this.member(p.pid) : descendsFrom(p.pid, rootPid)) this.runPids.add(p.pid);
       else this.foreignPids.add(p.pid);
     }
     const byGpu = new Map<number, { run: number; all: number }>();

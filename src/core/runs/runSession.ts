@@ -234,12 +234,14 @@ export class RunSession {
    * exits or `stop()`, which detaches: the process is never signalled. Its exit code is not visible
    * to a non-parent, so the run ends `stopped`, with `attached` saying how.
    */
-  static async attach(pid: number, spec: LaunchSpec, options: RunOptions): Promise<RunSession> {
+  static async attach(pid: number, spec: LaunchSpec, options: RunOptions, member?: (pid: number) => boolean): Promise<RunSession> {
     const sampler = await WorkerSampler.start(options.sampler);
     const id = makeRunId(spec.name ?? runName(spec));
     const session = new RunSession(spec, sampler, createWriter(options.store, id, sampler), options, false, id);
     session.attachedPid = pid;
     session.attribution.addRoot(pid);
+    // A container: its processes by cgroup, `docker exec` ones included (containers.ts).
+    if (member) session.attribution.setMembership(member);
     session.begin();
     const unwatch = watchExit(pid, () => void session.finish(null, null));
     void session.done.then(unwatch);

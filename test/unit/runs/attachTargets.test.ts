@@ -27,6 +27,13 @@ describe('GPU process rows', () => {
     ]);
   });
 
+  it("a process in a container carries the container's id (from its cgroup)", () => {
+    const id = 'c'.repeat(64);
+    const rows = describeGpuProcesses([{ gpu: 0, pid: 10 }, { gpu: 0, pid: 11 }], { ...reader, cgroup: (pid) => (pid === 10 ? `0::/system.slice/docker-${id}.scope\n` : '0::/user.slice\n') });
+    assert.equal(rows[0]!.container, id);
+    assert.equal(rows[1]!.container, undefined);
+  });
+
   it('parses /etc/passwd, skipping lines that are not entries', () => {
     assert.deepEqual([...parsePasswd('root:x:0:0::/:/bin/sh\n\n# c\nbob:x:1001:1001::/:/bin/sh')], [['0', 'root'], ['1001', 'bob']]);
   });
