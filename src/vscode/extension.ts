@@ -164,7 +164,11 @@ function compose(context: vscode.ExtensionContext): JoulesApi {
     new NoGpuNotice(availability, notifier, context.globalState),
     vscode.tasks.registerTaskProvider(TASK_TYPE, taskProvider),
     ...registerCommands(deps),
-    registerPrometheusJobCommand(context.workspaceState, context.asAbsolutePath(path.join('dist', 'cli.js'))),
+    registerPrometheusJobCommand(context.workspaceState, context.asAbsolutePath(path.join('dist', 'cli.js')), {
+      storeDir: () => runs.store.root,
+      saved: () => runs.historyWritten(),
+      open: (runId) => panel().showRun(runId),
+    }),
     ...gpuProcesses.disposables,
     runs.onDidEnd(({ run, summary }) => announceEnd(deps, summary, run.request)),
     config.onDidChange((affects) => {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as vscode from 'vscode';
 import { withSelector } from '../core/cluster/metricSources';
 import type { JobRequest } from './prometheusJobArgs';
-import { checkPrometheusUrl, JOB_WINDOWS, jobCliArgs, jobRequestOf } from './prometheusJobArgs';
+import { checkPrometheusUrl, JOB_WINDOWS, jobCliArgs, jobRequestOf, savedRunId } from './prometheusJobArgs';
 
 const URL_KEY = 'joules.prometheus.url';
 const SELECTOR_KEY = 'joules.prometheus.selector';
@@ -16,13 +16,17 @@ const SELECTOR_KEY = 'joules.prometheus.selector';
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 
 /** Register the command; `cliPath` is the bundled `dist/cli.js`. Returns the report text (or undefined). */
-export function registerPrometheusJobCommand(state: vscode.Memento, cliPath: string): vscode.Disposable {
+/**
+ * @param history where the job's window is kept (the editor's run history), and what opens a stored
+ *   run in the energy panel: the job is shown there as a run whose GPUs are the job's across nodes.
+ */
+export function registerPrometheusJobCommand(state: vscode.Memento, cliPath: string, history?: { storeDir: () => string; saved: () => void; open: (runId: string) => Promise<void> }): vscode.Disposable {
   return vscode.commands.registerCommand('joules.showPrometheusJob', async (arg?: unknown): Promise<string | undefined> => {
     const request = jobRequestOf(arg) ?? (await ask(state));
     if (!request) return undefined;
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Joules: reading the job from Prometheus', cancellable: true },
-      (_progress, token) => runJob(cliPath, request, token),
+      (_progress, token) => runJob(cliPath, request, token, history?.storeDir()),
     );
     if (result.code !== 0) {
       if (!result.cancelled) void vscode.window.showErrorMessage(`Joules: ${firstLine(result.stderr) || `joules job exited with ${result.code}`}`);
@@ -30,6 +34,11 @@ export function registerPrometheusJobCommand(state: vscode.Memento, cliPath: str
     }
     const doc = await vscode.workspace.openTextDocument({ content: result.stdout, language: 'plaintext' });
     await vscode.window.showTextDocument(doc, { preview: false });
+    const runId = savedRunId(result.stderr);
+    if (history && runId) {
+      history.saved();
+      await history.open(runId);
+    }
     return result.stdout;
   });
 }
@@ -65,10 +74,10 @@ async function ask(state: vscode.Memento): Promise<JobRequest | undefined> {
   return { url: url.trim(), selector: selector.trim(), from: window.from };
 }
 
-function runJob(cliPath: string, request: JobRequest, token: vscode.CancellationToken): Promise<{ code: number; stdout: string; stderr: string; cancelled: boolean }> {
+function runJob(cliPath: string, request: JobRequest, token: vscode.CancellationToken, saveTo?: string): Promise<{ code: number; stdout: string; stderr: string; cancelled: boolean }> {
   return new Promise((resolve) => {
     // The extension host's binary runs the CLI as plain Node (Electron's switch; ignored by Node).
-    const child = spawn(process.execPath, jobCliArgs(cliPath, request), { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, jobCliArgs(cliPath, request, saveTo), { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let cancelled = false;

@@ -26,8 +26,13 @@ export interface JobRequest {
 }
 
 /** Arguments of the bundled CLI (`dist/cli.js`) for `request`. */
-export function jobCliArgs(cliPath: string, r: JobRequest): string[] {
-  return [cliPath, 'job', '--prometheus', r.url, '--selector', r.selector, '--from', r.from, ...(r.to ? ['--to', r.to] : [])];
+export function jobCliArgs(cliPath: string, r: JobRequest, saveTo?: string): string[] {
+  return [cliPath, 'job', '--prometheus', r.url, '--selector', r.selector, '--from', r.from, ...(r.to ? ['--to', r.to] : []), ...(saveTo ? ['--save', '--store', saveTo] : [])];
+}
+
+/** The run id `joules job --save` reports on stderr, if any. */
+export function savedRunId(stderr: string): string | undefined {
+  return /saved as run (\S+)/.exec(stderr)?.[1];
 }
 
 /** The request in a command argument, or undefined when it is not one (then the command asks). */

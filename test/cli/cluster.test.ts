@@ -232,6 +232,28 @@ describe('joules job against a real Prometheus server (issue 12)', function () {
     assert.ok(r.queries.some((q) => q.startsWith('joules_gpu_energy_joules_total{job="train"}[')), r.queries.join('\n'));
   });
 
+  it('--save keeps the window in the history as a run of kind job: its GPUs across nodes, their power drawn, the report\'s energy', () => {
+    const store = tempDir('joules-job-store-');
+    const r = job('{job="train"}', ['--save', '--store', store]) as JobJson & { runId?: string };
+    assert.ok(r.runId, 'the saved run\'s id');
+    const rep = joules(['report', r.runId, '--json', '--store', store]);
+    assert.equal(rep.code, 0, rep.stderr);
+    const s = JSON.parse(rep.stdout) as { energyJ: number; gpus: Array<{ name: string; energyJ: number }>; durationS: number };
+    assert.ok(Math.abs(s.energyJ - r.energyJ) < 1e-3, `${s.energyJ} J stored, ${r.energyJ} J reported`);
+    assert.equal(s.gpus.length, r.gpus.length);
+    assert.ok(s.gpus.every((g) => /^node-[abc] GPU \d/.test(g.name)), JSON.stringify(s.gpus.map((g) => g.name)));
+    assert.ok(Math.abs(s.durationS - (toS - fromS)) < 0.01);
+    // The stored run has the scraped power as its samples (what the panel draws).
+    const runDir = path.join(store, r.runId);
+    const lines = fs.readFileSync(path.join(runDir, 'samples.jsonl'), 'utf8').trim().split('\n');
+    assert.ok(lines.length >= 1 && lines.join('').length > 100, 'samples written');
+    const meta = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { kind: string; job: { selector: string; findings: Array<{ host: string }> } };
+    assert.equal(meta.kind, 'job');
+    assert.equal(meta.job.selector, '{job="train"}');
+    assert.deepEqual(meta.job.findings.map((f) => f.host), ['node-c']);
+    fs.rmSync(store, { recursive: true, force: true });
+  });
+
   it("reads dcgm-exporter's metric names (mJ counter, Hostname/gpu/UUID labels) through the same server", () => {
     const r = job('{job="dcgm"}');
     assert.equal(r.source, 'dcgm');

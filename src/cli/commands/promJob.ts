@@ -2,7 +2,9 @@ import type { JobReport } from '../../core/cluster/jobReport';
 import type { MetricSourceName } from '../../core/cluster/metricSources';
 import { withSelector } from '../../core/cluster/metricSources';
 import { promClient } from '../../core/cluster/promClient';
+import { saveJobRecord } from '../../core/cluster/jobRecord';
 import { fetchJobReport } from '../../core/cluster/promJob';
+import { storeFromFlags } from '../storeAccess';
 import { formatDuration, formatJoules, formatPct, formatWattHours, formatWatts } from '../../core/units/format';
 import type { FlagSpec } from '../args';
 import { parseArgs, UsageError } from '../args';
@@ -18,6 +20,9 @@ const JOB_FLAGS: Record<string, FlagSpec> = {
   source: { type: 'string' },
   steps: { type: 'number', min: 0, minExclusive: true },
   json: { type: 'boolean' },
+  save: { type: 'boolean' },
+  store: { type: 'string' },
+  name: { type: 'string' },
 };
 
 /** Window when --from is not given. */
@@ -58,9 +63,24 @@ export async function cmdJob(argv: string[], io: Io): Promise<number> {
     throw new UsageError((e as Error).message);
   }
 
+  // --save: the window goes to the run history as a run of kind `job` (the panel, Compare, exports).
+  const store = flags.save ? storeFromFlags(flags, io.stderr, { forWriting: true }).store : undefined;
+  const save = (last: Awaited<ReturnType<typeof fetchJobReport>>): string | undefined => {
+    if (!store) return undefined;
+    const record = saveJobRecord(store, last.report, last.data, {
+      prometheus: String(flags.prometheus),
+      selector: String(flags.selector),
+      ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
+      command: ['joules', 'job', ...argv],
+    });
+    io.stderr.write(`joules job: saved as run ${record.id} (joules report ${record.id})\n`);
+    return record.id;
+  };
   if (!flags.live) {
-    const { report, queries } = await fetchJobReport(client, { ...base, fromS, toS });
-    io.stdout.write(flags.json ? JSON.stringify({ ...report, queries }) + '\n' : formatJobReport(report, flags.selector, queries));
+    const fetched = await fetchJobReport(client, { ...base, fromS, toS });
+    const { report, queries } = fetched;
+    const savedId = save(fetched);
+    io.stdout.write(flags.json ? JSON.stringify({ ...report, queries, ...(savedId ? { runId: savedId } : {}) }) + '\n' : formatJobReport(report, flags.selector, queries));
     return 0;
   }
 
@@ -74,7 +94,7 @@ export async function cmdJob(argv: string[], io: Io): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let last: { report: JobReport; queries: string[] } | undefined;
+  let last: Awaited<ReturnType<typeof fetchJobReport>> | undefined;
   try {
     while (!stopped) {
       await new Promise<void>((r) => {
@@ -96,7 +116,8 @@ export async function cmdJob(argv: string[], io: Io): Promise<number> {
     io.stderr.write('joules job: no report yet (stopped before the first refresh)\n');
     return 1;
   }
-  io.stdout.write(flags.json ? JSON.stringify({ ...last.report, queries: last.queries }) + '\n' : formatJobReport(last.report, flags.selector, last.queries));
+  const savedId = save(last);
+  io.stdout.write(flags.json ? JSON.stringify({ ...last.report, queries: last.queries, ...(savedId ? { runId: savedId } : {}) }) + '\n' : formatJobReport(last.report, flags.selector, last.queries));
   return 0;
 }
 

@@ -296,7 +296,7 @@ function endBound(points: Point[], fromS: number, toS: number): number {
   return bound;
 }
 
-function hostOf(labels: Record<string, string>, hostLabels: readonly string[]): string {
+export function hostOf(labels: Record<string, string>, hostLabels: readonly string[]): string {
   for (const l of hostLabels) if (labels[l]) return labels[l]!;
   return 'unknown';
 }

@@ -40,7 +40,7 @@ export function jobQueries(source: MetricSource, selector: string, fromS: number
 }
 
 /** Fetch the window's series from `client` and build the report. */
-export async function fetchJobReport(client: PromClient, q: JobQuery): Promise<{ report: JobReport; queries: string[] }> {
+export async function fetchJobReport(client: PromClient, q: JobQuery): Promise<{ report: JobReport; queries: string[]; data: JobSeries }> {
   if (!(q.toS > q.fromS)) throw new PrometheusError(`the window is empty: --from must be before --to`);
   const sources = q.source === 'auto' ? [JOULES_SOURCE, DCGM_SOURCE] : [q.source === 'joules' ? JOULES_SOURCE : DCGM_SOURCE];
   for (const source of sources) {
@@ -54,7 +54,7 @@ export async function fetchJobReport(client: PromClient, q: JobQuery): Promise<{
     const stepS = Math.max(interval, Math.ceil((q.toS - q.fromS) / MAX_GRID_POINTS));
     const util = await client.queryRange(withSelector(source.util, q.selector), q.fromS, q.toS, stepS);
     const data: JobSeries = { source, fromS: q.fromS, toS: q.toS, energy, power, util, utilStepS: stepS };
-    return { report: jobReport(data, q), queries: jobQueries(source, q.selector, q.fromS, q.toS, stepS) };
+    return { report: jobReport(data, q), queries: jobQueries(source, q.selector, q.fromS, q.toS, stepS), data };
   }
   const tried = sources.map((s) => `${withSelector(s.energy, q.selector)} / ${withSelector(s.power, q.selector)}`).join(', ');
   throw new PrometheusError(`no GPU series match in the window: tried ${tried}. Check the selector and the time range (Prometheus keeps 15 days by default).`);

@@ -1,5 +1,6 @@
 import type { FindingSummary } from '../analysis/findings';
 import type { CellEnergy } from '../notebooks/cellMeter';
+import type { JobOrigin } from '../cluster/jobRecord';
 import type { RankFigure } from './ranks';
 import type { StepPoint } from './stepPoints';
 import type { EnergyMethod, GpuInfo, GpuSample, PowerSource, RunEnergyMethod,UnavailableGpu } from '../sampler/types';
@@ -66,8 +67,11 @@ export interface RunSummary {
   schema: 1;
   id: string;
   name: string;
-  /** `notebook`: a notebook session (its cells in `cells`); absent: a script or command Joules launched. */
-  kind?: 'notebook';
+  /**
+   * `notebook`: a notebook session (its cells in `cells`); `job`: a Prometheus job's window (`job`);
+   * absent: a script or command Joules launched (or attached to).
+   */
+  kind?: 'notebook' | 'job';
   status: RunStatus;
   /** ISO 8601 wall-clock start. */
   startedAt: string;
@@ -132,6 +136,8 @@ export interface RunSummary {
   tokens?: number;
   jPerStep?: number;
   jPerToken?: number;
+  /** `job`: a Prometheus job's window (cluster/jobRecord.ts): where it was read and what the report found. */
+  job?: JobOrigin;
   /** Notebook sessions: the cells executed while Joules sampled, in order, as measured windows. */
   cells?: CellEnergy[];
   samples?: number;
