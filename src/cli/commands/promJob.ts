@@ -23,6 +23,7 @@ const JOB_FLAGS: Record<string, FlagSpec> = {
   save: { type: 'boolean' },
   store: { type: 'string' },
   name: { type: 'string' },
+  'run-id': { type: 'string' },
 };
 
 /** Window when --from is not given. */
@@ -51,8 +52,11 @@ export async function cmdJob(argv: string[], io: Io): Promise<number> {
   const toS = typeof flags.to === 'string' ? parseTime(flags.to, nowS(), '--to') : nowS();
   const fromS = typeof flags.from === 'string' ? parseTime(flags.from, nowS(), '--from') : flags.live ? nowS() : toS - DEFAULT_WINDOW_S;
   if (!flags.live && !(fromS < toS)) throw new UsageError('--from must be before --to');
+  // "Up to now" (no --to, or --to now, and --live) ends at the newest scrape every GPU has.
+  const upToNow = flags.to === undefined || String(flags.to).trim() === 'now';
   const base = {
     selector: flags.selector,
+    ...(upToNow ? { upToNewestScrape: true } : {}),
     source: source as MetricSourceName | 'auto',
     ...(typeof flags.steps === 'number' ? { steps: flags.steps } : {}),
   };
@@ -65,6 +69,8 @@ export async function cmdJob(argv: string[], io: Io): Promise<number> {
 
   // --save: the window goes to the run history as a run of kind `job` (the panel, Compare, exports).
   const store = flags.save ? storeFromFlags(flags, io.stderr, { forWriting: true }).store : undefined;
+  const runId = typeof flags['run-id'] === 'string' ? flags['run-id'] : undefined;
+  if (runId !== undefined && (!flags.save || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$/.test(runId))) throw new UsageError('--run-id takes a stored run\'s id and needs --save (it replaces that job run)');
   const save = (last: Awaited<ReturnType<typeof fetchJobReport>>): string | undefined => {
     if (!store) return undefined;
     const record = saveJobRecord(store, last.report, last.data, {
@@ -72,6 +78,7 @@ export async function cmdJob(argv: string[], io: Io): Promise<number> {
       selector: String(flags.selector),
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       command: ['joules', 'job', ...argv],
+      ...(runId !== undefined ? { id: runId } : {}),
     });
     io.stderr.write(`joules job: saved as run ${record.id} (joules report ${record.id})\n`);
     return record.id;

@@ -73,11 +73,19 @@ export function jobSamples(report: JobReport, data: JobSeries): { gpus: GpuInfo[
   return { gpus, samples };
 }
 
-/** Writes the job's window to the history; returns the stored record. */
-export function saveJobRecord(store: RunStore, report: JobReport, data: JobSeries, o: { prometheus: string; selector: string; name?: string; command: string[] }): StoredRun {
+/**
+ * Writes the job's window to the history; returns the stored record. `id`: replace that record (a
+ * job followed live is one record, rewritten at each refresh).
+ */
+export function saveJobRecord(store: RunStore, report: JobReport, data: JobSeries, o: { prometheus: string; selector: string; name?: string; command: string[]; id?: string }): StoredRun {
   const { gpus, samples } = jobSamples(report, data);
   const name = o.name ?? `job ${o.selector}`;
-  const id = makeRunId(name);
+  if (o.id !== undefined) {
+    const old = store.readMeta(o.id);
+    if (old && old.kind !== 'job') throw new Error(`run ${o.id} is not a job: it is not replaced`);
+    store.delete(o.id);
+  }
+  const id = o.id ?? makeRunId(name);
   const writer = store.create(id);
   const durationMs = Math.max(0, (report.toS - report.fromS) * 1000);
   const view = new MinMaxView(Math.max(1000, (report.gpus[0]?.intervalS ?? 15) * 1000));

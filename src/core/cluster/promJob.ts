@@ -6,7 +6,7 @@ import type { JobReport, JobReportOptions, JobSeries } from './jobReport';
 import { jobReport } from './jobReport';
 import type { MetricSource, MetricSourceName } from './metricSources';
 import { DCGM_SOURCE, JOULES_SOURCE, withSelector } from './metricSources';
-import type { PromClient } from './promClient';
+import type { PromClient, PromSeries } from './promClient';
 import { PrometheusError } from './promClient';
 import { medianSpacing } from './seriesEnergy';
 
@@ -17,6 +17,12 @@ export interface JobQuery extends JobReportOptions {
   toS: number;
   /** Which exporter's metrics to read; `auto` tries Joules' and then dcgm-exporter's. */
   source: MetricSourceName | 'auto';
+  /**
+   * The window runs "up to now": end it at the newest scrape every GPU has (Prometheus scrapes every
+   * 15-60 s as a rule, so "now" is usually past the data, and the figures would cover less time than
+   * the window says).
+   */
+  upToNewestScrape?: boolean;
 }
 
 /**
@@ -40,7 +46,19 @@ export function jobQueries(source: MetricSource, selector: string, fromS: number
 }
 
 /** Fetch the window's series from `client` and build the report. */
-export async function fetchJobReport(client: PromClient, q: JobQuery): Promise<{ report: JobReport; queries: string[]; data: JobSeries }> {
+/** The newest time every series has a sample at (the earliest of their last samples after `fromS`). */
+function newestCommonScrape(series: readonly PromSeries[], fromS: number): number | undefined {
+  let newest: number | undefined;
+  for (const s of series) {
+    const last = s.points.length ? s.points[s.points.length - 1]![0] : undefined;
+    if (last === undefined || last <= fromS) continue;
+    newest = newest === undefined ? last : Math.min(newest, last);
+  }
+  return newest;
+}
+
+export async function fetchJobReport(client: PromClient, query: JobQuery): Promise<{ report: JobReport; queries: string[]; data: JobSeries }> {
+  let q = query;
   if (!(q.toS > q.fromS)) throw new PrometheusError(`the window is empty: --from must be before --to`);
   const sources = q.source === 'auto' ? [JOULES_SOURCE, DCGM_SOURCE] : [q.source === 'joules' ? JOULES_SOURCE : DCGM_SOURCE];
   for (const source of sources) {
@@ -49,6 +67,10 @@ export async function fetchJobReport(client: PromClient, q: JobQuery): Promise<{
       client.rawSamples(withSelector(source.power, q.selector), q.fromS - EDGE_PAD_S, q.toS + EDGE_PAD_S),
     ]);
     if (!energy.length && !power.length) continue;
+    if (q.upToNewestScrape) {
+      const newest = newestCommonScrape([...energy, ...power], q.fromS);
+      if (newest !== undefined && newest > q.fromS && newest < q.toS) q = { ...q, toS: newest };
+    }
     // The grid follows the scrape interval (finer would repeat samples), within Prometheus' limit.
     const interval = [...power, ...energy].reduce((m, s) => Math.max(m, medianSpacing(s.points)), 1);
     const stepS = Math.max(interval, Math.ceil((q.toS - q.fromS) / MAX_GRID_POINTS));

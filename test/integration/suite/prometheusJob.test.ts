@@ -71,6 +71,18 @@ suite('Show Prometheus Job: a job read back from Prometheus, in the panel', func
     const expected = 360 * (toS - fromS);
     assert.ok(Math.abs(run.energyJ - expected) <= 2 * 0.1 * 360 + 0.02 * expected, `${run.energyJ} J, expected ${expected} J`);
     await waitFor('the panel showing the job', () => api.panelSelection()?.includes(run.id), 15_000);
+
+    // Followed live: one record, rewritten from the same start to each refresh's now.
+    await vscode.commands.executeCommand('joules.showPrometheusJob', { url: promUrl, selector: '{job="it"}', from: fromS.toFixed(3), follow: true, refreshS: 2 });
+    const followed = await waitFor('the followed job in the history', async () => (await api.runManager.list()).find((r) => r.kind === 'job' && r.id !== run.id), 10_000);
+    const firstS = followed.durationS;
+    const grown = await waitFor('the followed job growing', async () => (await api.runManager.list()).find((r) => r.id === followed.id && r.durationS >= firstS + 3), 30_000, 500);
+    assert.ok(Math.abs(grown.energyJ - 360 * grown.durationS) <= 2 * 0.1 * 360 + 0.02 * 360 * grown.durationS, `${grown.energyJ} J over ${grown.durationS} s`);
+    assert.equal((await api.runManager.list()).filter((r) => r.kind === 'job').length, 2, 'one record per job read, not one per refresh');
+    await vscode.commands.executeCommand('joules.stopFollowingPrometheusJob');
+    const stoppedAt = (await api.runManager.list()).find((r) => r.id === followed.id)!.durationS;
+    await sleep(4500);
+    assert.equal((await api.runManager.list()).find((r) => r.id === followed.id)?.durationS, stoppedAt, 'no refresh after Stop');
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
