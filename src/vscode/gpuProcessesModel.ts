@@ -34,10 +34,12 @@ export function gpuText(g: ListedGpu): { label: string; description: string } {
   return { label: `GPU ${g.index} · ${g.name}`, description: parts.join(' · ') };
 }
 
-/** The energy of a process's GPU since the view first listed the process (from the GPU's counter). */
+/** The energy of a process's GPU since the process started, or since the view first listed it (from the GPU's counter). */
 export interface GpuEnergySince {
   energyJ: number;
   seconds: number;
+  /** `started`: the process started while the view was listing, so its whole life is covered. */
+  since: 'started' | 'listed';
 }
 
 /** `12345 python3 train.py` and `alice · 4.0 GiB · SM 80 % · GPU 0: 1.2 kJ in 12.0 s`; the whole command line in the tooltip. */
@@ -51,22 +53,33 @@ export function processText(p: GpuProcessRow, attached: boolean, since?: GpuEner
   if (p.container) parts.push(`container ${p.container.slice(0, 12)}`);
   if (attached) parts.push('attached');
   const energy = since && since.seconds > 0
-    ? `\nGPU ${p.gpu} used ${formatJoules(since.energyJ)} (${formatWatts(since.energyJ / since.seconds)}) in the ${formatDuration(since.seconds)} since this view first listed the process (the GPU's energy counter; the whole GPU, shared with any other process on it)`
+    ? `\nGPU ${p.gpu} used ${formatJoules(since.energyJ)} (${formatWatts(since.energyJ / since.seconds)}) in the ${formatDuration(since.seconds)} since ${since.since === 'started' ? 'the process started' : 'this view first listed the process (it started before the view was open)'} (the GPU's energy counter; the whole GPU, shared with any other process on it)`
     : '';
   return { label: `${p.pid} ${short}`, description: parts.join(' · '), tooltip: `pid ${p.pid}, user ${p.user ?? 'unknown'}\n${cmd}${energy}` };
 }
 
+/** Counter points kept per GPU: at the view's 5 s refresh, about two days. */
+const MAX_COUNTER_POINTS = 35_000;
+
 /**
- * Per process and GPU, the GPU's counter and the time when a listing first showed the process:
- * later listings give the GPU's energy since then. Bounded by the processes listed now.
+ * Per GPU, the energy counter at each listing; per process, when a listing first showed it. A
+ * process that started after the first listing gets its GPU's energy since it started (the counter
+ * interpolated at its start); one that was already there, since it was first listed. Bounded.
  */
 export class FirstSeenCounters {
   private readonly first = new Map<string, { counterJ: number; atMs: number }>();
+  private readonly history = new Map<number, Array<[atMs: number, counterJ: number]>>();
 
   /** Records a listing (at `nowMs`) and forgets processes no longer listed. */
   update(listing: GpuProcessesListing, nowMs: number): void {
     const present = new Set<string>();
     for (const g of listing.gpus) {
+      if (g.energyCounterJ !== undefined) {
+        const h = this.history.get(g.index) ?? [];
+        h.push([nowMs, g.energyCounterJ]);
+        if (h.length > MAX_COUNTER_POINTS) h.splice(0, h.length - MAX_COUNTER_POINTS);
+        this.history.set(g.index, h);
+      }
       for (const p of g.processes ?? []) {
         const key = `${g.index}:${p.pid}`;
         present.add(key);
@@ -77,10 +90,26 @@ export class FirstSeenCounters {
   }
 
   since(listing: GpuProcessesListing, p: GpuProcessRow, nowMs: number): GpuEnergySince | undefined {
-    const f = this.first.get(`${p.gpu}:${p.pid}`);
     const counter = listing.gpus.find((g) => g.index === p.gpu)?.energyCounterJ;
-    if (!f || counter === undefined) return undefined;
-    return { energyJ: Math.max(0, counter - f.counterJ), seconds: (nowMs - f.atMs) / 1000 };
+    if (counter === undefined) return undefined;
+    const atStart = p.startedAtMs === undefined ? undefined : this.counterAt(p.gpu, p.startedAtMs);
+    if (atStart !== undefined && p.startedAtMs !== undefined) return { energyJ: Math.max(0, counter - atStart), seconds: (nowMs - p.startedAtMs) / 1000, since: 'started' };
+    const f = this.first.get(`${p.gpu}:${p.pid}`);
+    if (!f) return undefined;
+    return { energyJ: Math.max(0, counter - f.counterJ), seconds: (nowMs - f.atMs) / 1000, since: 'listed' };
+  }
+
+  /** The GPU's counter at `tMs`, between two listings; undefined before the first one. */
+  private counterAt(gpu: number, tMs: number): number | undefined {
+    const h = this.history.get(gpu);
+    if (!h?.length || tMs < h[0]![0]) return undefined;
+    for (let i = h.length - 1; i >= 0; i--) {
+      const [t, c] = h[i]!;
+      if (t > tMs) continue;
+      const next = h[i + 1];
+      return next ? c + ((next[1] - c) * (tMs - t)) / (next[0] - t) : c;
+    }
+    return undefined;
   }
 }
 

@@ -15,6 +15,8 @@ export interface GpuProcessRow {
   /** The command line, arguments joined by spaces; undefined where not readable. */
   command?: string;
   usedGpuMemoryBytes?: number;
+  /** When the process started (ms since the Unix epoch), from /proc/<pid>/stat and the boot time. */
+  startedAtMs?: number;
   /** The container the process runs in (its full id, from /proc/<pid>/cgroup; containers.ts), if any. */
   container?: string;
   /** From nvmlDeviceGetProcessUtilization, which NVML gives only while several processes share a GPU (an estimate). */
@@ -46,6 +48,9 @@ export interface GpuProcessesListing {
 export interface ProcReader {
   status(pid: number): string | undefined;
   cgroup?(pid: number): string | undefined;
+  /** /proc/<pid>/stat and /proc/stat (its `btime`), for the start time. */
+  stat?(pid: number): string | undefined;
+  bootTimeS?(): number | undefined;
   cmdline(pid: number): string | undefined;
   passwd(): string | undefined;
 }
@@ -53,6 +58,11 @@ export interface ProcReader {
 const realProc: ProcReader = {
   status: (pid) => readOrUndefined(`/proc/${pid}/status`),
   cgroup: (pid) => readOrUndefined(`/proc/${pid}/cgroup`),
+  stat: (pid) => readOrUndefined(`/proc/${pid}/stat`),
+  bootTimeS: () => {
+    const btime = /^btime (\d+)$/m.exec(readOrUndefined('/proc/stat') ?? '')?.[1];
+    return btime === undefined ? undefined : Number(btime);
+  },
   cmdline: (pid) => readOrUndefined(`/proc/${pid}/cmdline`),
   passwd: () => readOrUndefined('/etc/passwd'),
 };
@@ -65,6 +75,7 @@ export function describeGpuProcesses(procs: readonly GpuProcessUse[], reader: Pr
     const cmd = reader.cmdline(p.pid);
     const command = cmd === undefined ? undefined : cmd.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1).join(' ');
     const cgroup = reader.cgroup?.(p.pid);
+    const startedAtMs = startTimeMs(reader.stat?.(p.pid), reader.bootTimeS?.());
     const container = cgroup === undefined ? undefined : containerIdOf(cgroup);
     return {
       gpu: p.gpu,
@@ -72,12 +83,28 @@ export function describeGpuProcesses(procs: readonly GpuProcessUse[], reader: Pr
       ...(uid !== undefined ? { user: users.get(uid) ?? uid } : {}),
       ...(command ? { command } : {}),
       ...(container ? { container } : {}),
+      ...(startedAtMs !== undefined ? { startedAtMs } : {}),
       ...(p.usedGpuMemoryBytes !== undefined ? { usedGpuMemoryBytes: p.usedGpuMemoryBytes } : {}),
       ...(p.smUtilPct !== undefined ? { smUtilPct: p.smUtilPct } : {}),
     };
   });
   return rows.sort((a, b) => a.gpu - b.gpu || a.pid - b.pid);
 }
+
+/**
+ * A process's start (ms since the Unix epoch): field 22 of /proc/<pid>/stat is clock ticks since boot
+ * (USER_HZ, 100 on Linux), `btime` of /proc/stat the boot's Unix time. Whole seconds of btime bound
+ * its precision to about a second.
+ */
+export function startTimeMs(stat: string | undefined, bootS: number | undefined): number | undefined {
+  if (stat === undefined || bootS === undefined) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[19]);
+  return Number.isFinite(ticks) ? bootS * 1000 + (ticks / USER_HZ) * 1000 : undefined;
+}
+
+/** Linux's clock ticks per second in /proc (sysconf(_SC_CLK_TCK), 100 on every mainstream kernel). */
+const USER_HZ = 100;
 
 /** uid → user name from /etc/passwd text. */
 export function parsePasswd(text: string): Map<string, string> {

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { ProcReader } from '../../../src/core/runs/attachTargets';
-import { describeGpuProcesses, parsePasswd } from '../../../src/core/runs/attachTargets';
+import { describeGpuProcesses, parsePasswd, startTimeMs } from '../../../src/core/runs/attachTargets';
 
 describe('GPU process rows', () => {
   const reader: ProcReader = {
@@ -32,6 +32,14 @@ describe('GPU process rows', () => {
     const rows = describeGpuProcesses([{ gpu: 0, pid: 10 }, { gpu: 0, pid: 11 }], { ...reader, cgroup: (pid) => (pid === 10 ? `0::/system.slice/docker-${id}.scope\n` : '0::/user.slice\n') });
     assert.equal(rows[0]!.container, id);
     assert.equal(rows[1]!.container, undefined);
+  });
+
+  it('a process\'s start time from /proc/<pid>/stat (ticks since boot) and the boot time', () => {
+    // Field 22 (starttime) is the 20th after the command's closing parenthesis; a command with spaces and parentheses.
+    const stat = '4242 (python (x) y) S 1 4242 4242 0 -1 4194304 100 0 0 0 5 3 0 0 20 0 1 0 123456 1000 10 18446744073709551615';
+    assert.equal(startTimeMs(stat, 1_700_000_000), 1_700_000_000_000 + 1_234_560);
+    assert.equal(startTimeMs(undefined, 1), undefined);
+    assert.equal(startTimeMs(stat, undefined), undefined);
   });
 
   it('parses /etc/passwd, skipping lines that are not entries', () => {

@@ -50,7 +50,7 @@ describe('GPU processes view: the energy of a process\'s GPU since it was first 
     const later = listing(1600);
     seen.update(later, 10_000);
     const since = seen.since(later, row, 10_000);
-    assert.deepStrictEqual(since, { energyJ: 600, seconds: 10 });
+    assert.deepStrictEqual(since, { energyJ: 600, seconds: 10, since: 'listed' });
     const t = processText(row, false, since);
     assert.match(t.description, /GPU 1: 600 J in 10\.0 s/);
     assert.match(t.tooltip, /GPU 1 used 600 J \(60 W\) in the 10\.0 s since this view first listed the process/);
@@ -63,6 +63,23 @@ describe('GPU processes view: the energy of a process\'s GPU since it was first 
     seen.update(listing(100), 0);
     seen.update(listing(200, []), 1000);
     seen.update(listing(300), 2000);
-    assert.deepStrictEqual(seen.since(listing(300), row, 2000), { energyJ: 0, seconds: 0 });
+    assert.deepStrictEqual(seen.since(listing(300), row, 2000), { energyJ: 0, seconds: 0, since: 'listed' });
+  });
+
+  it('a process that started while the view was listing gets its GPU\'s energy since it started', () => {
+    const seen = new FirstSeenCounters();
+    seen.update(listing(1000, []), 0);
+    seen.update(listing(1500, []), 10_000);
+    // Started at 4 s (the counter then: 1,200 J, between the two listings), first listed at 20 s.
+    const started = { ...row, startedAtMs: 4000 };
+    const l = listing(2500, [started]);
+    seen.update(l, 20_000);
+    assert.deepStrictEqual(seen.since(l, started, 20_000), { energyJ: 1300, seconds: 16, since: 'started' });
+    assert.match(processText(started, false, seen.since(l, started, 20_000)).tooltip, /in the 16\.0 s since the process started/);
+    // One that started before the first listing: since it was listed.
+    const old = { ...row, pid: 7, startedAtMs: -5000 };
+    const l2 = listing(2600, [started, old]);
+    seen.update(l2, 21_000);
+    assert.equal(seen.since(l2, old, 21_000)?.since, 'listed');
   });
 });
