@@ -12,7 +12,7 @@
 # Prints PYTHON=<path of the venv's python> on stdout; progress goes to stderr.
 set -euo pipefail
 
-REQS="torch numpy pytest tqdm transformers accelerate lightning ipykernel jupyter_client nbclient nbformat"
+REQS="torch numpy pytest tqdm transformers accelerate lightning ipykernel jupyter_client nbclient nbformat tensorboard"
 OPTIONAL="wandb"
 PY=${JOULES_PY_BASE:-python3}
 PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')

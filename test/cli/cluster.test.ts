@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { fakeNvml, writeScenario } from '../support/fakeNvml';
 import { httpGet, startServing } from './metricsSupport';
 import { exited, joules, nvmlEnv, ROOT, startJoules, tempDir, waitFor } from './support';
+import { freePort } from '../support/net';
 
 /** A node of the fake cluster: its GPUs' power as step functions of scenario time (s -> W), and utilization. */
 interface FakeGpu {
@@ -82,13 +83,6 @@ function dcgmFixture(t0Ms: number): http.Server {
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = http.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fakeNvml } from '../support/fakeNvml';
+import { testPython } from '../support/testPython';
 import { joules, ROOT } from './support';
 
 /** The figures of the bundled table the assertions use, read from the table itself (not from Joules' code). */
@@ -11,14 +12,6 @@ const table = JSON.parse(fs.readFileSync(path.join(ROOT, 'src/core/units/gridInt
 const germany = table.entries.find((e) => e.code === 'DEU')!.gPerKWh;
 const world = table.entries.find((e) => e.code === 'OWID_WRL')!.gPerKWh;
 
-/** A venv with the real `tensorboard` package (scripts/setup-export-python.sh installs it offline, once). */
-function exportPython(): string {
-  const r = spawnSync('bash', [path.join(ROOT, 'scripts/setup-export-python.sh')], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
-  assert.equal(r.status, 0, `scripts/setup-export-python.sh failed:\n${r.stderr}`);
-  const m = /^PYTHON=(.+)$/m.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  return m[1]!;
-}
 
 /** Reads an event folder with TensorBoard's own EventAccumulator; prints its scalars and texts as JSON. */
 const READ_EVENTS = `
@@ -132,7 +125,7 @@ describe('joules report: carbon, cost and exports (CodeCarbon CSV, TensorBoard, 
     const dir = path.join(out, 'tb');
     const r = joules(['report', runId, demoId, '--store', store, '--to', 'tensorboard', dir, '--region', 'DEU']);
     assert.equal(r.code, 0, r.stderr);
-    const python = exportPython();
+    const python = testPython();
     const read = (id: string): Events => {
       const p = spawnSync(python, ['-c', READ_EVENTS, path.join(dir, id)], { encoding: 'utf8' });
       assert.equal(p.status, 0, p.stderr);

@@ -3,18 +3,12 @@
 // constant 300 W, GPU 1 idle at 60 W). With constant power, a cell's energy computed independently
 // is 300 W times its duration.
 import * as assert from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fakeNvml } from '../support/fakeNvml';
-import { joules, nvmlEnv, ROOT, tempDir } from './support';
+import { testPython } from '../support/testPython';
+import { joules, nvmlEnv, tempDir } from './support';
 
-function testPython(): string {
-  const r = spawnSync('bash', [path.join(ROOT, 'scripts/setup-python.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const m = /^PYTHON=(.*)$/m.exec(r.stdout ?? '');
-  assert.ok(r.status === 0 && m, 'scripts/setup-python.sh makes the test virtualenv');
-  return m[1]!;
-}
 
 function writeNotebook(file: string, cells: string[]): void {
   fs.writeFileSync(

@@ -48,6 +48,14 @@ export class MarkerLineFilter {
     let emitFrom = 0;
     let pos = 0;
     const len = chunk.length;
+    /** Emits what comes before the line at `lineStart` and holds the line to the chunk's end (it may yet be a marker). */
+    const holdRest = (lineStart: number): void => {
+      if (lineStart > emitFrom) parts.push(chunk.subarray(emitFrom, lineStart));
+      this.held.push(Buffer.from(chunk.subarray(lineStart, len)));
+      this.heldLen += len - lineStart;
+      emitFrom = len;
+      pos = len;
+    };
     const flushHeld = (): void => {
       // Held bytes precede this chunk's: only reached while nothing of the chunk was emitted.
       for (const h of this.held) parts.push(h);
@@ -92,11 +100,7 @@ export class MarkerLineFilter {
       if (decided) continue;
       if (j >= len) {
         // Still possibly a marker at the chunk's end: hold the line's bytes.
-        if (lineStart > emitFrom) parts.push(chunk.subarray(emitFrom, lineStart));
-        this.held.push(Buffer.from(chunk.subarray(lineStart, len)));
-        this.heldLen += len - lineStart;
-        emitFrom = len;
-        pos = len;
+        holdRest(lineStart);
         break;
       }
       // The prefix is complete: the line is a marker if it is one whole.
@@ -109,11 +113,7 @@ export class MarkerLineFilter {
         continue;
       }
       if (nl === -1) {
-        if (lineStart > emitFrom) parts.push(chunk.subarray(emitFrom, lineStart));
-        this.held.push(Buffer.from(chunk.subarray(lineStart, len)));
-        this.heldLen += len - lineStart;
-        emitFrom = len;
-        pos = len;
+        holdRest(lineStart);
         break;
       }
       const line = Buffer.concat([...this.held, chunk.subarray(lineStart, nl)]).toString('utf8');

@@ -11,7 +11,7 @@
  * World in Data / Ember, CC BY 4.0), else the table's world average. Annual averages ignore the time
  * of day and marginal emissions (README: Carbon and cost).
  */
-import type { CostView, RelatableView } from '../protocol/panel';
+import type { CostView, RelatableView, RunSummaryView } from '../protocol/panel';
 import table from './gridIntensity.json';
 
 /** One row of the bundled table: an entity's latest year with a value. */
@@ -195,14 +195,7 @@ function normalize(s: string): string {
 }
 
 /** The carbon, cost and relatable fields of a run's summary view (the panel's cards, the exports). */
-export interface CarbonViewFields {
-  carbonG?: number;
-  carbonSource?: string;
-  cost?: CostView;
-  relatable?: RelatableView[];
-  carbonGPerJ?: number;
-  costPerJ?: number;
-}
+export type CarbonViewFields = Pick<RunSummaryView, 'carbonG' | 'carbonSource' | 'cost' | 'relatable' | 'carbonGPerJ' | 'costPerJ'>;
 
 /**
  * The view fields of `energyJ` under `settings`. A setting that cannot be used gives no figure and

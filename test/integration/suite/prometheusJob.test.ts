@@ -7,11 +7,11 @@ import type { ChildProcess } from 'child_process';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { joules, onlyIn, sleep, waitFor } from './support';
+import { freePort } from '../../support/net';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -23,13 +23,6 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = http.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 suite('Show Prometheus Job: a job read back from Prometheus, in the panel', function () {
   onlyIn('gpu');

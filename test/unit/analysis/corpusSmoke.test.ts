@@ -4,7 +4,7 @@
  * --apply`'s safe fixes, and each fixed file byte-compiles. JOULES_SKIP_PY_SMOKE=1 skips it.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -12,9 +12,9 @@ import { loadPythonParser } from '../../../src/core/analysis/pythonParser';
 import type { PythonParser } from '../../../src/core/analysis/pythonParser';
 import { applyEdits, quickFixesFor } from '../../../src/core/analysis/quickFixes';
 import type { CorpusCase } from './corpus';
+import { testPython } from '../../support/testPython';
 import { applySafeFixes, caseFiles, caseFindings, CORPUS_WORKERS, corpusCases } from './corpus';
 
-const ROOT = join(__dirname, '..', '..', '..');
 
 function runPython(python: string, cwd: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -46,9 +46,7 @@ describe('fixture corpus: CPU smoke run of the fixed scripts', function () {
   before(async function () {
     if (process.env.JOULES_SKIP_PY_SMOKE === '1') this.skip();
     parser = await loadPythonParser();
-    const out = execFileSync('bash', [join(ROOT, 'scripts', 'setup-python.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    python = /^PYTHON=(.*)$/m.exec(out)?.[1] ?? '';
-    assert.ok(python !== '', 'setup-python.sh printed no PYTHON=');
+    python = testPython();
   });
 
   after(() => {

@@ -5,17 +5,8 @@ import type { ChannelEnergy, ChannelHandlers } from '../../../src/core/runs/chan
 import { RunChannel } from '../../../src/core/runs/channel';
 import type { ChannelMessage } from '../../../src/core/runs/channelProtocol';
 import { LineSplitter, MAX_CHANNEL_LINE_BYTES, parseChannelLine } from '../../../src/core/runs/channelProtocol';
+import { chunksOf, rng } from '../../support/fuzz';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMessage(r: () => number, i: number): ChannelMessage {
   switch (Math.floor(r() * 4)) {
@@ -44,15 +35,6 @@ function garbage(r: () => number): Buffer {
   return Buffer.from('');
 }
 
-function chunksOf(r: () => number, b: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < b.length; ) {
-    const n = r() < 0.3 ? 1 : 1 + Math.floor(r() * 3000);
-    out.push(b.subarray(i, i + n));
-    i += n;
-  }
-  return out;
-}
 
 describe('channel parser (fuzz)', () => {
   it('keeps every valid message, in order, among random bytes, partial and giant lines, for any chunking (500 seeded cases)', () => {
@@ -71,7 +53,7 @@ describe('channel parser (fuzz)', () => {
       }
       const splitter = new LineSplitter();
       const got: ChannelMessage[] = [];
-      for (const chunk of chunksOf(r, Buffer.concat(parts))) {
+      for (const chunk of chunksOf(r, Buffer.concat(parts), () => 3000)) {
         for (const line of splitter.push(chunk)) {
           const m = parseChannelLine(line);
           if (!('error' in m)) got.push(m);

@@ -2,18 +2,9 @@ import * as assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { isMarkerLine } from '../../../src/core/runs/markers';
 import { MarkerLineFilter, OutputRelay } from '../../../src/core/runs/output';
+import { chunksOf, rng } from '../../support/fuzz';
 
 /** Seeded PRNG (mulberry32): a failing case is reproduced by its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID = ['::joules steps 1', '::joules steps 32', '::joules mark epoch 1', '::joules tokens 4096', '  ::joules mark indented', '\t::joules steps 2\r', '::joules mark', '::joules steps x'];
 const NEAR = ['::joules', '::joules ', '::joule steps 1', ':: joules steps 1', 'x ::joules steps 1', '::joules  steps 1', '::joules stepsy', '37%|███▋      | 370/1000 [00:01<00:02]', '\r 40%|████| 40/100', '', ' ', '::', ':', '\u00a0::joules steps 1', '::joules steps 1 ::joules steps 2x'];
@@ -57,16 +48,6 @@ function makeCase(r: () => number): { input: Buffer; output: Buffer; markers: st
   return { input, output: Buffer.concat(out), markers };
 }
 
-function chunksOf(r: () => number, b: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i < b.length) {
-    const n = r() < 0.3 ? 1 : 1 + Math.floor(r() * (r() < 0.5 ? 16 : 4000));
-    out.push(b.subarray(i, i + n));
-    i += n;
-  }
-  return out;
-}
 
 describe('marker line filter (fuzz)', () => {
   it('removes exactly the marker lines and passes every other byte, for any chunking (2,000 seeded cases)', () => {
@@ -76,7 +57,7 @@ describe('marker line filter (fuzz)', () => {
       const f = new MarkerLineFilter();
       const outs: Buffer[] = [];
       const markers: string[] = [];
-      for (const chunk of chunksOf(r, c.input)) {
+      for (const chunk of chunksOf(r, c.input, () => (r() < 0.5 ? 16 : 4000))) {
         const res = f.push(chunk);
         outs.push(res.out);
         markers.push(...res.markers);
